@@ -1,0 +1,54 @@
+# leadscore: make install | demo | test | lint | bench | airflow | mlflow
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export LEAD_SCORING_HOME ?= $(CURDIR)
+export AIRFLOW_HOME ?= $(LEAD_SCORING_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
+DEMO_DIR := $(LEAD_SCORING_HOME)/demo
+DEMO_ROWS ?= 20000
+
+.PHONY: install demo test lint bench airflow mlflow lock clean
+
+install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+demo: install  ## generate leads and run the pipelines end to end on the embedded defaults
+	$(BIN)/lead-scoring generate --rows $(DEMO_ROWS) --seed 7 --out $(DEMO_DIR)/leads.csv
+	$(BIN)/lead-scoring prepare --input $(DEMO_DIR)/leads.csv
+
+test: install  ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check lead_scoring dags tests bench tools
+
+bench: install  ## measure prepare, train, score and DAG parse times (see bench/README)
+	$(BIN)/python bench/run.py
+
+airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) on this project's dags/
+	@mkdir -p $(AIRFLOW_HOME)
+	@echo "Airflow UI: http://localhost:8080  user: admin  password: see $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
+	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone
+
+mlflow: install  ## MLflow UI on the project's tracking store
+	@echo "MLflow UI: http://localhost:5000 (store: $(MLFLOW_TRACKING_URI))"
+	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --default-artifact-root "$(LEAD_SCORING_HOME)/mlruns" --host 127.0.0.1 --port 5000
+
+lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then review the diff
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet ".[dev,postgres]" "apache-airflow-providers-celery" "redis"
+	{ head -2 requirements.txt; .lock-venv/bin/pip freeze --exclude lead-scoring; } > requirements.txt.new
+	mv requirements.txt.new requirements.txt && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

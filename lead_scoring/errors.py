@@ -1,0 +1,27 @@
+"""The exceptions a user can meet. The CLI turns each into exit status 2 and one plain line."""
+
+from __future__ import annotations
+
+
+class LeadScoringError(Exception):
+    """Base of every error that is the user's to fix, not a bug."""
+
+
+class ConfigurationError(LeadScoringError):
+    """A setting is missing or malformed."""
+
+
+class InputDataError(LeadScoringError):
+    """An input file or table cannot be used as it is; nothing was written."""
+
+
+class MissingTableError(LeadScoringError):
+    """A staging table a step needs does not exist yet."""
+
+
+class InsufficientDataError(LeadScoringError):
+    """Too few leads or conversions to train or evaluate a model."""
+
+
+class ModelNotFoundError(LeadScoringError):
+    """The model registry has no version under the name or alias asked for."""

@@ -1,0 +1,95 @@
+"""Column names and table names: the contract between the raw export, the staging database and the model."""
+
+from __future__ import annotations
+
+CREATED_DATE = "created_date"
+CITY = "city_mapped"
+CITY_TIER = "city_tier"
+LABEL = "app_complete_flag"
+LEAD_ID = "lead_id"
+TOTAL_LEADS_DROPPED = "total_leads_droppped"  # sic: three p's, as in the raw export
+REFERRED_LEAD = "referred_lead"
+
+CATEGORICAL_COLUMNS: tuple[str, ...] = ("first_platform_c", "first_utm_medium_c", "first_utm_source_c")
+COUNT_COLUMNS: tuple[str, ...] = (TOTAL_LEADS_DROPPED, REFERRED_LEAD)
+OTHERS_LEVEL = "others"
+UNKNOWN_CITY_TIER = 3.0
+
+INTERACTION_COLUMNS: tuple[str, ...] = (
+    "1_on_1_industry_mentorship",
+    "call_us_button_clicked",
+    "career_assistance",
+    "career_coach",
+    "career_impact",
+    "careers",
+    "chat_clicked",
+    "companies",
+    "download_button_clicked",
+    "download_syllabus",
+    "emi_partner_click",
+    "emi_plans_clicked",
+    "fee_component_click",
+    "hiring_partners",
+    "homepage_upgrad_support_number_clicked",
+    "industry_projects_case_studies",
+    "live_chat_button_clicked",
+    "payment_amount_toggle_mover",
+    "placement_support",
+    "placement_support_banner_tab_clicked",
+    "program_structure",
+    "programme_curriculum",
+    "programme_faculty",
+    "request_callback_on_instant_customer_support_cta_clicked",
+    "shorts_entry_click",
+    "social_referral_click",
+    "specialisation_tab_clicked",
+    "specializations",
+    "specilization_click",
+    "syllabus",
+    "syllabus_expand",
+    "syllabus_submodule_expand",
+    "tab_career_assistance",
+    "tab_job_opportunities",
+    "tab_student_support",
+    "view_programs_page",
+    "whatsapp_chat_click",
+)
+
+INTERACTION_GROUPS: tuple[str, ...] = (
+    "assistance_interaction",
+    "career_interaction",
+    "payment_interaction",
+    "social_interaction",
+    "syllabus_interaction",
+)
+
+# The raw export, in its column order (44 columns plus the label when the export has it).
+RAW_FEATURE_COLUMNS: tuple[str, ...] = (
+    CREATED_DATE,
+    CITY,
+    *CATEGORICAL_COLUMNS,
+    TOTAL_LEADS_DROPPED,
+    REFERRED_LEAD,
+    *INTERACTION_COLUMNS,
+)
+RAW_COLUMNS: tuple[str, ...] = (*RAW_FEATURE_COLUMNS, LABEL)
+
+# Staging tables, under the reference design's names.
+LOADED_DATA = "loaded_data"
+CITY_TIER_MAPPED = "city_tier_mapped"
+CATEGORICAL_VARIABLES_MAPPED = "categorical_variables_mapped"
+INTERACTIONS_MAPPED = "interactions_mapped"
+MODEL_INPUT = "model_input"
+DATA_PIPELINE_TABLES: tuple[str, ...] = (
+    LOADED_DATA,
+    CITY_TIER_MAPPED,
+    CATEGORICAL_VARIABLES_MAPPED,
+    INTERACTIONS_MAPPED,
+    MODEL_INPUT,
+)
+PREDICTIONS = "predictions"
+SCORING_RUNS = "scoring_runs"
+
+# Airflow Asset URIs (x- scheme: ours, no provider normaliser is looked up at parse time).
+MODEL_INPUT_ASSET_URI = "x-lead-scoring://staging/model_input"
+CHAMPION_ASSET_URI = "x-lead-scoring://registry/champion"

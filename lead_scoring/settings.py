@@ -1,0 +1,133 @@
+"""One settings object, read from the environment when asked for, never at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from lead_scoring.errors import ConfigurationError
+
+
+def _project_root() -> Path:
+    """The checkout this package runs from (editable install), else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+# Environment variable -> settings field, for the plain (non-path) settings.
+_ENV_FIELDS: dict[str, str] = {
+    "LEAD_SCORING_EXPERIMENT": "experiment_name",
+    "LEAD_SCORING_MODEL_NAME": "model_name",
+    "LEAD_SCORING_VALIDATION_SHARE": "validation_share",
+    "LEAD_SCORING_TARGET_AUC": "target_auc",
+    "LEAD_SCORING_TARGET_PRECISION": "target_precision",
+    "LEAD_SCORING_TARGET_RECALL": "target_recall",
+    "LEAD_SCORING_PROMOTION_TOLERANCE": "promotion_tolerance",
+    "LEAD_SCORING_MIN_TRAINING_LEADS": "min_training_leads",
+    "LEAD_SCORING_MIN_CONVERSIONS": "min_conversions",
+    "LEAD_SCORING_HOT_CUTOFF": "hot_cutoff",
+    "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
+    "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
+    "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and the knobs of training and scoring.
+
+    Build it with :meth:`from_env`; override single fields with :meth:`with_overrides`
+    (the CLI does that for its flags, which win over the environment).
+    """
+
+    home: Path
+    db_url: str
+    tracking_uri: str
+    artifact_root: Path
+    data_dir: Path
+    city_tier_path: Path
+    significant_levels_path: Path
+    interaction_groups_path: Path
+    landing_dir: Path
+    experiment_name: str = "lead_scoring"
+    model_name: str = "lead_scoring"
+    validation_share: float = 0.2
+    target_auc: float = 0.75
+    target_precision: float = 0.65
+    target_recall: float = 0.75
+    promotion_tolerance: float = 0.005
+    min_training_leads: int = 1000
+    min_conversions: int = 100
+    hot_cutoff: float = 0.7
+    warm_cutoff: float = 0.4
+    drift_limit: float = 0.25
+    max_staging_age_days: int = 0  # 0: no freshness limit on model_input
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the settings from ``env`` (default: ``os.environ``); keyword overrides win."""
+        env = os.environ if env is None else env
+        home = Path(env.get("LEAD_SCORING_HOME") or _project_root()).expanduser()
+        data_dir = Path(env.get("LEAD_SCORING_DATA_DIR") or _project_root() / "data").expanduser()
+        values: dict[str, Any] = {
+            "home": home,
+            "db_url": env.get("LEAD_SCORING_DB_URL") or _sqlite_url(home / "lead_scoring.db"),
+            "tracking_uri": env.get("MLFLOW_TRACKING_URI") or _sqlite_url(home / "mlflow.db"),
+            "artifact_root": Path(env.get("LEAD_SCORING_ARTIFACT_ROOT") or home / "mlruns"),
+            "data_dir": data_dir,
+            "city_tier_path": Path(env.get("LEAD_SCORING_CITY_TIERS") or data_dir / "city_tiers.json"),
+            "significant_levels_path": Path(
+                env.get("LEAD_SCORING_SIGNIFICANT_LEVELS") or data_dir / "significant_levels.json"
+            ),
+            "interaction_groups_path": Path(
+                env.get("LEAD_SCORING_INTERACTION_GROUPS") or data_dir / "interaction_groups.json"
+            ),
+            "landing_dir": Path(env.get("LEAD_SCORING_LANDING_DIR") or home / "landing"),
+        }
+        types = {f.name: f.type for f in fields(cls)}
+        for var, name in _ENV_FIELDS.items():
+            if env.get(var):
+                values[name] = _parse(var, env[var], types[name])
+        settings = cls(**values)
+        return settings.with_overrides(**overrides) if overrides else settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given fields replaced; ``None`` values are ignored (unset CLI flags)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **given)
+
+    def redacted_db_url(self) -> str:
+        """The staging URL with any password masked, for messages and logs."""
+        return _redact(self.db_url)
+
+    def redacted_tracking_uri(self) -> str:
+        return _redact(self.tracking_uri)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _parse(var: str, raw: str, type_name: Any) -> Any:
+    kind = {"float": float, "int": int, "str": str}.get(str(type_name), str)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{var}={raw!r} is not a valid {kind.__name__}") from None

@@ -1,0 +1,165 @@
+"""The staging database: SQLite by default, any SQLAlchemy database in production.
+
+Tables of one run are written to scratch tables first and published together in one
+transaction, so readers see either the previous good tables or the new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from lead_scoring.errors import ConfigurationError, MissingTableError
+from lead_scoring.schema import CREATED_DATE
+
+log = logging.getLogger(__name__)
+
+_SCRATCH_PREFIX = "_scratch_"
+_WRITE_CHUNK = 20_000
+
+
+def run_key_for(identifier: str) -> str:
+    """A short, identifier-safe key for one pipeline run (an Airflow run id, or a CLI invocation)."""
+    return hashlib.sha1(identifier.encode("utf-8")).hexdigest()[:12]
+
+
+class StagingDatabase:
+    """Reads and writes whole tables of the staging database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = _create_engine(self.url)
+        return self._engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- reading ---------------------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        return sa.inspect(self.engine).has_table(name)
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The whole table as a DataFrame; dates parsed. Raises :class:`MissingTableError`."""
+        if not self.has_table(name):
+            raise MissingTableError(
+                f"table '{name}' does not exist in {self.redacted_url}: run `lead-scoring prepare` first"
+            )
+        with self.engine.connect() as conn:
+            frame = pd.read_sql_table(name, conn, columns=columns)
+        if CREATED_DATE in frame.columns:
+            frame[CREATED_DATE] = pd.to_datetime(frame[CREATED_DATE])
+        return frame
+
+    def query(self, sql: str, **params: object) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql_query(sa.text(sql), conn, params=params)
+
+    @property
+    def redacted_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    # -- writing whole tables atomically -----------------------------------------------------------
+    def replace_tables(self, frames: Mapping[str, pd.DataFrame], run_key: str) -> None:
+        """Write every frame and publish them all at once; on failure, the old tables stay."""
+        try:
+            for name, frame in frames.items():
+                self.write_scratch(run_key, name, frame)
+            self.publish(run_key, list(frames))
+        finally:
+            self.drop_scratch(run_key)
+
+    def write_scratch(self, run_key: str, name: str, frame: pd.DataFrame) -> str:
+        """Write ``frame`` as this run's private copy of table ``name``; returns the scratch table name."""
+        scratch = self.scratch_name(run_key, name)
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
+            write_frame(conn, frame, scratch)
+        log.debug("wrote %d rows to %s", len(frame), scratch)
+        return scratch
+
+    def read_scratch(self, run_key: str, name: str) -> pd.DataFrame:
+        scratch = self.scratch_name(run_key, name)
+        if not self.has_table(scratch):
+            raise MissingTableError(
+                f"this run's '{name}' table is missing ({scratch}): rerun the step that writes it"
+            )
+        return self.read_table(scratch)
+
+    def publish(self, run_key: str, names: Iterable[str]) -> None:
+        """Swap this run's scratch tables in for the published ones, in one transaction."""
+        names = list(names)
+        with self.engine.begin() as conn:
+            for name in names:
+                scratch = self.scratch_name(run_key, name)
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(name)}"))
+                conn.execute(sa.text(f"ALTER TABLE {self._quote(scratch)} RENAME TO {self._quote(name)}"))
+        log.info("published %s", ", ".join(names))
+
+    def drop_scratch(self, run_key: str) -> None:
+        """Remove what is left of this run's scratch tables."""
+        prefix = f"{_SCRATCH_PREFIX}{run_key}_"
+        leftovers = [t for t in sa.inspect(self.engine).get_table_names() if t.startswith(prefix)]
+        if leftovers:
+            with self.engine.begin() as conn:
+                for table in leftovers:
+                    conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table)}"))
+
+    @staticmethod
+    def scratch_name(run_key: str, name: str) -> str:
+        return f"{_SCRATCH_PREFIX}{run_key}_{name}"
+
+    def _quote(self, name: str) -> str:
+        return self.engine.dialect.identifier_preparer.quote(name)
+
+
+def write_frame(conn: Connection, frame: pd.DataFrame, table: str, if_exists: str = "fail") -> None:
+    """Bulk-insert a frame into ``table`` (created from the frame's dtypes when absent)."""
+    frame.to_sql(table, conn, if_exists=if_exists, index=False, chunksize=_WRITE_CHUNK)
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        # pysqlite opens transactions only before DML, so DDL would autocommit; BEGIN ourselves to
+        # make DROP + RENAME of a publish one transaction (SQLAlchemy's documented recipe).
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, SQLAlchemyError) as exc:
+        raise ConfigurationError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
+    dbapi_connection.isolation_level = None  # transactions are begun explicitly, see _create_engine
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers (Airflow UI, scoring) never block a writer
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.OperationalError:  # pragma: no cover - read-only media
+        pass
+    finally:
+        cursor.close()

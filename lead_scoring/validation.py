@@ -1,0 +1,188 @@
+"""Validation of raw lead exports: types, domains, identifiers and duplicates.
+
+Pure: takes the text frame a reader produced and returns a typed frame, or raises
+:class:`InputDataError` with one line naming the source, the column, how many rows and an example.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandas.util import hash_array
+from pandera.errors import SchemaErrors
+
+from lead_scoring.errors import InputDataError
+from lead_scoring.schema import (
+    CATEGORICAL_COLUMNS,
+    CITY,
+    CREATED_DATE,
+    INTERACTION_COLUMNS,
+    LABEL,
+    LEAD_ID,
+    RAW_FEATURE_COLUMNS,
+    REFERRED_LEAD,
+    TOTAL_LEADS_DROPPED,
+)
+
+log = logging.getLogger(__name__)
+
+_COUNT = dict(nullable=True, coerce=True)
+
+
+def _raw_schema(with_label: bool) -> pa.DataFrameSchema:
+    columns: dict[str, pa.Column] = {
+        CREATED_DATE: pa.Column("datetime64[ns]", nullable=False, coerce=True),
+        CITY: pa.Column(str, nullable=True),
+        **{col: pa.Column(str, nullable=True) for col in CATEGORICAL_COLUMNS},
+        TOTAL_LEADS_DROPPED: pa.Column(float, pa.Check.ge(0), **_COUNT),
+        REFERRED_LEAD: pa.Column(float, pa.Check.isin([0, 1]), **_COUNT),
+        **{col: pa.Column(float, pa.Check.ge(0), **_COUNT) for col in INTERACTION_COLUMNS},
+    }
+    if with_label:
+        columns[LABEL] = pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True)
+    return pa.DataFrameSchema(columns, strict=False, ordered=False)
+
+
+@dataclass
+class ValidationReport:
+    """What validation found, for the run summary."""
+
+    source: str
+    rows_read: int
+    duplicates_dropped: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
+    has_label: bool = False
+    ids_derived: bool = False
+
+    @property
+    def rows_valid(self) -> int:
+        return self.rows_read - self.duplicates_dropped
+
+
+def validate_raw_leads(
+    raw: pd.DataFrame, source: str, *, use_label: bool = True
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Check a raw export and return it typed, de-duplicated and keyed by ``lead_id``.
+
+    ``use_label=False`` ignores a label column (scoring); otherwise a label column, when present,
+    must be 0/1 on every row.
+    """
+    report = ValidationReport(source=source, rows_read=len(raw))
+    if raw.empty:
+        raise InputDataError(f"{source}: no lead rows")
+    missing = [col for col in RAW_FEATURE_COLUMNS if col not in raw.columns]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputDataError(f"{source}: missing required column(s): {shown}")
+
+    report.has_label = use_label and LABEL in raw.columns
+    known = {*RAW_FEATURE_COLUMNS, LABEL, LEAD_ID}
+    report.unknown_columns = [col for col in raw.columns if col not in known]
+    if report.unknown_columns:
+        log.warning("%s: ignoring unknown column(s): %s", source, ", ".join(report.unknown_columns))
+
+    keep = [*([LEAD_ID] if LEAD_ID in raw.columns else []), *RAW_FEATURE_COLUMNS]
+    if report.has_label:
+        keep.append(LABEL)
+    frame = raw[keep]
+
+    before = len(frame)
+    frame = frame.drop_duplicates()
+    report.duplicates_dropped = before - len(frame)
+    if report.duplicates_dropped:
+        log.warning("%s: dropped %d exact duplicate row(s)", source, report.duplicates_dropped)
+
+    typed = _coerce(frame, source, report.has_label)
+    if LEAD_ID in typed.columns:
+        typed[LEAD_ID] = _checked_lead_ids(typed[LEAD_ID], source)
+    else:
+        report.ids_derived = True
+        typed.insert(0, LEAD_ID, derive_lead_ids(frame[list(RAW_FEATURE_COLUMNS)]))
+    if report.has_label:
+        typed[LABEL] = typed[LABEL].astype("int64")
+    return typed.reset_index(drop=True), report
+
+
+def _coerce(frame: pd.DataFrame, source: str, with_label: bool) -> pd.DataFrame:
+    for col in (CITY, *CATEGORICAL_COLUMNS):
+        frame = frame.assign(**{col: frame[col].str.strip()})
+    try:
+        return _raw_schema(with_label).validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        raise InputDataError(_describe_failures(exc.failure_cases, source)) from None
+
+
+_CHECK_WORDS = [
+    (re.compile(r"coerce_dtype\('datetime"), "not a date-time (expected YYYY-MM-DD HH:MM:SS)"),
+    (re.compile(r"coerce_dtype\('float"), "not a number"),
+    (re.compile(r"not_nullable"), "missing"),
+    (re.compile(r"isin"), "not 0 or 1"),
+    (re.compile(r"greater_than_or_equal_to"), "negative"),
+]
+
+
+def _describe_failures(cases: pd.DataFrame, source: str) -> str:
+    """One line for the first failing column (in file order), plus a count of the other problems."""
+    cases = cases[cases["index"].notna()].copy()
+    cases["what"] = cases["check"].astype(str).map(_plain_check)
+    cases = cases[cases["what"].notna()]
+    if cases.empty:  # pragma: no cover - pandera always reports at least one located case
+        return f"{source}: the file does not match the raw lead schema"
+    order = {col: i for i, col in enumerate([*RAW_FEATURE_COLUMNS, LABEL])}
+    cases["order"] = cases["column"].map(order)
+    cases = cases.sort_values(["order", "index"], kind="stable")
+    first = cases.iloc[0]
+    same = cases[(cases["column"] == first["column"]) & (cases["what"] == first["what"])]
+    rows = same["index"].nunique()
+    example = "empty" if first["what"] == "missing" else repr(str(first["failure_case"]))
+    line = int(first["index"]) + 2  # 1-based, after the header line
+    message = (
+        f"{source}: column '{first['column']}': {rows} row(s) {first['what']}, "
+        f"e.g. {example} on line {line}"
+    )
+    others = cases[~cases.index.isin(same.index)]["column"].unique().tolist()
+    if others:
+        message += f" (also problems in: {', '.join(map(str, others))})"
+    return message
+
+
+def _plain_check(check: str) -> str | None:
+    for pattern, words in _CHECK_WORDS:
+        if pattern.search(check):
+            return words
+    return None
+
+
+def _checked_lead_ids(ids: pd.Series, source: str) -> pd.Series:
+    ids = ids.astype("string").str.strip()
+    empty = ids.isna() | (ids == "")
+    if empty.any():
+        line = int(empty.idxmax()) + 2
+        raise InputDataError(f"{source}: column 'lead_id': {int(empty.sum())} row(s) missing, e.g. line {line}")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        example = ids[dup].iloc[0]
+        raise InputDataError(
+            f"{source}: column 'lead_id': {int(dup.sum())} row(s) share an id with different content, "
+            f"e.g. {example!r}"
+        )
+    return ids.astype(object)
+
+
+def derive_lead_ids(features: pd.DataFrame) -> pd.Series:
+    """A deterministic id per lead from its raw feature text (label excluded, so scoring gets the same id).
+
+    Rows with identical features (distinct leads that look alike, or a lead exported with two
+    labels) get a running occurrence number mixed in, so no two rows ever share an id.
+    """
+    hashed = pd.util.hash_pandas_object(features.fillna(""), index=False).to_numpy()
+    occurrence = pd.Series(hashed).groupby(hashed, sort=False).cumcount().to_numpy().astype(np.uint64)
+    if occurrence.any():
+        repeated = occurrence > 0
+        hashed[repeated] = hash_array(hashed[repeated] + occurrence[repeated])
+    return pd.Series(np.char.add("L", np.char.zfill(np.char.mod("%x", hashed), 16)), index=features.index)
