@@ -24,16 +24,15 @@ def _settings(ctx: click.Context, **overrides: object) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
-@click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
+@click.option("-v", "--verbose", count=True, help="Log progress (-v) or debug detail (-vv) to stderr.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, verbose: int) -> None:
     """Score CodePro leads by their propensity to complete an application.
 
     Settings come from the environment (LEAD_SCORING_HOME, LEAD_SCORING_DB_URL,
     MLFLOW_TRACKING_URI, ...); flags override them.
     """
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     _configure_logging(level)
     ctx.obj = Settings.from_env()
 

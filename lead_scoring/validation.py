@@ -114,7 +114,7 @@ def _coerce(frame: pd.DataFrame, source: str, with_label: bool) -> pd.DataFrame:
     try:
         return _raw_schema(with_label).validate(frame, lazy=True)
     except SchemaErrors as exc:
-        raise InputDataError(_describe_failures(exc.failure_cases, source)) from None
+        raise InputDataError(_describe_failures(exc.failure_cases, frame, source)) from None
 
 
 _CHECK_WORDS = [
@@ -126,7 +126,7 @@ _CHECK_WORDS = [
 ]
 
 
-def _describe_failures(cases: pd.DataFrame, source: str) -> str:
+def _describe_failures(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> str:
     """One line for the first failing column (in file order), plus a count of the other problems."""
     cases = cases[cases["index"].notna()].copy()
     cases["what"] = cases["check"].astype(str).map(_plain_check)
@@ -139,7 +139,8 @@ def _describe_failures(cases: pd.DataFrame, source: str) -> str:
     first = cases.iloc[0]
     same = cases[(cases["column"] == first["column"]) & (cases["what"] == first["what"])]
     rows = same["index"].nunique()
-    example = "empty" if first["what"] == "missing" else repr(str(first["failure_case"]))
+    # quote the value as the file has it, not as pandera coerced it
+    example = "empty" if first["what"] == "missing" else repr(str(raw.at[first["index"], first["column"]]))
     line = int(first["index"]) + 2  # 1-based, after the header line
     message = (
         f"{source}: column '{first['column']}': {rows} row(s) {first['what']}, "

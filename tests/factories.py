@@ -1,0 +1,41 @@
+"""Small raw lead exports for tests, written in the raw schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lead_scoring.schema import INTERACTION_COLUMNS, LABEL, RAW_COLUMNS
+
+CITIES = ["mumbai", "agra", "smalltown", None]
+LEVELS = ["Level0", "Level3", "Level99", None]
+
+
+def raw_leads(rows: int = 8, with_label: bool = True) -> pd.DataFrame:
+    """Distinct, valid raw leads covering tier 1/2/unknown/missing cities and kept/rare/missing levels."""
+    data = {
+        "created_date": [f"2021-08-{1 + i % 28:02d} 10:{i % 60:02d}:00" for i in range(rows)],
+        "city_mapped": [CITIES[i % 4] for i in range(rows)],
+        "first_platform_c": [LEVELS[i % 4] for i in range(rows)],
+        "first_utm_medium_c": [LEVELS[(i + 1) % 4] for i in range(rows)],
+        "first_utm_source_c": [LEVELS[(i + 2) % 4] for i in range(rows)],
+        "total_leads_droppped": [float(i % 3) if i % 5 else None for i in range(rows)],
+        "referred_lead": [float(i % 2) if i % 7 else None for i in range(rows)],
+    }
+    for j, col in enumerate(INTERACTION_COLUMNS):
+        data[col] = [float(i + j) if (i + j) % 9 == 0 else None for i in range(rows)]
+    data[LABEL] = [i % 2 for i in range(rows)]
+    frame = pd.DataFrame(data)[list(RAW_COLUMNS)]
+    return frame if with_label else frame.drop(columns=[LABEL])
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as the CSV reader hands it to validation: text cells, None for missing."""
+    return frame.map(lambda v: None if pd.isna(v) else str(v))

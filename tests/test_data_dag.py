@@ -1,0 +1,67 @@
+"""The data DAG end to end with dag.test(): real Airflow task execution, in process, on SQLite."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from lead_scoring.schema import DATA_PIPELINE_TABLES, MODEL_INPUT
+from tests.factories import raw_leads, write_csv
+
+pytestmark = pytest.mark.slow
+
+DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
+
+
+def load_dag(file_name: str, attribute: str):
+    spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), DAGS_DIR / file_name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)
+
+
+def tables(home: Path) -> set[str]:
+    engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_data_dag_runs_end_to_end(airflow_db, home):
+    write_csv(raw_leads(12), home / "incoming" / "leads.csv")
+    dag = load_dag("lead_scoring_data_pipeline.py", "data_pipeline_dag")
+
+    run = dag.test(run_conf={"input_path": "incoming/leads.csv"})
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert set(states.values()) == {"success"}
+    assert tables(home) == set(DATA_PIPELINE_TABLES)  # published, no scratch left
+    engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
+    assert len(pd.read_sql_table(MODEL_INPUT, engine)) == 12
+    engine.dispose()
+
+
+def test_data_dag_fails_loudly_on_bad_input_and_keeps_tables(airflow_db, home, cli):
+    good = write_csv(raw_leads(5), home / "good.csv")
+    assert cli("prepare", "--input", good)[0] == 0
+    bad = raw_leads(5).astype(object)
+    bad.loc[1, "referred_lead"] = 5
+    write_csv(bad, home / "bad.csv")
+    dag = load_dag("lead_scoring_data_pipeline.py", "data_pipeline_dag")
+
+    run = dag.test(run_conf={"input_path": "bad.csv"})
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "failed"
+    assert states["validate"] == "failed"
+    assert states["publish"] == "upstream_failed"
+    assert tables(home) == set(DATA_PIPELINE_TABLES)  # the good run's tables, and no scratch
+    engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
+    assert len(pd.read_sql_table(MODEL_INPUT, engine)) == 5
+    engine.dispose()

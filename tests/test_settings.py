@@ -1,0 +1,71 @@
+"""Settings: defaults under LEAD_SCORING_HOME, environment overrides, flag overrides, no import side effects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lead_scoring.errors import ConfigurationError
+from lead_scoring.settings import Settings
+
+
+def test_defaults_live_under_home(tmp_path: Path):
+    settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)})
+    assert settings.db_url == f"sqlite:///{tmp_path / 'lead_scoring.db'}"
+    assert settings.tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.artifact_root == tmp_path / "mlruns"
+    assert settings.city_tier_path.name == "city_tiers.json" and settings.city_tier_path.is_file()
+
+
+def test_environment_overrides(tmp_path: Path):
+    env = {
+        "LEAD_SCORING_HOME": str(tmp_path),
+        "LEAD_SCORING_DB_URL": "postgresql+psycopg2://u:secret@db/staging",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "LEAD_SCORING_TARGET_RECALL": "0.8",
+        "LEAD_SCORING_CITY_TIERS": str(tmp_path / "tiers.json"),
+    }
+    settings = Settings.from_env(env)
+    assert settings.db_url.endswith("@db/staging")
+    assert settings.tracking_uri == "http://mlflow:5000"
+    assert settings.target_recall == 0.8
+    assert settings.city_tier_path == tmp_path / "tiers.json"
+    assert "secret" not in settings.redacted_db_url()
+
+
+def test_flags_override_the_environment_and_none_means_unset(tmp_path: Path):
+    settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)})
+    assert settings.with_overrides(db_url="sqlite:///x.db").db_url == "sqlite:///x.db"
+    assert settings.with_overrides(db_url=None).db_url == settings.db_url
+
+
+def test_malformed_values_are_configuration_errors(tmp_path: Path):
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_TARGET_AUC='high'"):
+        Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path), "LEAD_SCORING_TARGET_AUC": "high"})
+    with pytest.raises(ConfigurationError, match="unknown setting"):
+        Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)}).with_overrides(colour="red")
+
+
+def test_broken_mapping_file_is_a_clear_cli_error(home, cli, tmp_path, monkeypatch):
+    broken = tmp_path / "tiers.json"
+    broken.write_text("{not json")
+    monkeypatch.setenv("LEAD_SCORING_CITY_TIERS", str(broken))
+    status, _, err = cli("prepare", "--input", tmp_path / "whatever.csv")
+    assert status == 2
+    assert err.startswith(f"error: {broken}: not valid JSON")
+
+
+def test_importing_the_package_has_no_side_effects(tmp_path: Path):
+    """DAG files import lead_scoring at every parse: no dirs made, no tracking URI, no logging set."""
+    probe = (
+        "import logging, os, sys\n"
+        "os.chdir(sys.argv[1])\n"
+        "import lead_scoring, lead_scoring.settings, lead_scoring.schema, lead_scoring.errors, lead_scoring.cli\n"
+        "assert os.listdir('.') == [], os.listdir('.')\n"
+        "assert logging.getLogger('lead_scoring').handlers == []\n"
+        "assert 'mlflow' not in sys.modules and 'pandas' not in sys.modules, 'heavy import'\n"
+    )
+    subprocess.run([sys.executable, "-c", probe, str(tmp_path)], check=True, env={"PATH": "/usr/bin:/bin"})

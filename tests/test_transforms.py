@@ -1,0 +1,116 @@
+"""Unit tests of the pure data-pipeline steps on small frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lead_scoring.mappings import load_mappings
+from lead_scoring.schema import (
+    CITY,
+    CITY_TIER,
+    INTERACTION_COLUMNS,
+    INTERACTION_GROUPS,
+    LABEL,
+    LEAD_ID,
+    OTHERS_LEVEL,
+)
+from lead_scoring.transforms import (
+    build_model_input,
+    load_leads,
+    map_city_tier,
+    map_interaction_groups,
+    map_significant_levels,
+)
+from lead_scoring.validation import validate_raw_leads
+from tests.factories import as_text, raw_leads
+
+
+@pytest.fixture
+def mappings(settings):
+    return load_mappings(settings)
+
+
+@pytest.fixture
+def validated():
+    frame, _ = validate_raw_leads(as_text(raw_leads(12)), "test.csv")
+    return frame
+
+
+def test_load_fills_missing_counts_with_zero(validated):
+    assert validated["total_leads_droppped"].isna().any()
+    loaded = load_leads(validated)
+    assert not loaded["total_leads_droppped"].isna().any()
+    assert not loaded["referred_lead"].isna().any()
+    assert (loaded.loc[validated["referred_lead"].isna(), "referred_lead"] == 0).all()
+    # everything else is carried through unchanged
+    assert loaded[INTERACTION_COLUMNS[0]].isna().equals(validated[INTERACTION_COLUMNS[0]].isna())
+
+
+def test_city_tier_maps_known_unknown_and_missing(mappings):
+    frame = pd.DataFrame({LEAD_ID: ["a", "b", "c", "d", "e"],
+                          CITY: ["mumbai", "agra", "smalltown", None, " Pune "]})
+    mapped = map_city_tier(frame, mappings)
+    assert mapped[CITY_TIER].tolist() == [1.0, 2.0, 3.0, 3.0, 1.0]
+    assert CITY not in mapped.columns
+    assert mapped[CITY_TIER].dtype == "float64"
+
+
+def test_significant_levels_keep_listed_levels_only(mappings):
+    frame = pd.DataFrame({
+        "first_platform_c": ["Level0", "Level99", None],
+        "first_utm_medium_c": ["Level2", "Level1", "Level2"],
+        "first_utm_source_c": ["Level14", "Level15", None],
+    })
+    mapped = map_significant_levels(frame, mappings)
+    assert mapped["first_platform_c"].tolist() == ["Level0", OTHERS_LEVEL, OTHERS_LEVEL]
+    assert mapped["first_utm_medium_c"].tolist() == ["Level2", OTHERS_LEVEL, "Level2"]
+    assert mapped["first_utm_source_c"].tolist() == ["Level14", OTHERS_LEVEL, OTHERS_LEVEL]
+
+
+def test_interaction_groups_sum_their_columns_and_drop_the_raw_ones(mappings):
+    frame = pd.DataFrame({LEAD_ID: ["a", "b"], LABEL: [1, 0]})
+    for col in INTERACTION_COLUMNS:
+        frame[col] = [None, None]
+    frame.loc[0, "syllabus_expand"] = 3.0
+    frame.loc[0, "download_syllabus"] = 2.0
+    frame.loc[1, "emi_plans_clicked"] = 1.0
+    mapped = map_interaction_groups(frame, mappings)
+    assert not set(INTERACTION_COLUMNS) & set(mapped.columns)
+    assert mapped.loc[0, "syllabus_interaction"] == 5.0
+    assert mapped.loc[1, "payment_interaction"] == 1.0
+    assert mapped.loc[1, "syllabus_interaction"] == 0.0  # all missing sums to 0, not NaN
+    assert mapped.columns[-1] == LABEL
+
+
+def test_two_leads_identical_after_mapping_are_not_merged(mappings, validated):
+    twin = validated.iloc[[0, 0]].copy()
+    twin[LEAD_ID] = ["first", "second"]
+    mapped = map_interaction_groups(map_significant_levels(map_city_tier(load_leads(twin), mappings),
+                                                           mappings), mappings)
+    assert mapped[LEAD_ID].tolist() == ["first", "second"]
+
+
+def test_model_input_has_the_contract_columns(mappings, validated):
+    loaded = load_leads(validated)
+    interactions = map_interaction_groups(map_significant_levels(map_city_tier(loaded, mappings), mappings),
+                                          mappings)
+    model_input = build_model_input(interactions, loaded)
+    assert model_input.columns[0] == LEAD_ID
+    assert {CITY_TIER, CITY, *INTERACTION_GROUPS, LABEL, "created_date"} <= set(model_input.columns)
+    assert len(model_input) == len(validated)
+    assert model_input[LABEL].dtype == "int64"
+    # the raw city is carried for the model, lower-cased
+    assert model_input[CITY].dropna().str.islower().all()
+
+
+def test_model_input_without_label_for_scoring(mappings):
+    raw = raw_leads(6, with_label=False)
+    frame, report = validate_raw_leads(as_text(raw), "x.csv")
+    assert not report.has_label
+    loaded = load_leads(frame)
+    model_input = build_model_input(
+        map_interaction_groups(map_significant_levels(map_city_tier(loaded, mappings), mappings), mappings),
+        loaded,
+    )
+    assert LABEL not in model_input.columns
