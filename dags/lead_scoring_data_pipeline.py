@@ -104,8 +104,13 @@ def lead_scoring_data_pipeline():
     # validate the export, load it, map city tiers, categorical levels and interactions,
     # build the model input, then publish all five tables at once.
     published = (
-        validate() >> load() >> map_city_tier() >> map_categorical_levels() >> map_interactions()
-        >> build_model_input() >> publish()
+        validate()
+        >> load()
+        >> map_city_tier()
+        >> map_categorical_levels()
+        >> map_interactions()
+        >> build_model_input()
+        >> publish()
     )
     published >> discard_scratch()
 

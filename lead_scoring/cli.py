@@ -46,8 +46,15 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None) -> None:
     from lead_scoring.data_pipeline import prepare as run_prepare
 
     settings = _settings(ctx, db_url=db_url)
-    steps = ["validate", "loaded_data", "city_tier_mapped", "categorical_variables_mapped",
-             "interactions_mapped", "model_input", "write"]
+    steps = [
+        "validate",
+        "loaded_data",
+        "city_tier_mapped",
+        "categorical_variables_mapped",
+        "interactions_mapped",
+        "model_input",
+        "write",
+    ]
     with _progress(steps, "prepare") as advance:
         summary = run_prepare(settings, input_path, on_step=advance)
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
@@ -107,8 +114,9 @@ def _progress(steps: list[str], title: str) -> Iterator:
     if not console.is_terminal:
         yield lambda name: log.debug("%s: %s", title, name)
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as progress:
         task_id = progress.add_task(title, total=len(steps))
         started = False
 

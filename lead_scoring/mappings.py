@@ -29,9 +29,7 @@ def load_mappings(settings: Settings) -> Mappings:
     groups_doc = _read_json(settings.interaction_groups_path)
     try:
         city_tiers = {
-            city.strip().lower(): float(tier)
-            for tier, cities in tiers_doc["tiers"].items()
-            for city in cities
+            city.strip().lower(): float(tier) for tier, cities in tiers_doc["tiers"].items() for city in cities
         }
         default_tier = float(tiers_doc.get("default_tier", 3))
         levels = {col: frozenset(vals) for col, vals in levels_doc["levels"].items()}

@@ -36,7 +36,8 @@ def read_raw_leads(path: str | Path) -> pd.DataFrame:
             skipinitialspace=True,
         )
     except UnicodeDecodeError as exc:
-        raise InputDataError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+        byte = exc.object[exc.start]
+        raise InputDataError(f"{path}: not UTF-8 text (byte {byte:#04x} at offset {exc.start})") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(f"{path}: the file is empty (expected a CSV header and lead rows)") from None
     except pd.errors.ParserError as exc:

@@ -95,9 +95,7 @@ class StagingDatabase:
     def read_scratch(self, run_key: str, name: str) -> pd.DataFrame:
         scratch = self.scratch_name(run_key, name)
         if not self.has_table(scratch):
-            raise MissingTableError(
-                f"this run's '{name}' table is missing ({scratch}): rerun the step that writes it"
-            )
+            raise MissingTableError(f"this run's '{name}' table is missing ({scratch}): rerun the step that writes it")
         return self.read_table(scratch)
 
     def publish(self, run_key: str, names: Iterable[str]) -> None:

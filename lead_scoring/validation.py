@@ -142,10 +142,7 @@ def _describe_failures(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> s
     # quote the value as the file has it, not as pandera coerced it
     example = "empty" if first["what"] == "missing" else repr(str(raw.at[first["index"], first["column"]]))
     line = int(first["index"]) + 2  # 1-based, after the header line
-    message = (
-        f"{source}: column '{first['column']}': {rows} row(s) {first['what']}, "
-        f"e.g. {example} on line {line}"
-    )
+    message = f"{source}: column '{first['column']}': {rows} row(s) {first['what']}, e.g. {example} on line {line}"
     others = cases[~cases.index.isin(same.index)]["column"].unique().tolist()
     if others:
         message += f" (also problems in: {', '.join(map(str, others))})"
@@ -169,8 +166,7 @@ def _checked_lead_ids(ids: pd.Series, source: str) -> pd.Series:
     if dup.any():
         example = ids[dup].iloc[0]
         raise InputDataError(
-            f"{source}: column 'lead_id': {int(dup.sum())} row(s) share an id with different content, "
-            f"e.g. {example!r}"
+            f"{source}: column 'lead_id': {int(dup.sum())} row(s) share an id with different content, e.g. {example!r}"
         )
     return ids.astype(object)
 

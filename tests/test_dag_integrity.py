@@ -80,7 +80,9 @@ def test_parsing_is_light_and_opens_no_connection():
     """A parse imports no heavy library and opens no database or MLflow connection."""
     result = subprocess.run(
         [sys.executable, "-c", _PARSE_PROBE, *map(str, DAG_FILES)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert probe["connections"] == []

@@ -90,6 +90,7 @@ def _bad(frame_edit):
         frame = raw_leads(8).astype(object)
         frame_edit(frame)
         return write_csv(frame, path)
+
     return build
 
 
@@ -97,22 +98,33 @@ def _write_bytes(data: bytes):
     def build(path: Path) -> Path:
         path.write_bytes(data)
         return path
+
     return build
 
 
 HEADER = ",".join(raw_leads(1).columns).encode()
 
 BAD_INPUTS = {
-    "missing column": (_bad(lambda f: f.drop(columns=["referred_lead"], inplace=True)),
-                       ["missing required column", "referred_lead"]),
-    "unparseable date": (_bad(lambda f: f.__setitem__("created_date", ["yesterday"] * 3 + ["2021-08-01 10:00:00"] * 5)),
-                         ["created_date", "3 row(s)", "not a date", "'yesterday'", "line 2"]),
-    "non-numeric count": (_bad(lambda f: f.loc.__setitem__((4, "total_leads_droppped"), "many")),
-                          ["total_leads_droppped", "1 row(s)", "not a number", "'many'", "line 6"]),
-    "referred out of domain": (_bad(lambda f: f.loc.__setitem__((2, "referred_lead"), 2.0)),
-                         ["referred_lead", "not 0 or 1", "'2.0'", "line 4"]),
-    "negative count": (_bad(lambda f: f.loc.__setitem__((3, "syllabus_expand"), -4.0)),
-                       ["syllabus_expand", "negative", "'-4.0'"]),
+    "missing column": (
+        _bad(lambda f: f.drop(columns=["referred_lead"], inplace=True)),
+        ["missing required column", "referred_lead"],
+    ),
+    "unparseable date": (
+        _bad(lambda f: f.__setitem__("created_date", ["yesterday"] * 3 + ["2021-08-01 10:00:00"] * 5)),
+        ["created_date", "3 row(s)", "not a date", "'yesterday'", "line 2"],
+    ),
+    "non-numeric count": (
+        _bad(lambda f: f.loc.__setitem__((4, "total_leads_droppped"), "many")),
+        ["total_leads_droppped", "1 row(s)", "not a number", "'many'", "line 6"],
+    ),
+    "referred out of domain": (
+        _bad(lambda f: f.loc.__setitem__((2, "referred_lead"), 2.0)),
+        ["referred_lead", "not 0 or 1", "'2.0'", "line 4"],
+    ),
+    "negative count": (
+        _bad(lambda f: f.loc.__setitem__((3, "syllabus_expand"), -4.0)),
+        ["syllabus_expand", "negative", "'-4.0'"],
+    ),
     "label out of domain": (_bad(lambda f: f.loc.__setitem__((0, LABEL), 7)), [LABEL, "not 0 or 1"]),
     "empty file": (_write_bytes(b""), ["the file is empty"]),
     "header only": (_write_bytes(HEADER + b"\n"), ["header but no lead rows"]),

@@ -26,7 +26,8 @@ def reference_tables(data_dir: Path, export: str) -> dict[str, pd.DataFrame]:
 
     tiers = pd.read_csv(data_dir / "city_tier.csv")
     city = loaded.copy()
-    city["city_tier"] = city["city_mapped"].map(dict(zip(tiers["city"], tiers["tier"]))).fillna(3.0).astype(float)
+    tier_of = dict(zip(tiers["city"], tiers["tier"], strict=True))
+    city["city_tier"] = city["city_mapped"].map(tier_of).fillna(3.0).astype(float)
     city = city.drop(columns=["city_mapped"])
 
     levels = pd.read_csv(data_dir / "significant_levels.csv")
@@ -39,8 +40,12 @@ def reference_tables(data_dir: Path, export: str) -> dict[str, pd.DataFrame]:
     for group, members in mapping.groupby("interaction_group")["interaction_type"]:
         interactions[group] = interactions[list(members)].fillna(0).sum(axis=1)
     interactions = interactions.drop(columns=list(INTERACTION_COLUMNS)).drop_duplicates()
-    return {"loaded_data": loaded, "city_tier_mapped": city, "categorical_variables_mapped": categorical,
-            "interactions_mapped": interactions}
+    return {
+        "loaded_data": loaded,
+        "city_tier_mapped": city,
+        "categorical_variables_mapped": categorical,
+        "interactions_mapped": interactions,
+    }
 
 
 def comparable(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -78,8 +83,9 @@ def test_staging_tables_match_the_reference_row_for_row(export, real_data_dir, h
             # the project drops the export's exact duplicates up front; the reference only at step 4
             reference = reference[~expected["loaded_data"].duplicated()]
         assert len(mine) == len(reference), name
-        pd.testing.assert_frame_equal(comparable(mine, columns), comparable(reference, columns),
-                                      check_dtype=False, obj=name)
+        pd.testing.assert_frame_equal(
+            comparable(mine, columns), comparable(reference, columns), check_dtype=False, obj=name
+        )
         assert ours[name][LEAD_ID].is_unique
 
     model_input = ours["model_input"]

@@ -48,8 +48,7 @@ def test_load_fills_missing_counts_with_zero(validated):
 
 
 def test_city_tier_maps_known_unknown_and_missing(mappings):
-    frame = pd.DataFrame({LEAD_ID: ["a", "b", "c", "d", "e"],
-                          CITY: ["mumbai", "agra", "smalltown", None, " Pune "]})
+    frame = pd.DataFrame({LEAD_ID: ["a", "b", "c", "d", "e"], CITY: ["mumbai", "agra", "smalltown", None, " Pune "]})
     mapped = map_city_tier(frame, mappings)
     assert mapped[CITY_TIER].tolist() == [1.0, 2.0, 3.0, 3.0, 1.0]
     assert CITY not in mapped.columns
@@ -57,11 +56,13 @@ def test_city_tier_maps_known_unknown_and_missing(mappings):
 
 
 def test_significant_levels_keep_listed_levels_only(mappings):
-    frame = pd.DataFrame({
-        "first_platform_c": ["Level0", "Level99", None],
-        "first_utm_medium_c": ["Level2", "Level1", "Level2"],
-        "first_utm_source_c": ["Level14", "Level15", None],
-    })
+    frame = pd.DataFrame(
+        {
+            "first_platform_c": ["Level0", "Level99", None],
+            "first_utm_medium_c": ["Level2", "Level1", "Level2"],
+            "first_utm_source_c": ["Level14", "Level15", None],
+        }
+    )
     mapped = map_significant_levels(frame, mappings)
     assert mapped["first_platform_c"].tolist() == ["Level0", OTHERS_LEVEL, OTHERS_LEVEL]
     assert mapped["first_utm_medium_c"].tolist() == ["Level2", OTHERS_LEVEL, "Level2"]
@@ -86,15 +87,15 @@ def test_interaction_groups_sum_their_columns_and_drop_the_raw_ones(mappings):
 def test_two_leads_identical_after_mapping_are_not_merged(mappings, validated):
     twin = validated.iloc[[0, 0]].copy()
     twin[LEAD_ID] = ["first", "second"]
-    mapped = map_interaction_groups(map_significant_levels(map_city_tier(load_leads(twin), mappings),
-                                                           mappings), mappings)
+    mapped = map_interaction_groups(
+        map_significant_levels(map_city_tier(load_leads(twin), mappings), mappings), mappings
+    )
     assert mapped[LEAD_ID].tolist() == ["first", "second"]
 
 
 def test_model_input_has_the_contract_columns(mappings, validated):
     loaded = load_leads(validated)
-    interactions = map_interaction_groups(map_significant_levels(map_city_tier(loaded, mappings), mappings),
-                                          mappings)
+    interactions = map_interaction_groups(map_significant_levels(map_city_tier(loaded, mappings), mappings), mappings)
     model_input = build_model_input(interactions, loaded)
     assert model_input.columns[0] == LEAD_ID
     assert {CITY_TIER, CITY, *INTERACTION_GROUPS, LABEL, "created_date"} <= set(model_input.columns)
