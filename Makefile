@@ -30,7 +30,8 @@ test: install  ## run the test suite
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check lead_scoring dags tests bench tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install  ## measure prepare, train, score and DAG parse times (see bench/README)
 	$(BIN)/python bench/run.py
