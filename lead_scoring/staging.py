@@ -117,6 +117,33 @@ class StagingDatabase:
                 for table in leftovers:
                     conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table)}"))
 
+    # -- merging rows into a long-lived table ------------------------------------------------------
+    def merge_rows(self, run_key: str, table: str, frame: pd.DataFrame, keys: list[str]) -> int:
+        """Replace the rows of ``table`` that share ``keys`` with ``frame``'s, and add the new ones.
+
+        One transaction: a rerun replaces its own rows and never duplicates them; rows under
+        other keys (other leads, or the same leads scored by another model version) stay.
+        """
+        scratch = self.write_scratch(run_key, table, frame)
+        target, staged = self._quote(table), self._quote(scratch)
+        columns = ", ".join(self._quote(c) for c in frame.columns)
+        matches = " AND ".join(f"s.{self._quote(k)} = t.{self._quote(k)}" for k in keys)
+        try:
+            with self.engine.begin() as conn:
+                if not sa.inspect(conn).has_table(table):
+                    write_frame(conn, frame.head(0), table)
+                    key_list = ", ".join(self._quote(k) for k in keys)
+                    index = self._quote(f"ux_{table}_key")
+                    conn.execute(sa.text(f"CREATE UNIQUE INDEX {index} ON {target} ({key_list})"))
+                conn.execute(
+                    sa.text(f"DELETE FROM {target} AS t WHERE EXISTS (SELECT 1 FROM {staged} s WHERE {matches})")
+                )
+                conn.execute(sa.text(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staged}"))
+        finally:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {staged}"))
+        return len(frame)
+
     @staticmethod
     def scratch_name(run_key: str, name: str) -> str:
         return f"{_SCRATCH_PREFIX}{run_key}_{name}"
