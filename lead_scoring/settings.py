@@ -29,6 +29,8 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_TARGET_AUC": "target_auc",
     "LEAD_SCORING_TARGET_PRECISION": "target_precision",
     "LEAD_SCORING_TARGET_RECALL": "target_recall",
+    "LEAD_SCORING_RECALL_MARGIN": "recall_margin",
+    "LEAD_SCORING_MIN_LEVEL_COUNT": "min_level_count",
     "LEAD_SCORING_PROMOTION_TOLERANCE": "promotion_tolerance",
     "LEAD_SCORING_MIN_TRAINING_LEADS": "min_training_leads",
     "LEAD_SCORING_MIN_CONVERSIONS": "min_conversions",
@@ -62,6 +64,10 @@ class Settings:
     target_auc: float = 0.75
     target_precision: float = 0.65
     target_recall: float = 0.75
+    # the threshold is chosen for recall >= target + margin on the validation leads: later leads
+    # score lower (Dec 2021 vs Nov), and the margin keeps their recall above the target
+    recall_margin: float = 0.08
+    min_level_count: int = 30  # rarer categorical levels are grouped as "other" by the features
     promotion_tolerance: float = 0.005
     min_training_leads: int = 1000
     min_conversions: int = 100

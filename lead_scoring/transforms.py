@@ -77,12 +77,17 @@ MODEL_INPUT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def raw_level_column(column: str) -> str:
+    """Name of the model-input column that keeps a categorical's level as exported (before mapping)."""
+    return f"{column}_raw"
+
+
 def build_model_input(interactions: pd.DataFrame, loaded: pd.DataFrame | None = None) -> pd.DataFrame:
     """``model_input``: the model's input contract, one row per lead.
 
-    Carries the mapped features, ``created_date`` (for time-based validation and time features),
-    the label when present, and the lower-cased raw city from ``loaded`` when given (a feature the
-    tier mapping throws away).
+    Carries the mapped features, ``created_date`` (for time-based validation), the label when
+    present and, from ``loaded`` when given, what the reference mapping throws away but a model can
+    use: the lower-cased raw city and the raw source/medium/platform levels.
     """
     columns = [*MODEL_INPUT_COLUMNS]
     missing = [col for col in columns if col not in interactions.columns]
@@ -90,8 +95,11 @@ def build_model_input(interactions: pd.DataFrame, loaded: pd.DataFrame | None = 
         raise KeyError(f"interactions frame lacks {missing}")
     model_input = interactions[columns].copy()
     if loaded is not None:
-        city = loaded.set_index(LEAD_ID)[CITY].str.strip().str.lower()
-        model_input.insert(columns.index(CITY_TIER) + 1, CITY, model_input[LEAD_ID].map(city))
+        raw = loaded.set_index(LEAD_ID)
+        position = columns.index(CITY_TIER) + 1
+        model_input.insert(position, CITY, model_input[LEAD_ID].map(raw[CITY].str.strip().str.lower()))
+        for offset, col in enumerate(CATEGORICAL_COLUMNS, start=1):
+            model_input.insert(position + offset, raw_level_column(col), model_input[LEAD_ID].map(raw[col]))
     if LABEL in interactions.columns:
         model_input[LABEL] = interactions[LABEL].astype("int64")
     for col in (*COUNT_COLUMNS, *INTERACTION_GROUPS, CITY_TIER):

@@ -101,8 +101,10 @@ def test_model_input_has_the_contract_columns(mappings, validated):
     assert {CITY_TIER, CITY, *INTERACTION_GROUPS, LABEL, "created_date"} <= set(model_input.columns)
     assert len(model_input) == len(validated)
     assert model_input[LABEL].dtype == "int64"
-    # the raw city is carried for the model, lower-cased
+    # the raw city (lower-cased) and the raw levels are carried for the model
     assert model_input[CITY].dropna().str.islower().all()
+    assert model_input["first_platform_c_raw"].tolist() == validated["first_platform_c"].tolist()
+    assert "Level99" in set(model_input["first_utm_source_c_raw"]) and "Level99" not in set(model_input["first_utm_source_c"])
 
 
 def test_model_input_without_label_for_scoring(mappings):

@@ -1,0 +1,131 @@
+"""Drift monitoring, pure: the reference profile saved with a model, and a batch compared with it.
+
+Population stability index per feature: sum over bins of (actual - expected) * ln(actual / expected).
+Rule of thumb: < 0.1 stable, 0.1-0.25 a shift worth a look, > 0.25 the population has changed.
+
+Two guards keep daily batches of a hundred leads from crying wolf: categorical levels rarer than
+``POOL_BELOW`` of the training leads are pooled into one bin, and a batch of n leads over k bins is
+allowed the PSI that sampling alone produces (about (k - 1) / n on average; twice that is allowed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lead_scoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, LeadFeatures
+
+_EPSILON = 1e-4
+POOL_BELOW = 0.05
+SCORE_EDGES = [float(x) for x in np.linspace(0.0, 1.0, 11)]
+
+
+def build_reference_profile(
+    model_input: pd.DataFrame, features: LeadFeatures, validation_scores: np.ndarray, threshold: float
+) -> dict:
+    """Per-feature distributions of the training leads and the validation score distribution."""
+    transformed = features.transform(model_input)
+    profile: dict = {"features": {}, "threshold": float(threshold)}
+    for col in NUMERIC_FEATURES:
+        values = transformed[col].fillna(0.0)
+        inner = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
+        edges = [-np.inf, *inner.tolist(), np.inf]
+        profile["features"][col] = {"kind": "numeric", "edges": _jsonable(edges), "shares": _binned(values, edges)}
+    for col in CATEGORICAL_FEATURES:
+        shares = transformed[col].astype(str).value_counts(normalize=True)
+        profile["features"][col] = {"kind": "categorical", "shares": {k: float(v) for k, v in shares.items()}}
+    scores = np.asarray(validation_scores, dtype=float)
+    profile["scores"] = {"edges": SCORE_EDGES, "shares": _binned(pd.Series(scores), SCORE_EDGES)}
+    profile["positive_rate"] = float((scores >= threshold).mean())
+    return profile
+
+
+def population_stability_index(expected: list[float], actual: list[float]) -> float:
+    e = np.clip(np.asarray(expected, dtype=float), _EPSILON, None)
+    a = np.clip(np.asarray(actual, dtype=float), _EPSILON, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def feature_psi(reference: dict, values: pd.Series) -> tuple[float, int]:
+    """PSI of one feature of a batch against its reference entry, and the number of bins it used."""
+    if reference["kind"] == "numeric":
+        edges = [float(x) for x in reference["edges"]]
+        return population_stability_index(reference["shares"], _binned(values.fillna(0.0), edges)), len(edges) - 1
+    levels = [k for k, share in reference["shares"].items() if share >= POOL_BELOW]
+    actual = values.astype(str).value_counts(normalize=True)
+    expected = [reference["shares"][k] for k in levels]
+    observed = [float(actual.get(k, 0.0)) for k in levels]
+    expected.append(max(0.0, 1.0 - sum(expected)))  # the pooled rare, other, and never-seen levels
+    observed.append(max(0.0, 1.0 - sum(observed)))
+    return population_stability_index(expected, observed), len(expected)
+
+
+def sampling_allowance(bins: int, leads: int) -> float:
+    """PSI a batch of ``leads`` shows over ``bins`` bins by chance alone (twice its expectation)."""
+    return 2.0 * max(bins - 1, 0) / max(leads, 1)
+
+
+def compare_with_reference(
+    profile: dict | None,
+    model_input: pd.DataFrame,
+    predictions: pd.DataFrame,
+    limit: float,
+    features: LeadFeatures | None = None,
+) -> dict:
+    """The batch's positive share, score PSI and per-feature PSI; status ``drifted`` past ``limit``."""
+    positive_share = float(predictions["predicted_label"].mean()) if len(predictions) else 0.0
+    if profile is None or len(model_input) == 0:
+        status = "no_reference" if profile is None else "no_leads"
+        return {"status": status, "positive_share": positive_share, "summary": status.replace("_", " ")}
+    transformed = features.transform(model_input) if features is not None else model_input
+    leads = len(model_input)
+    psi, drifted = {}, []
+    for col, ref in profile["features"].items():
+        if col in transformed.columns:
+            value, bins = feature_psi(ref, transformed[col])
+            psi[col] = round(value, 4)
+            if value > limit + sampling_allowance(bins, leads):
+                drifted.append(col)
+    score_psi = population_stability_index(
+        profile["scores"]["shares"], _binned(predictions["score"].astype(float), profile["scores"]["edges"])
+    )
+    if score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), leads):
+        drifted.append("score")
+    worst = max(psi, key=psi.get) if psi else None
+    summary = (
+        f"drift in {', '.join(drifted)}" if drifted else f"largest feature PSI {psi.get(worst, 0.0):.3f} ({worst})"
+    )
+    return {
+        "status": "drifted" if drifted else "ok",
+        "positive_share": positive_share,
+        "expected_positive_share": profile.get("positive_rate"),
+        "score_psi": round(score_psi, 4),
+        "feature_psi": psi,
+        "max_feature_psi": max(psi.values()) if psi else 0.0,
+        "drifted_features": drifted,
+        "summary": summary,
+    }
+
+
+def known_levels(profile: dict | None) -> dict[str, set[str]]:
+    """The categorical levels the model learned, per feature (``other``/``missing`` excluded)."""
+    if not profile:
+        return {}
+    return {
+        col: {level for level in ref["shares"] if level not in ("other", "missing")}
+        for col, ref in profile["features"].items()
+        if ref["kind"] == "categorical"
+    }
+
+
+def _binned(values: pd.Series, edges: list[float]) -> list[float]:
+    """Share of values per bin; the outer edges are open (a value past them lands in the end bin)."""
+    interior = np.asarray([float(e) for e in edges[1:-1]], dtype=float)
+    bins = np.searchsorted(interior, np.asarray(values, dtype=float), side="right")
+    counts = np.bincount(bins, minlength=len(edges) - 1)
+    total = counts.sum()
+    return [float(c) / total if total else 0.0 for c in counts]
+
+
+def _jsonable(edges: list[float]) -> list[float | str]:
+    return [e if np.isfinite(e) else ("-inf" if e < 0 else "inf") for e in edges]

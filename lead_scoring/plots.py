@@ -1,0 +1,67 @@
+"""Pictures a person looks at in the MLflow UI: ROC, precision-recall, confusion, importance, calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_evaluation_plots(
+    y_true: np.ndarray, y_score: np.ndarray, threshold: float, importance: dict[str, float], out_dir: Path
+) -> list[Path]:
+    """Write the five PNGs into ``out_dir`` and return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    y_true = np.asarray(y_true).astype(int)
+    y_score = np.asarray(y_score, dtype=float)
+    written: list[Path] = []
+
+    def save(fig, name: str) -> None:  # noqa: ANN001 - a matplotlib figure
+        path = out_dir / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    RocCurveDisplay.from_predictions(y_true, y_score, ax=ax, name="validation leads")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set_title("ROC curve")
+    save(fig, "roc_curve.png")
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    PrecisionRecallDisplay.from_predictions(y_true, y_score, ax=ax, name="validation leads")
+    predicted = y_score >= threshold
+    recall = predicted[y_true == 1].mean()
+    precision = y_true[predicted].mean() if predicted.any() else 0.0
+    ax.scatter([recall], [precision], color="crimson", zorder=3, label=f"threshold {threshold:.3f}")
+    ax.legend(loc="lower left")
+    ax.set_title("Precision-recall")
+    save(fig, "precision_recall_curve.png")
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, predicted.astype(int), display_labels=["no application", "application"], ax=ax, colorbar=False
+    )
+    ax.set_title(f"Confusion matrix at {threshold:.3f}")
+    save(fig, "confusion_matrix.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    names = sorted(importance, key=importance.get)
+    ax.barh(names, [importance[n] for n in names], color="steelblue")
+    ax.set_xlabel("total gain")
+    ax.set_title("Feature importance")
+    save(fig, "feature_importance.png")
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    CalibrationDisplay.from_predictions(y_true, y_score, n_bins=10, ax=ax, name="validation leads")
+    ax.set_title("Calibration")
+    save(fig, "calibration.png")
+    return written

@@ -1,0 +1,272 @@
+"""The MLflow edge: tracking runs, the model registry and its aliases (`challenger`, `champion`).
+
+Every move of the `champion` alias is recorded twice: as tags on the versions involved (who, when,
+why) and appended to the registered model's `champion_history` tag, so which version was champion
+when is never lost.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from lead_scoring.errors import ModelNotFoundError
+from lead_scoring.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+HISTORY_TAG = "champion_history"
+_HISTORY_KEEP = 40  # entries in the model-level tag; each version keeps its own tags forever
+
+
+@dataclass
+class Champion:
+    name: str
+    version: str
+    run_id: str
+    model: object  # mlflow.pyfunc.PyFuncModel
+    profile: dict | None
+    tags: dict
+
+    @property
+    def scorer(self):  # noqa: ANN201 - lead_scoring.model.LeadScorer
+        return self.model.unwrap_python_model().scorer
+
+
+def client(settings: Settings):  # noqa: ANN201 - mlflow.MlflowClient
+    """An MLflow client on the settings' tracking store (set here, never at import)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return mlflow.MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def experiment_id(settings: Settings, name: str | None = None) -> str:
+    """The experiment's id, created on first use with its artifacts under LEAD_SCORING_HOME/mlruns."""
+    name = name or settings.experiment_name
+    mlflow_client = client(settings)
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not settings.tracking_uri.startswith(("http://", "https://", "databricks")):
+        settings.artifact_root.mkdir(parents=True, exist_ok=True)
+        location = settings.artifact_root.resolve().as_uri()
+    return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def actor() -> str:
+    """Who made a registry move: $LEAD_SCORING_USER, else the OS user."""
+    return os.environ.get("LEAD_SCORING_USER") or getpass.getuser()
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- versions and aliases ---------------------------------------------------------------------------
+
+
+def version_by_alias(settings: Settings, alias: str):  # noqa: ANN201 - ModelVersion | None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client(settings).get_model_version_by_alias(settings.model_name, alias)
+    except MlflowException:
+        return None
+
+
+def find_version_for_airflow_run(settings: Settings, airflow_run: str):  # noqa: ANN201
+    """The version a DAG run already registered (so a rerun does not register a duplicate)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client(settings).search_model_versions(
+            f"name = '{settings.model_name}' and tags.airflow_run = '{airflow_run}'"
+        )
+    except MlflowException:
+        return None
+    return versions[0] if versions else None
+
+
+def register(settings: Settings, run_id: str, model_uri: str, tags: dict[str, str]) -> str:
+    """A new version of the registered model from a run's logged model, aliased `challenger`."""
+    import mlflow
+
+    mlflow_client = client(settings)
+    try:
+        mlflow_client.get_registered_model(settings.model_name)
+    except mlflow.exceptions.MlflowException:
+        mlflow_client.create_registered_model(
+            settings.model_name, description="CodePro lead scorer: probability a lead completes an application."
+        )
+    version = mlflow_client.create_model_version(settings.model_name, model_uri, run_id=run_id, tags=tags)
+    mlflow_client.set_registered_model_alias(settings.model_name, CHALLENGER, version.version)
+    return str(version.version)
+
+
+def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) -> None:
+    mlflow_client = client(settings)
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(settings.model_name, version, key, str(value))
+
+
+def move_champion(
+    settings: Settings, version: str, *, reason: str, forced: bool = False, by: str | None = None
+) -> None:
+    """Point `champion` at ``version`` and record who, when and why on both versions and in the history."""
+    mlflow_client = client(settings)
+    model = _registered_model(settings)
+    version = str(version)
+    mlflow_client.get_model_version(settings.model_name, version)  # raises when the version does not exist
+    previous = version_by_alias(settings, CHAMPION)
+    at, by = now_utc(), by or actor()
+    mlflow_client.set_registered_model_alias(settings.model_name, CHAMPION, version)
+    set_version_tags(
+        settings,
+        version,
+        {"promoted_at": at, "promoted_by": by, "promotion_reason": reason, "promotion_forced": str(forced).lower()},
+    )
+    if previous is not None and str(previous.version) != version:
+        set_version_tags(settings, previous.version, {"retired_at": at, "retired_by": by, "retired_for": version})
+    history = json.loads(model.tags.get(HISTORY_TAG, "[]"))
+    history.append(
+        {
+            "version": version,
+            "at": at,
+            "by": by,
+            "why": reason,
+            "forced": forced,
+            "previous": str(previous.version) if previous is not None else None,
+        }
+    )
+    mlflow_client.set_registered_model_tag(settings.model_name, HISTORY_TAG, json.dumps(history[-_HISTORY_KEEP:]))
+    log.info("champion is now version %s (%s)", version, reason)
+
+
+def champion_history(settings: Settings) -> list[dict]:
+    return json.loads(_registered_model(settings).tags.get(HISTORY_TAG, "[]"))
+
+
+def rollback(settings: Settings, reason: str, by: str | None = None) -> tuple[str, str]:
+    """Move `champion` back to the version that held it before the current one; returns (from, to)."""
+    current = version_by_alias(settings, CHAMPION)
+    if current is None:
+        raise ModelNotFoundError(f"registered model '{settings.model_name}' has no champion to roll back")
+    earlier = [entry["version"] for entry in champion_history(settings) if entry["version"] != str(current.version)]
+    if not earlier:
+        raise ModelNotFoundError(
+            f"version {current.version} is the only champion there has been; nothing to roll back to"
+        )
+    target = earlier[-1]
+    move_champion(settings, target, reason=f"rollback from version {current.version}: {reason}", by=by)
+    return str(current.version), target
+
+
+def _registered_model(settings: Settings):  # noqa: ANN202
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client(settings).get_registered_model(settings.model_name)
+    except MlflowException:
+        raise ModelNotFoundError(
+            f"no registered model '{settings.model_name}' in {settings.redacted_tracking_uri()}: "
+            "run `lead-scoring train` first"
+        ) from None
+
+
+# -- loading a model for scoring --------------------------------------------------------------------
+
+
+def load_scoring_model(settings: Settings, version: str | None = None) -> Champion:
+    """The champion (or a given version) as a pyfunc, with the reference profile saved beside it."""
+    import mlflow
+
+    client(settings)
+    if version is None:
+        found = version_by_alias(settings, CHAMPION)
+        if found is None:
+            raise ModelNotFoundError(
+                f"no champion for '{settings.model_name}' in {settings.redacted_tracking_uri()}: "
+                "run `lead-scoring train` first (or `lead-scoring promote VERSION`)"
+            )
+    else:
+        found = client(settings).get_model_version(settings.model_name, str(version))
+    model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{found.version}")
+    return Champion(
+        name=settings.model_name,
+        version=str(found.version),
+        run_id=found.run_id,
+        model=model,
+        profile=_load_profile(settings, found.run_id),
+        tags=dict(found.tags),
+    )
+
+
+def _load_profile(settings: Settings, run_id: str) -> dict | None:
+    import mlflow
+
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/monitoring/reference_profile.json")
+    except Exception:  # noqa: BLE001 - an older model without a profile is still usable for scoring
+        log.warning("run %s has no monitoring/reference_profile.json: drift will not be measured", run_id)
+        return None
+
+
+def load_validation(settings: Settings, run_id: str) -> pd.DataFrame:
+    """The validation leads (id, date, label, out-of-sample score) a training run saved."""
+    import mlflow
+
+    client(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="validation/leads.csv", dst_path=tmp)
+        frame = pd.read_csv(path, parse_dates=["created_date"])
+    frame["lead_id"] = frame["lead_id"].astype(str)
+    return frame
+
+
+def log_artifact_dir(settings: Settings, run_id: str, local_dir: Path, artifact_path: str) -> None:
+    client(settings).log_artifacts(run_id, str(local_dir), artifact_path)
+
+
+def log_scoring_run(settings: Settings, summary: dict) -> None:
+    """A scoring run's monitoring figures in MLflow (experiment `<experiment>-scoring`), one run per run key."""
+    mlflow_client = client(settings)
+    exp = experiment_id(settings, f"{settings.experiment_name}-scoring")
+    existing = mlflow_client.search_runs([exp], f"tags.run_key = '{summary['run_key']}'", max_results=1)
+    run_id = (
+        existing[0].info.run_id
+        if existing
+        else mlflow_client.create_run(
+            exp, run_name=summary["run_key"][:60], tags={"run_key": summary["run_key"]}
+        ).info.run_id
+    )
+    monitoring = summary.get("monitoring", {})
+    metrics = {
+        "rows_scored": summary["rows_scored"],
+        "positive_share": monitoring.get("positive_share"),
+        "expected_positive_share": monitoring.get("expected_positive_share"),
+        "score_psi": monitoring.get("score_psi"),
+        "max_feature_psi": monitoring.get("max_feature_psi"),
+        **{f"psi_{k}": v for k, v in monitoring.get("feature_psi", {}).items()},
+    }
+    for key, value in metrics.items():
+        if value is not None:
+            mlflow_client.log_metric(run_id, key, float(value))
+    for key, value in {
+        "model_version": summary["model_version"],
+        "status": monitoring.get("status", "ok"),
+        "source": summary["source"],
+    }.items():
+        mlflow_client.set_tag(run_id, key, str(value))
+    mlflow_client.set_terminated(run_id)

@@ -1,0 +1,204 @@
+"""Training, pure: time-based split, fitting, threshold choice, metrics and the promotion decision.
+
+Nothing here touches MLflow or the staging database; ``training_pipeline`` wires it to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score, log_loss, precision_recall_curve, precision_score, recall_score, roc_auc_score
+
+from lead_scoring.errors import InsufficientDataError
+from lead_scoring.features import FEATURES, LeadFeatures
+from lead_scoring.model import LeadScorer
+from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
+
+# Chosen on the real leads (Jul-Oct -> Nov and Jul-Nov -> Dec out of time; see README "Model"):
+# shallow-ish trees, strong regularisation and smoothing of the many sparse categorical levels.
+LIGHTGBM_PARAMS: dict = {
+    "n_estimators": 200,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_child_samples": 40,
+    "colsample_bytree": 0.7,
+    "reg_lambda": 5.0,
+    "cat_smooth": 30,
+    "cat_l2": 10,
+    "min_data_per_group": 30,
+    "random_state": 42,
+    "n_jobs": 2,
+    "verbose": -1,
+}
+
+
+@dataclass(frozen=True)
+class Targets:
+    auc: float
+    precision: float
+    recall: float
+
+
+@dataclass
+class TrainingResult:
+    """A refitted scorer plus the out-of-sample evidence it was selected on."""
+
+    scorer: LeadScorer
+    params: dict
+    validation: pd.DataFrame  # lead_id, created_date, label, score (from the model fitted before the split)
+    metrics: dict
+    fingerprint: dict
+    train_rows: int
+    validation_start: pd.Timestamp
+    trained_until: pd.Timestamp
+
+
+@dataclass
+class PromotionDecision:
+    promote: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def check_sufficiency(model_input: pd.DataFrame, min_leads: int, min_conversions: int) -> None:
+    """Refuse to train on too little evidence, before anything is logged or registered."""
+    if LABEL not in model_input.columns:
+        raise InsufficientDataError(
+            "model_input has no app_complete_flag column: it holds leads to score, not to learn"
+        )
+    leads, conversions = len(model_input), int(model_input[LABEL].sum())
+    if leads < min_leads:
+        raise InsufficientDataError(f"only {leads} lead(s) to train on; at least {min_leads} are needed")
+    if conversions < min_conversions or leads - conversions < min_conversions:
+        raise InsufficientDataError(
+            f"{conversions} converted and {leads - conversions} unconverted lead(s); "
+            f"at least {min_conversions} of each are needed"
+        )
+
+
+def split_by_time(model_input: pd.DataFrame, validation_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The oldest leads to fit on and the newest ``validation_share`` to validate on (never random)."""
+    if not 0 < validation_share < 1:
+        raise ValueError(f"validation share must be between 0 and 1, not {validation_share}")
+    ordered = model_input.sort_values([CREATED_DATE, LEAD_ID], kind="stable")
+    boundary = ordered[CREATED_DATE].iloc[int(len(ordered) * (1 - validation_share))]
+    fit, valid = ordered[ordered[CREATED_DATE] < boundary], ordered[ordered[CREATED_DATE] >= boundary]
+    for part, name in ((fit, "training"), (valid, "validation")):
+        if part[LABEL].nunique() < 2:
+            raise InsufficientDataError(f"the {name} leads hold one class only; need converted and unconverted leads")
+    return fit, valid
+
+
+def fit_scorer(model_input: pd.DataFrame, params: dict, min_level_count: int, threshold: float = 0.5) -> LeadScorer:
+    from lightgbm import LGBMClassifier
+
+    features = LeadFeatures(min_count=min_level_count)
+    frame = features.fit_transform(model_input)
+    booster = LGBMClassifier(**params).fit(frame, model_input[LABEL].astype(int))
+    return LeadScorer(features=features, booster=booster, threshold=threshold)
+
+
+def choose_threshold(y_true: np.ndarray, y_score: np.ndarray, min_recall: float) -> float:
+    """The cut with the highest precision among those whose recall is at least ``min_recall``."""
+    precision, recall, thresholds = precision_recall_curve(y_true, y_score)
+    eligible = recall[:-1] >= min(min_recall, 1.0)
+    if not eligible.any():
+        return float(thresholds.min())
+    best = np.flatnonzero(eligible)[np.argmax(precision[:-1][eligible])]
+    return float(thresholds[best])
+
+
+def evaluate(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict:
+    """Metrics from probabilities of the positive class, in sklearn's (y_true, y_score) order."""
+    y_true = np.asarray(y_true).astype(int)
+    y_score = np.asarray(y_score, dtype=float)
+    predicted = (y_score >= threshold).astype(int)
+    both = len(np.unique(y_true)) == 2
+    return {
+        "auc": float(roc_auc_score(y_true, y_score)) if both else float("nan"),
+        "precision": float(precision_score(y_true, predicted, zero_division=0)),
+        "recall": float(recall_score(y_true, predicted, zero_division=0)),
+        "f1": float(f1_score(y_true, predicted, zero_division=0)),
+        "log_loss": float(log_loss(y_true, np.clip(y_score, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "positive_rate": float(predicted.mean()),
+        "base_rate": float(y_true.mean()),
+        "threshold": float(threshold),
+        "leads": int(len(y_true)),
+    }
+
+
+def fingerprint(model_input: pd.DataFrame) -> dict:
+    """Rows, date range and a content hash of the training input, to tell two datasets apart."""
+    ordered = model_input.sort_values(LEAD_ID)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()).hexdigest()
+    return {
+        "rows": len(model_input),
+        "conversions": int(model_input[LABEL].sum()),
+        "created_from": str(model_input[CREATED_DATE].min()),
+        "created_to": str(model_input[CREATED_DATE].max()),
+        "content_sha256": digest[:16],
+    }
+
+
+def train(
+    model_input: pd.DataFrame,
+    *,
+    validation_share: float,
+    target_recall: float,
+    recall_margin: float,
+    min_level_count: int,
+    params: dict | None = None,
+) -> TrainingResult:
+    """Fit on the older leads, choose the threshold on the newest, then refit on all of them."""
+    params = {**LIGHTGBM_PARAMS, **(params or {})}
+    fit, valid = split_by_time(model_input, validation_share)
+    selector = fit_scorer(fit, params, min_level_count)
+    valid_scores = selector.predict_proba(valid)
+    threshold = choose_threshold(valid[LABEL].to_numpy(), valid_scores, target_recall + recall_margin)
+    metrics = evaluate(valid[LABEL].to_numpy(), valid_scores, threshold)
+    # Refit on every lead up to the cut-off: the newest leads are the most like tomorrow's.
+    scorer = fit_scorer(model_input, params, min_level_count, threshold)
+    validation = pd.DataFrame(
+        {
+            LEAD_ID: valid[LEAD_ID].to_numpy(),
+            CREATED_DATE: valid[CREATED_DATE].to_numpy(),
+            LABEL: valid[LABEL].to_numpy(),
+            "score": valid_scores,
+        }
+    )
+    return TrainingResult(
+        scorer=scorer,
+        params=params,
+        validation=validation,
+        metrics=metrics,
+        fingerprint=fingerprint(model_input),
+        train_rows=len(model_input),
+        validation_start=valid[CREATED_DATE].min(),
+        trained_until=model_input[CREATED_DATE].max(),
+    )
+
+
+def decide_promotion(candidate: dict, champion: dict | None, targets: Targets, tolerance: float) -> PromotionDecision:
+    """Champion only if all three targets are met and it is not worse than the champion on the same leads."""
+    reasons, ok = [], True
+    for name, target in (("auc", targets.auc), ("precision", targets.precision), ("recall", targets.recall)):
+        value = candidate.get(name, float("nan"))
+        if value > target:
+            reasons.append(f"{name} {value:.3f} > target {target}")
+        else:
+            ok = False
+            reasons.append(f"{name} {value:.3f} misses target {target}")
+    if champion is None:
+        reasons.append("no current champion")
+    elif candidate["auc"] + tolerance < champion["auc"]:
+        ok = False
+        reasons.append(f"auc {candidate['auc']:.3f} worse than champion's {champion['auc']:.3f} on the same leads")
+    else:
+        reasons.append(f"auc {candidate['auc']:.3f} vs champion's {champion['auc']:.3f} on the same leads")
+    return PromotionDecision(promote=ok, reasons=reasons)
+
+
+def required_columns() -> list[str]:
+    return [LEAD_ID, CREATED_DATE, LABEL, *FEATURES]
