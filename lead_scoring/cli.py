@@ -79,6 +79,99 @@ def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_labe
     click.echo(f"wrote {len(leads):,} synthetic leads to {out_path}")
 
 
+@cli.command()
+@click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Train only on leads created up to this day.")
+@click.option("--force-promote", is_flag=True, help="Make the new version champion even if the gate says no.")
+@click.option("--reason", help="Why (recorded on the version with --force-promote).")
+@click.pass_context
+def train(ctx: click.Context, db_url: str | None, until: str | None, force_promote: bool, reason: str | None) -> None:
+    """Train a LightGBM scorer on `model_input`, track it in MLflow, register it, and gate promotion."""
+    from lead_scoring.training_pipeline import run_training
+
+    settings = _settings(ctx, db_url=db_url)
+    steps = ["check input", "train", "evaluate", "register", "promote"]
+    with _progress(steps, "train") as advance:
+        summary = run_training(settings, until, force=force_promote, reason=reason, on_step=advance)
+    click.echo(f"trained {settings.model_name} version {summary.version}")
+    for line in summary.lines():
+        click.echo(f"  {line}")
+    click.echo(f"  see it in the MLflow UI: make mlflow (tracking store {settings.redacted_tracking_uri()})")
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--reason", required=True, help="Why this version should serve (recorded).")
+@click.pass_context
+def promote(ctx: click.Context, version: str, reason: str) -> None:
+    """Make VERSION the champion by hand; the move is recorded (who, when, why)."""
+    from lead_scoring import registry
+
+    settings = _settings(ctx)
+    registry.move_champion(settings, _version_number(version), reason=f"by hand: {reason}", forced=True)
+    click.echo(f"version {version} of {settings.model_name} is now champion")
+
+
+@cli.command()
+@click.option("--reason", required=True, help="Why the current champion is withdrawn (recorded).")
+@click.pass_context
+def rollback(ctx: click.Context, reason: str) -> None:
+    """Give the champion alias back to the version that held it before the current one."""
+    from lead_scoring import registry
+
+    settings = _settings(ctx)
+    previous, restored = registry.rollback(settings, reason)
+    click.echo(f"champion rolled back from version {previous} to version {restored}")
+
+
+@cli.command()
+@click.option("--since", required=True, metavar="YYYY-MM-DD", help="First day of the out-of-time leads.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last day (default: the newest lead).")
+@click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
+@click.pass_context
+def evaluate(ctx: click.Context, since: str, until: str | None, db_url: str | None) -> None:
+    """Out-of-time check: the champion vs the reference approach on labelled leads it has not seen."""
+    from lead_scoring.baseline import out_of_time_report
+
+    settings = _settings(ctx, db_url=db_url)
+    report = out_of_time_report(settings, since, until)
+    for line in report.lines():
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Raw leads (CSV).")
+@click.option(
+    "--output", "output_path", type=click.Path(path_type=Path), help="Also write the scores here, hottest first."
+)
+@click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Show the N hottest leads.")
+@click.pass_context
+def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int) -> None:
+    """Score new leads with the champion into the `predictions` table."""
+    from lead_scoring.inference_pipeline import score_file
+
+    settings = _settings(ctx, db_url=db_url)
+    steps = ["validate", "load champion", "transform", "score", "write", "monitor"]
+    with _progress(steps, "score") as advance:
+        summary = score_file(settings, input_path, output_path, on_step=advance)
+    click.echo(f"scored leads into {settings.redacted_db_url()} (table predictions)")
+    for line in summary.lines():
+        click.echo(f"  {line}")
+    if summary.status == "drifted":
+        click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring['summary']}", err=True)
+    if top and summary.hottest is not None:
+        click.echo(f"\nthe {min(top, len(summary.hottest))} hottest leads:")
+        for row in summary.hottest.head(top).itertuples():
+            click.echo(f"  {row.lead_id}  {row.score:.3f}  {row.bucket:<4}  {row.top_reasons}")
+
+
+def _version_number(version: str) -> str:
+    if not version.isdigit():
+        raise click.BadParameter(f"{version!r} is not a version number", param_hint="VERSION")
+    return version
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user errors exit with status 2 and one line on stderr."""
     try:

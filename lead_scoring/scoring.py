@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY, INTERACTION_GROUPS, LEAD_ID
+from lead_scoring.schema import CITY, INTERACTION_GROUPS, LEAD_ID
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
     LEAD_ID,
@@ -62,13 +62,13 @@ def build_predictions(
 def unusual_inputs(model_input: pd.DataFrame, known_levels: Mapping[str, set[str]]) -> dict[str, int]:
     """Counts of leads the model has to score on thin evidence: unseen levels, no city, no interactions.
 
-    ``known_levels`` maps a categorical column (``city_mapped`` included) to the levels seen in training.
+    ``known_levels`` maps a categorical column to the levels seen in training.
     """
     counts: dict[str, int] = {}
-    for col in (*CATEGORICAL_COLUMNS, CITY):
-        if col in model_input.columns and col in known_levels:
+    for col, levels in known_levels.items():
+        if col in model_input.columns:
             values = model_input[col]
-            counts[f"unseen_{col}"] = int((values.notna() & ~values.isin(known_levels[col])).sum())
+            counts[f"unseen_{col}"] = int((values.notna() & ~values.isin(levels)).sum())
     if CITY in model_input.columns:
         counts["missing_city"] = int(model_input[CITY].isna().sum())
     groups = [g for g in INTERACTION_GROUPS if g in model_input.columns]

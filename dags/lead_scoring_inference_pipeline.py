@@ -1,0 +1,99 @@
+"""
+### Lead scoring: daily inference
+
+Every day, scores the leads created in the run's data interval with the registry's **champion**
+(`models:/lead_scoring@champion`) and writes them to the `predictions` table in the staging
+database, hottest first for sales:
+
+1. **check input**: finds the day's file `leads_YYYY-MM-DD.csv` in the landing folder
+   (`LEAD_SCORING_LANDING_DIR`; else every CSV there) and counts the leads created in the
+   interval; with none, the rest of the run is skipped;
+2. **validate** them (the label column is ignored when present): a bad file fails here with one
+   plain message and nothing is written;
+3. **transform** them with the data pipeline's steps (city tier, levels, interactions);
+4. **score** them with the champion: probability, 0/1 at the model's threshold, hot/warm/cold
+   bucket and the three reasons that pushed each score most;
+5. **write** them to `predictions`: a rerun or backfill of a day replaces its own rows; a new
+   champion's scores are kept beside the old ones;
+6. **monitor**: positive share, score distribution and per-feature drift (PSI) against the
+   profile saved with the model; recorded in `scoring_runs` and MLflow. Drift past
+   `LEAD_SCORING_DRIFT_LIMIT` **fails this task** so Airflow's alerting tells a person; the
+   scores are already written.
+
+Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline
+--from-date 2021-12-01 --to-date 2021-12-31`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task, teardown
+
+from lead_scoring.settings import Settings
+
+
+@dag(
+    dag_id="lead_scoring_inference_pipeline",
+    schedule="@daily",
+    start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["lead_scoring", "inference"],
+)
+def lead_scoring_inference_pipeline():
+    @task.short_circuit
+    def check_input(data_interval_start=None, data_interval_end=None) -> int:
+        """Leads created in the interval; 0 skips the rest of the run."""
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.check_input_step(Settings.from_env(), data_interval_start, data_interval_end)
+
+    @task
+    def validate(data_interval_start=None, data_interval_end=None) -> int:
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.validate_step(Settings.from_env(), data_interval_start, data_interval_end)
+
+    @task
+    def transform(data_interval_start=None) -> int:
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.transform_step(Settings.from_env(), data_interval_start)
+
+    @task
+    def score(data_interval_start=None) -> str:
+        """Scores with the champion; returns its version."""
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.score_step(Settings.from_env(), data_interval_start)
+
+    @task
+    def write(data_interval_start=None) -> int:
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.write_step(Settings.from_env(), data_interval_start)
+
+    @task
+    def monitor(model_version: str, data_interval_start=None, data_interval_end=None) -> dict:
+        """Fails loudly when the leads drifted away from the training leads."""
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.monitor_step(
+            Settings.from_env(), data_interval_start, data_interval_end, model_version
+        )
+
+    @teardown
+    def discard_scratch(data_interval_start=None) -> None:
+        from lead_scoring import inference_pipeline
+
+        inference_pipeline.discard_step(Settings.from_env(), data_interval_start)
+
+    # check what landed, validate and transform it, score it with the champion,
+    # write the scores, then monitor the batch against the training leads.
+    version = check_input() >> validate() >> transform() >> score()
+    written = version >> write()
+    written >> monitor(version) >> discard_scratch()
+
+
+inference_pipeline_dag = lead_scoring_inference_pipeline()
