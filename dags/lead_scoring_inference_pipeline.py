@@ -27,14 +27,16 @@ Backfill past days with `airflow backfill create --dag-id lead_scoring_inference
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task, teardown
+from airflow.sdk import CronDataIntervalTimetable, dag, task, teardown
 
 from lead_scoring.settings import Settings
 
 
 @dag(
     dag_id="lead_scoring_inference_pipeline",
-    schedule="@daily",
+    # a data-interval timetable: each run covers one whole day [00:00, 24:00) UTC, so a run knows
+    # exactly which leads are its own (the plain "@daily" cron trigger gives runs no interval)
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

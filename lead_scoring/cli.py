@@ -189,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _configure_logging(level: int) -> None:
+    import os
+
+    # MLflow's own chatter (progress bars, store migrations, pickling notes) is not the user's business
+    # unless they ask for debug output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.ERROR)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lead_scoring")

@@ -46,8 +46,16 @@ def client(settings: Settings):  # noqa: ANN201 - mlflow.MlflowClient
     """An MLflow client on the settings' tracking store (set here, never at import)."""
     import mlflow
 
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    exported = {var: os.environ.get(var) for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(settings.tracking_uri)  # for the fluent API (runs, log_model, load_model)
     mlflow.set_registry_uri(settings.tracking_uri)
+    # ...but mlflow also exports them as environment variables, which would then override the
+    # settings of every later Settings.from_env() in this process (dag.test, tests, notebooks).
+    for var, value in exported.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
     return mlflow.MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
@@ -128,7 +136,7 @@ def move_champion(
     mlflow_client = client(settings)
     model = _registered_model(settings)
     version = str(version)
-    mlflow_client.get_model_version(settings.model_name, version)  # raises when the version does not exist
+    _require_version(settings, version)
     previous = version_by_alias(settings, CHAMPION)
     at, by = now_utc(), by or actor()
     mlflow_client.set_registered_model_alias(settings.model_name, CHAMPION, version)
@@ -152,6 +160,15 @@ def move_champion(
     )
     mlflow_client.set_registered_model_tag(settings.model_name, HISTORY_TAG, json.dumps(history[-_HISTORY_KEEP:]))
     log.info("champion is now version %s (%s)", version, reason)
+
+
+def _require_version(settings: Settings, version: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client(settings).get_model_version(settings.model_name, version)
+    except MlflowException:
+        raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}") from None
 
 
 def champion_history(settings: Settings) -> list[dict]:
@@ -201,6 +218,7 @@ def load_scoring_model(settings: Settings, version: str | None = None) -> Champi
                 "run `lead-scoring train` first (or `lead-scoring promote VERSION`)"
             )
     else:
+        _require_version(settings, str(version))
         found = client(settings).get_model_version(settings.model_name, str(version))
     model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{found.version}")
     return Champion(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,10 @@ def train_step(settings: Settings, until: str | None = None, airflow_run: str | 
         min_level_count=settings.min_level_count,
     )
     example = frame.drop(columns=[LABEL]).head(5)
-    signature = infer_signature(example, result.scorer.predict_frame(example))
+    with warnings.catch_warnings():
+        # predicted_label is an int on purpose: it is an output, never missing
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, result.scorer.predict_frame(example))
     profile = build_reference_profile(
         frame, result.scorer.features, result.validation["score"], result.scorer.threshold
     )

@@ -135,7 +135,9 @@ def _describe_failures(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> s
         return f"{source}: the file does not match the raw lead schema"
     order = {col: i for i, col in enumerate([*RAW_FEATURE_COLUMNS, LABEL])}
     cases["order"] = cases["column"].map(order)
-    cases = cases.sort_values(["order", "index"], kind="stable")
+    # a value that does not parse makes its whole column fail the later checks: report the parse first
+    cases["priority"] = cases["what"].map(_PRIORITY).fillna(len(_PRIORITY))
+    cases = cases.sort_values(["order", "priority", "index"], kind="stable")
     first = cases.iloc[0]
     same = cases[(cases["column"] == first["column"]) & (cases["what"] == first["what"])]
     rows = same["index"].nunique()
@@ -143,10 +145,13 @@ def _describe_failures(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> s
     example = "empty" if first["what"] == "missing" else repr(str(raw.at[first["index"], first["column"]]))
     line = int(first["index"]) + 2  # 1-based, after the header line
     message = f"{source}: column '{first['column']}': {rows} row(s) {first['what']}, e.g. {example} on line {line}"
-    others = cases[~cases.index.isin(same.index)]["column"].unique().tolist()
+    others = cases[cases["column"] != first["column"]]["column"].unique().tolist()
     if others:
         message += f" (also problems in: {', '.join(map(str, others))})"
     return message
+
+
+_PRIORITY = {words: rank for rank, (_, words) in enumerate(_CHECK_WORDS)}
 
 
 def _plain_check(check: str) -> str | None:

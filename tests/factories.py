@@ -39,3 +39,12 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame as the CSV reader hands it to validation: text cells, None for missing."""
     return frame.map(lambda v: None if pd.isna(v) else str(v))
+
+
+def prepare_and_train(home: Path, leads: pd.DataFrame, *extra_train_args: str) -> None:
+    """Prepare ``leads`` into ``home`` and train a first champion there (LEAD_SCORING_HOME must point at it)."""
+    from lead_scoring.cli import main
+
+    write_csv(leads, home / "training_leads.csv")
+    assert main(["prepare", "--input", str(home / "training_leads.csv")]) == 0
+    assert main(["train", *extra_train_args]) == 0

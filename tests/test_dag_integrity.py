@@ -22,6 +22,22 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
         ("build_model_input", "publish"),
         ("publish", "discard_scratch"),
     },
+    "lead_scoring_training_pipeline": {
+        ("check_input", "train"),
+        ("train", "evaluate"),
+        ("train", "register"),
+        ("evaluate", "register"),
+        ("register", "promote"),
+    },
+    "lead_scoring_inference_pipeline": {
+        ("check_input", "validate"),
+        ("validate", "transform"),
+        ("transform", "score"),
+        ("score", "write"),
+        ("score", "monitor"),
+        ("write", "monitor"),
+        ("monitor", "discard_scratch"),
+    },
 }
 
 HEAVY_MODULES = ["pandas", "mlflow", "lightgbm", "pycaret", "sklearn", "matplotlib", "pandera"]
@@ -54,6 +70,19 @@ def test_data_dag_publishes_the_model_input_asset(dagbag):
 
     publish = dagbag.dags["lead_scoring_data_pipeline"].get_task("publish")
     assert [outlet.uri for outlet in publish.outlets] == [MODEL_INPUT_ASSET_URI]
+
+
+def test_training_runs_when_the_data_pipeline_publishes(dagbag):
+    from lead_scoring.schema import MODEL_INPUT_ASSET_URI
+
+    training = dagbag.dags["lead_scoring_training_pipeline"]
+    assert MODEL_INPUT_ASSET_URI in repr(training.timetable.asset_condition)
+
+
+def test_inference_runs_daily_over_whole_days(dagbag):
+    inference = dagbag.dags["lead_scoring_inference_pipeline"]
+    assert type(inference.timetable).__name__ == "CronDataIntervalTimetable"
+    assert inference.timetable.expression == "0 0 * * *"  # @daily
 
 
 _PARSE_PROBE = """

@@ -104,7 +104,9 @@ def test_model_input_has_the_contract_columns(mappings, validated):
     # the raw city (lower-cased) and the raw levels are carried for the model
     assert model_input[CITY].dropna().str.islower().all()
     assert model_input["first_platform_c_raw"].tolist() == validated["first_platform_c"].tolist()
-    assert "Level99" in set(model_input["first_utm_source_c_raw"]) and "Level99" not in set(model_input["first_utm_source_c"])
+    assert "Level99" in set(model_input["first_utm_source_c_raw"]) and "Level99" not in set(
+        model_input["first_utm_source_c"]
+    )
 
 
 def test_model_input_without_label_for_scoring(mappings):

@@ -1,0 +1,98 @@
+"""
+### Lead scoring: training pipeline
+
+Trains a LightGBM lead scorer on the staging table `model_input`, tracks the run in MLflow
+(experiment `lead_scoring`) and lets the new version serve only when it earns it:
+
+1. **check input**: `model_input` has the right columns and enough leads of both classes
+   (`LEAD_SCORING_MIN_TRAINING_LEADS`, `LEAD_SCORING_MIN_CONVERSIONS`); otherwise the run fails
+   here and nothing is logged or registered;
+2. **train**: the newest 20% of leads by `created_date` are held out for validation (never a
+   random split); the decision threshold is chosen on them; the model is then refit on all leads.
+   Parameters, a data fingerprint, validation metrics, the drift profile and the model (one
+   pyfunc: features + booster + threshold) go to a new MLflow run;
+3. **evaluate**: ROC, precision-recall, confusion matrix, feature importance and calibration
+   plots of the validation leads, logged to the same run;
+4. **register**: a new version of the registered model `lead_scoring`, alias `challenger`
+   (a rerun of this DAG run reuses its version);
+5. **promote**: the version becomes `champion` only if it meets AUC > 0.75, precision > 0.65 and
+   recall > 0.75 on the validation leads and is not worse than the current champion on the same
+   leads. The decision and its reasons are tags on the version.
+
+Runs whenever the data pipeline publishes new `model_input` (the `lead_scoring_model_input`
+asset), and on demand from the UI. **Params**: `until` (optional `YYYY-MM-DD`: train on leads up
+to that day only).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from lead_scoring.schema import CHAMPION_ASSET_URI, MODEL_INPUT_ASSET_URI
+from lead_scoring.settings import Settings
+
+model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET_URI)
+champion_asset = Asset(name="lead_scoring_champion", uri=CHAMPION_ASSET_URI)
+
+
+@dag(
+    dag_id="lead_scoring_training_pipeline",
+    schedule=[model_input_asset],
+    start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["lead_scoring", "training"],
+    params={
+        "until": Param(
+            None,
+            type=["null", "string"],
+            description="Train on leads created up to this day (YYYY-MM-DD); empty: all leads.",
+        )
+    },
+)
+def lead_scoring_training_pipeline():
+    @task
+    def check_input(params=None, dag_run=None) -> dict:
+        """Schema, size and class balance of model_input."""
+        from lead_scoring import training_pipeline
+
+        return training_pipeline.check_input_step(Settings.from_env(), params["until"], str(dag_run.run_after))
+
+    @task
+    def train(params=None, run_id=None) -> str:
+        """Returns the MLflow run id."""
+        from lead_scoring import training_pipeline
+
+        return training_pipeline.train_step(Settings.from_env(), params["until"], airflow_run=run_id)
+
+    @task
+    def evaluate(mlflow_run_id: str) -> dict:
+        from lead_scoring import training_pipeline
+
+        return training_pipeline.evaluate_step(Settings.from_env(), mlflow_run_id)
+
+    @task
+    def register(mlflow_run_id: str, run_id=None) -> str:
+        """Returns the registered version."""
+        from lead_scoring import training_pipeline
+
+        return training_pipeline.register_step(Settings.from_env(), mlflow_run_id, airflow_run=run_id)
+
+    @task(outlets=[champion_asset])
+    def promote(version: str) -> dict:
+        """The gate: champion only when the version earns it."""
+        from lead_scoring import training_pipeline
+
+        return training_pipeline.promote_step(Settings.from_env(), version)
+
+    # check the input, train and log a run, evaluate it, register it, then gate the promotion.
+    mlflow_run = train()
+    check_input() >> mlflow_run
+    version = register(mlflow_run)
+    evaluate(mlflow_run) >> version
+    promote(version)
+
+
+training_pipeline_dag = lead_scoring_training_pipeline()

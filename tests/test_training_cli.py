@@ -1,0 +1,164 @@
+"""Training through the CLI on SQLite: the registry gate, promote/rollback, and refusals that change nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lead_scoring.generate import generate_leads
+from lead_scoring.settings import Settings
+from tests.factories import write_csv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A home with generated leads prepared and a first champion trained (shared by this module's tests)."""
+    from tests.conftest import run_cli
+
+    home = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEAD_SCORING_HOME", str(home))
+        mp.setenv("LEAD_SCORING_USER", "test-analyst")
+        write_csv(generate_leads(6000, seed=11), home / "leads.csv")
+        capsys = _NoCapture()
+        assert run_cli(["prepare", "--input", home / "leads.csv"], capsys)[0] == 0
+        yield home
+
+
+class _NoCapture:
+    def readouterr(self):  # noqa: ANN201
+        return "", ""
+
+
+@pytest.fixture
+def env(trained, monkeypatch):
+    monkeypatch.setenv("LEAD_SCORING_HOME", str(trained))
+    monkeypatch.setenv("LEAD_SCORING_USER", "test-analyst")
+    return Settings.from_env()
+
+
+def registry_state(settings: Settings) -> tuple[str | None, list[str]]:
+    from lead_scoring import registry
+
+    champion = registry.version_by_alias(settings, "champion")
+    versions = registry.client(settings).search_model_versions(f"name = '{settings.model_name}'")
+    return (str(champion.version) if champion else None), sorted(str(v.version) for v in versions)
+
+
+def test_1_first_training_registers_and_promotes_a_champion(env, cli):
+    status, out, err = cli("train")
+    assert status == 0, err
+    assert "PROMOTED to champion" in out
+    assert registry_state(env) == ("1", ["1"])
+    from lead_scoring import registry
+
+    run = registry.client(env).get_run(registry.version_by_alias(env, "champion").run_id)
+    for metric in ("valid_auc", "valid_precision", "valid_recall", "valid_f1", "valid_log_loss", "valid_threshold"):
+        assert metric in run.data.metrics
+    assert run.data.metrics["valid_auc"] > 0.75
+    assert {"data_rows", "data_content_sha256", "data_created_from", "data_created_to"} <= set(run.data.params)
+    artifacts = {a.path for a in registry.client(env).list_artifacts(run.info.run_id, "plots")}
+    assert {
+        "plots/roc_curve.png",
+        "plots/precision_recall_curve.png",
+        "plots/confusion_matrix.png",
+        "plots/feature_importance.png",
+        "plots/calibration.png",
+    } <= artifacts
+    assert (Path(env.artifact_root)).is_dir()  # artifacts live under LEAD_SCORING_HOME/mlruns
+
+
+def test_2_a_weak_candidate_is_registered_but_not_promoted(env, cli):
+    """Shuffled labels: the candidate is version 2 with alias challenger; the champion stays version 1."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(env.db_url)
+    with engine.begin() as conn:
+        labels = [row[0] for row in conn.execute(sa.text("SELECT app_complete_flag FROM model_input ORDER BY lead_id"))]
+        shuffled = np.random.default_rng(0).permutation(labels).tolist()
+        ids = [row[0] for row in conn.execute(sa.text("SELECT lead_id FROM model_input ORDER BY lead_id"))]
+        conn.execute(
+            sa.text("UPDATE model_input SET app_complete_flag = :y WHERE lead_id = :i"),
+            [{"y": y, "i": i} for y, i in zip(shuffled, ids, strict=True)],
+        )
+        original = dict(zip(ids, labels, strict=True))
+    try:
+        status, out, _ = cli("train")
+        assert status == 0
+        assert "not promoted" in out and "misses target" in out
+        assert registry_state(env) == ("1", ["1", "2"])
+        from lead_scoring import registry
+
+        version = registry.client(env).get_model_version(env.model_name, "2")
+        assert version.tags["promotion_decision"] == "rejected"
+        assert str(registry.version_by_alias(env, "challenger").version) == "2"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE model_input SET app_complete_flag = :y WHERE lead_id = :i"),
+                [{"y": y, "i": i} for i, y in original.items()],
+            )
+        engine.dispose()
+
+
+def test_3_promote_and_rollback_are_recorded(env, cli):
+    from lead_scoring import registry
+
+    status, out, _ = cli("promote", "2", "--reason", "testing the rollback")
+    assert status == 0 and registry_state(env)[0] == "2"
+    tags = registry.client(env).get_model_version(env.model_name, "2").tags
+    assert tags["promoted_by"] == "test-analyst" and "testing the rollback" in tags["promotion_reason"]
+
+    status, out, _ = cli("rollback", "--reason", "shuffled labels")
+    assert status == 0 and "from version 2 to version 1" in out
+    assert registry_state(env)[0] == "1"
+    history = registry.champion_history(env)
+    assert [entry["version"] for entry in history] == ["1", "2", "1"]
+    assert all(entry["by"] == "test-analyst" and entry["at"] for entry in history)
+
+
+def test_4_promoting_a_missing_version_is_a_clear_error(env, cli):
+    status, _, err = cli("promote", "99", "--reason", "typo")
+    assert status == 2
+    assert err.startswith("error:") and "99" in err
+    assert registry_state(env)[0] == "1"
+
+
+@pytest.mark.parametrize(
+    "rows, positives, message",
+    [(40, None, "only 40 lead(s) to train on"), (2000, 0, "0 converted")],
+)
+def test_too_little_evidence_is_refused_and_changes_nothing(rows, positives, message, home, cli):
+    leads = generate_leads(rows, seed=2)
+    if positives == 0:
+        leads["app_complete_flag"] = 0
+    assert cli("prepare", "--input", write_csv(leads, home / "few.csv"))[0] == 0
+    status, out, err = cli("train")
+    assert status == 2
+    assert err.strip().startswith("error:") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (home / "mlruns").exists() or not any((home / "mlruns").rglob("MLmodel"))
+    settings = Settings.from_env()
+    from lead_scoring import registry
+
+    with pytest.raises(Exception):  # noqa: B017 - no registered model was ever created
+        registry.client(settings).get_registered_model(settings.model_name)
+
+
+def test_train_without_prepare_says_what_to_do(home, cli):
+    status, _, err = cli("train")
+    assert status == 2
+    assert "table 'model_input' does not exist" in err and "lead-scoring prepare" in err
+
+
+def test_scoring_without_a_champion_says_train_first(home, cli):
+    write_csv(generate_leads(20, seed=3, with_label=False), home / "new.csv")
+    status, _, err = cli("score", "--input", home / "new.csv")
+    assert status == 2
+    assert "no champion" in err and "lead-scoring train" in err
+    assert os.path.exists(home / "new.csv")
