@@ -23,8 +23,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: install  ## generate leads and run the pipelines end to end on the embedded defaults
-	$(BIN)/lead-scoring generate --rows $(DEMO_ROWS) --seed 7 --out $(DEMO_DIR)/leads.csv
+	$(BIN)/lead-scoring generate --rows $(DEMO_ROWS) --seed 7 --start 2021-07-01 --end 2021-11-30 --out $(DEMO_DIR)/leads.csv
 	$(BIN)/lead-scoring prepare --input $(DEMO_DIR)/leads.csv
+	$(BIN)/lead-scoring train
+	$(BIN)/lead-scoring generate --rows 2000 --seed 8 --start 2021-12-01 --end 2021-12-07 --no-label --out $(DEMO_DIR)/new_leads.csv
+	$(BIN)/lead-scoring score --input $(DEMO_DIR)/new_leads.csv --output $(DEMO_DIR)/scored_leads.csv
+	@echo
+	@echo "Next: make mlflow   -> http://localhost:5000  (experiment lead_scoring: runs, plots; Models: lead_scoring@champion)"
+	@echo "      make airflow  -> http://localhost:8080  (the three lead_scoring DAGs; scores in the predictions table)"
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest

@@ -166,6 +166,33 @@ def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url
             click.echo(f"  {row.lead_id}  {row.score:.3f}  {row.bucket:<4}  {row.top_reasons}")
 
 
+@cli.command()
+@click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
+@click.option("--learners", default="lightgbm,lr,rf,et,dt", show_default=True, help="PyCaret learner ids.")
+@click.option("--folds", type=click.IntRange(min=2), default=3, show_default=True, help="Time-ordered folds.")
+@click.pass_context
+def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int) -> None:
+    """Compare candidate learners with PyCaret (time-ordered folds); every candidate is an MLflow run."""
+    from lead_scoring.experiment import compare_learners
+    from lead_scoring.training import check_sufficiency
+    from lead_scoring.training_pipeline import load_training_input
+
+    settings = _settings(ctx, db_url=db_url)
+    model_input = load_training_input(settings)
+    check_sufficiency(model_input, settings.min_training_leads, settings.min_conversions)
+    with _progress(["compare"], "experiment") as advance:
+        advance("compare models")
+        result = compare_learners(
+            settings, model_input, tuple(x.strip() for x in learners.split(",") if x.strip()), folds
+        )
+    click.echo(
+        f"compared {len(result.table)} learners (MLflow experiment {settings.experiment_name}-selection, "
+        f"run {result.parent_run_id})"
+    )
+    for line in result.lines():
+        click.echo(f"  {line}")
+
+
 def _version_number(version: str) -> str:
     if not version.isdigit():
         raise click.BadParameter(f"{version!r} is not a version number", param_hint="VERSION")
@@ -194,7 +221,7 @@ def _configure_logging(level: int) -> None:
     # MLflow's own chatter (progress bars, store migrations, pickling notes) is not the user's business
     # unless they ask for debug output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.ERROR)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if level <= logging.DEBUG else "ERROR")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lead_scoring")
