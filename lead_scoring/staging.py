@@ -153,8 +153,33 @@ class StagingDatabase:
 
 
 def write_frame(conn: Connection, frame: pd.DataFrame, table: str, if_exists: str = "fail") -> None:
-    """Bulk-insert a frame into ``table`` (created from the frame's dtypes when absent)."""
-    frame.to_sql(table, conn, if_exists=if_exists, index=False, chunksize=_WRITE_CHUNK)
+    """Bulk-insert a frame into ``table`` (created from the frame's dtypes when absent).
+
+    pandas' own ``to_sql`` builds a dict per row; here the table is created by pandas (same column
+    types) and the rows go to the driver's ``executemany`` as tuples, about twice as fast on SQLite.
+    """
+    frame.head(0).to_sql(table, conn, if_exists=if_exists, index=False)
+    if frame.empty:
+        return
+    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if marker is None:  # pragma: no cover - drivers with named parameters
+        frame.to_sql(table, conn, if_exists="append", index=False, chunksize=_WRITE_CHUNK)
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in frame.columns)
+    sql = f"INSERT INTO {quote(table)} ({columns}) VALUES ({', '.join([marker] * frame.shape[1])})"
+    for start in range(0, len(frame), _WRITE_CHUNK * 5):
+        chunk = frame.iloc[start : start + _WRITE_CHUNK * 5]
+        conn.exec_driver_sql(sql, list(zip(*(_python_values(chunk[c]) for c in chunk.columns), strict=True)))
+
+
+def _python_values(column: pd.Series) -> list:
+    """A column as driver-ready Python values: None for missing, text for date-times."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        values = column.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object)
+    else:
+        values = column.astype(object)
+    return values.where(column.notna(), None).tolist()
 
 
 def _create_engine(url: str) -> Engine:

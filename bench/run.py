@@ -1,0 +1,163 @@
+"""Benchmarks: prepare, train and score as whole processes at 100k and 1M leads, the reference approach
+beside prepare, and the parse time of every DAG file.
+
+    make bench                       # 100k and 1M leads, 3 runs each, median reported
+    python bench/run.py --sizes 100000 --runs 1 --quick
+
+Writes bench/results/latest.json and prints a table. Generated leads are cached in bench/cache/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CACHE = ROOT / "bench" / "cache"
+RESULTS = ROOT / "bench" / "results"
+
+# Runs a command and reports its peak resident memory (the largest of the process and its children).
+_MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode\n"
+    "elapsed = time.perf_counter() - t\n"
+    "print(code, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one run of ``command``; raises when it fails."""
+    result = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, env=env)
+    code, seconds, rss_kib = result.stdout.split()
+    if int(code) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with status {code}")
+    return float(seconds), int(rss_kib) / 1024
+
+
+def leads_file(rows: int, labelled: bool) -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"leads_{rows}{'' if labelled else '_unlabelled'}.csv"
+    if not path.exists():
+        args = ["--rows", str(rows), "--seed", "1" if labelled else "2", "--out", str(path)]
+        if labelled:
+            args += ["--start", "2021-07-01", "--end", "2021-11-30"]
+        else:
+            args += ["--start", "2021-12-01", "--end", "2021-12-31", "--no-label"]
+        subprocess.run([str(BIN / "lead-scoring"), "generate", *args], check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def bench_size(rows: int, runs: int) -> list[dict]:
+    labelled, unlabelled = leads_file(rows, True), leads_file(rows, False)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="lead-scoring-bench-") as tmp:
+        home = Path(tmp)
+        env = {**os.environ, "LEAD_SCORING_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+        env.pop("LEAD_SCORING_DB_URL", None)
+        cli = str(BIN / "lead-scoring")
+        steps = [
+            ("prepare", [cli, "prepare", "--input", str(labelled)]),
+            (
+                "reference prepare",
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "reference_pipeline.py"),
+                    "--input",
+                    str(labelled),
+                    "--db",
+                    str(home / "reference.db"),
+                ],
+            ),
+            ("train", [cli, "train"]),
+            ("score", [cli, "score", "--input", str(unlabelled), "--top", "0"]),
+        ]
+        for name, command in steps:
+            samples = []
+            for _ in range(runs):
+                if name == "reference prepare":
+                    (home / "reference.db").unlink(missing_ok=True)
+                samples.append(measure(command, env))
+            seconds = statistics.median(s for s, _ in samples)
+            memory = statistics.median(m for _, m in samples)
+            results.append(
+                {
+                    "step": name,
+                    "rows": rows,
+                    "runs": runs,
+                    "seconds": round(seconds, 2),
+                    "rows_per_second": round(rows / seconds),
+                    "peak_rss_mib": round(memory),
+                }
+            )
+            print(
+                f"  {name:<18} {rows:>9,} rows  {seconds:8.2f} s  {rows / seconds:>10,.0f} rows/s  {memory:8.0f} MiB",
+                flush=True,
+            )
+    return results
+
+
+def bench_dag_parse(runs: int) -> list[dict]:
+    """Seconds to import each DAG file in a fresh interpreter, Airflow itself already imported."""
+    probe = (
+        "import importlib.util, sys, time\n"
+        "import airflow.sdk\n"
+        "t = time.perf_counter()\n"
+        "spec = importlib.util.spec_from_file_location('dag', sys.argv[1])\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    results = []
+    for path in sorted((ROOT / "dags").glob("*.py")):
+        samples = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True, env=env
+                ).stdout.split()[-1]
+            )
+            for _ in range(runs)
+        ]
+        seconds = statistics.median(samples)
+        results.append({"step": f"parse {path.name}", "seconds": round(seconds, 3)})
+        print(f"  parse {path.name:<40} {seconds * 1000:8.1f} ms", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated lead counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median reported)")
+    parser.add_argument("--quick", action="store_true", help="one run at 1M leads, whatever --runs says")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": [],
+    }
+    print("DAG files")
+    report["results"] += bench_dag_parse(max(args.runs, 3))
+    for rows in sizes:
+        runs = 1 if args.quick and rows >= 1_000_000 else args.runs
+        print(f"{rows:,} leads ({runs} run{'s' if runs > 1 else ''})")
+        report["results"] += bench_size(rows, runs)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "latest.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    shutil.rmtree(CACHE / "tmp", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
