@@ -20,6 +20,7 @@ database, hottest first for sales:
    `LEAD_SCORING_DRIFT_LIMIT` **fails this task** so Airflow's alerting tells a person; the
    scores are already written.
 
+A scheduled run covers one whole UTC day; a manual trigger covers the last whole day before it.
 Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline
 --from-date 2021-12-01 --to-date 2021-12-31`.
 """

@@ -125,16 +125,33 @@ def rollback(ctx: click.Context, reason: str) -> None:
 
 
 @cli.command()
-@click.option("--since", required=True, metavar="YYYY-MM-DD", help="First day of the out-of-time leads.")
+@click.option("--since", metavar="YYYY-MM-DD", help="First day of the out-of-time leads in model_input.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Last day (default: the newest lead).")
+@click.option(
+    "--labels", type=click.Path(path_type=Path), help="Instead: grade the stored predictions with this labelled export."
+)
+@click.option("--version", "model_version", help="With --labels: the model version whose predictions to grade.")
 @click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
 @click.pass_context
-def evaluate(ctx: click.Context, since: str, until: str | None, db_url: str | None) -> None:
-    """Out-of-time check: the champion vs the reference approach on labelled leads it has not seen."""
-    from lead_scoring.baseline import out_of_time_report
+def evaluate(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    labels: Path | None,
+    model_version: str | None,
+    db_url: str | None,
+) -> None:
+    """Out-of-time check: the champion vs the reference on labelled leads it has not seen (--since),
+    or the `predictions` already written graded against labels that arrived later (--labels)."""
+    from lead_scoring.baseline import out_of_time_report, predictions_report
 
     settings = _settings(ctx, db_url=db_url)
-    report = out_of_time_report(settings, since, until)
+    if (since is None) == (labels is None):
+        raise click.UsageError("give either --since DATE or --labels CSV")
+    if labels is not None:
+        report = predictions_report(settings, str(labels), model_version)
+    else:
+        report = out_of_time_report(settings, since, until)
     for line in report.lines():
         click.echo(line)
 

@@ -65,3 +65,8 @@ def test_scoring_december_unlabelled_then_joining_the_labels(real_champion, real
     assert roc_auc_score(y, joined["score"]) > 0.75
     assert precision_score(y, joined["predicted_label"]) > 0.65
     assert recall_score(y, joined["predicted_label"]) > 0.75
+
+    # the README's command for the same figures
+    status, out, _ = cli("evaluate", "--labels", real_champion / "dec_labelled.csv")
+    assert status == 0 and f"{len(predictions)} leads" in out
+    assert f"AUC {roc_auc_score(y, joined['score']):.3f}" in out
