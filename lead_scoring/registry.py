@@ -118,7 +118,9 @@ def register(settings: Settings, run_id: str, model_uri: str, tags: dict[str, st
         mlflow_client.create_registered_model(
             settings.model_name, description="CodePro lead scorer: probability a lead completes an application."
         )
-    version = mlflow_client.create_model_version(settings.model_name, model_uri, run_id=run_id, tags=tags)
+    # register_model (not create_model_version) ties the version to MLflow 3's logged model id,
+    # which a tracking server insists on
+    version = mlflow.register_model(model_uri, settings.model_name, tags=tags)
     mlflow_client.set_registered_model_alias(settings.model_name, CHALLENGER, version.version)
     return str(version.version)
 

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The production topology without Docker: PostgreSQL, Redis, Airflow on the CeleryExecutor (api-server,
+# scheduler, dag-processor, one Celery worker) and an MLflow server on Postgres, all on loopback, from
+# the system's packages and this project's venv. Runs the three DAGs through Airflow's REST API, checks
+# Postgres and the MLflow registry, and tears everything down. Every wait is bounded.
+#
+#   bash scripts/stack_test.sh          (make stack-test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN="$ROOT/.venv/bin"
+export PATH="$BIN:$PATH"
+STATE=$(mktemp -d -t lead-scoring-stack-XXXXXX)
+PIDS=()
+log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+teardown() {
+  status=$?
+  log "tearing down (exit status $status)"
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  sleep 2
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
+  [ -n "${REDIS_PORT:-}" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  [ -d "$STATE/pg" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -m immediate stop >/dev/null 2>&1 || true
+  if [ "$status" -ne 0 ]; then
+    for f in "$STATE"/logs/*.log; do echo "----- tail of $f"; tail -n 25 "$f"; done
+    # the task logs that mention an error, the most telling first
+    grep -rlE "Traceback|ERROR" "${AIRFLOW_HOME:-$STATE/airflow}/logs" 2>/dev/null | head -n 3 | while read -r f; do
+      echo "----- task log $f"; grep -E "error|Error|Traceback|raise" "$f" | tail -n 15
+    done
+  fi
+  rm -rf "$STATE"
+  exit "$status"
+}
+trap teardown EXIT
+
+free_port() { "$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local limit=$1 what=$2; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then log "gave up waiting for $what after ${limit}s"; return 1; fi
+    sleep 2
+  done
+  log "$what: ready"
+}
+
+# -- system packages ---------------------------------------------------------------------------------
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then
+  log "installing postgresql and redis-server from the system's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+fi
+PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+mkdir -p "$STATE/logs" "$STATE/home/demo" "$STATE/home/landing" "$STATE/artifacts"
+chmod 755 "$STATE"
+
+# -- PostgreSQL: one server, three databases ---------------------------------------------------------
+PG_PORT=$(free_port)
+install -d -o postgres -g postgres "$STATE/pg" "$STATE/pgrun"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$STATE/pg" -A trust -U postgres >"$STATE/logs/initdb.log"
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pgrun/postgres.log" -w \
+  -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $STATE/pgrun" start >/dev/null
+for db in airflow staging mlflow; do psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $db"; done
+log "postgres on 127.0.0.1:$PG_PORT (databases airflow, staging, mlflow)"
+
+# -- Redis -------------------------------------------------------------------------------------------
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --dir "$STATE" --logfile "$STATE/logs/redis.log"
+wait_for 20 "redis on 127.0.0.1:$REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
+
+# -- MLflow tracking server on Postgres, artifacts served by it --------------------------------------
+MLFLOW_PORT=$(free_port)
+"$BIN/mlflow" server --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
+  --artifacts-destination "$STATE/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+  >"$STATE/logs/mlflow.log" 2>&1 &
+PIDS+=($!)
+wait_for 90 "mlflow server on 127.0.0.1:$MLFLOW_PORT" curl -sf "http://127.0.0.1:$MLFLOW_PORT/health"
+
+# -- Airflow on the CeleryExecutor -------------------------------------------------------------------
+API_PORT=$(free_port)
+ADMIN_PASSWORD=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
+export AIRFLOW_HOME="$STATE/airflow"
+mkdir -p "$AIRFLOW_HOME"
+printf '{"admin": "%s"}\n' "$ADMIN_PASSWORD" >"$AIRFLOW_HOME/passwords.json"
+export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$API_PORT/execution/"
+export AIRFLOW__API__PORT="$API_PORT"
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$API_PORT"
+export AIRFLOW__API_AUTH__JWT_SECRET=$("$BIN/python" -c 'import secrets; print(secrets.token_hex(16))')
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/airflow"
+export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://postgres@127.0.0.1:$PG_PORT/airflow"
+export AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5
+# the project's settings: the same DAGs, pointed at Postgres and the MLflow server by configuration only
+export LEAD_SCORING_HOME="$STATE/home"
+export LEAD_SCORING_DB_URL="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/staging"
+export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
+export LEAD_SCORING_LANDING_DIR="$STATE/home/landing"
+
+log "airflow db migrate"
+"$BIN/airflow" db migrate >"$STATE/logs/migrate.log" 2>&1
+for part in "api-server" "scheduler" "dag-processor" "celery worker --concurrency 2"; do
+  name=${part%% *}
+  # shellcheck disable=SC2086
+  "$BIN/airflow" $part >"$STATE/logs/$name.log" 2>&1 &
+  PIDS+=($!)
+done
+API="http://127.0.0.1:$API_PORT"
+wait_for 120 "airflow api-server on $API" curl -sf "$API/api/v2/monitor/health"
+
+TOKEN=$(curl -sf -X POST "$API/auth/token" -H 'Content-Type: application/json' \
+  -d "{\"username\": \"admin\", \"password\": \"$ADMIN_PASSWORD\"}" | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+api() {  # api METHOD PATH [JSON]
+  curl -sf -X "$1" "$API/api/v2$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"}
+}
+json() { "$BIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+for dag in lead_scoring_data_pipeline lead_scoring_training_pipeline lead_scoring_inference_pipeline; do
+  wait_for 120 "dag $dag parsed" api GET "/dags/$dag"
+  api PATCH "/dags/$dag" '{"is_paused": false}' >/dev/null
+done
+
+wait_run() {  # wait_run DAG_ID RUN_ID SECONDS
+  local deadline=$((SECONDS + $3)) state
+  while :; do
+    state=$(api GET "/dags/$1/dagRuns/$2" | json 'd["state"]')
+    case "$state" in
+      success) log "$1 run $2: success"; return 0 ;;
+      failed) log "$1 run $2: FAILED"; api GET "/dags/$1/dagRuns/$2/taskInstances" | json '"\n".join(t["task_id"] + ": " + str(t["state"]) for t in d["task_instances"])'; return 1 ;;
+    esac
+    if [ $SECONDS -ge $deadline ]; then log "$1 run $2 still $state after $3 s"; return 1; fi
+    sleep 3
+  done
+}
+
+# -- the three DAG runs -------------------------------------------------------------------------------
+"$BIN/lead-scoring" generate --rows 20000 --seed 7 --start 2021-07-01 --end 2021-11-30 --out "$STATE/home/demo/leads.csv"
+"$BIN/lead-scoring" generate --rows 3000 --seed 8 --start 2021-12-03 --end 2021-12-05 --no-label \
+  --out "$STATE/home/landing/leads_2021-12-04.csv"
+
+run=$(api POST "/dags/lead_scoring_data_pipeline/dagRuns" '{"logical_date": null, "conf": {"input_path": "demo/leads.csv"}}' | json 'd["dag_run_id"]')
+wait_run lead_scoring_data_pipeline "$run" 300
+
+log "waiting for the training run the model_input asset triggers"
+deadline=$((SECONDS + 60))
+until train_run=$(api GET "/dags/lead_scoring_training_pipeline/dagRuns" | json 'd["dag_runs"][0]["dag_run_id"] if d["dag_runs"] else ""') && [ -n "$train_run" ]; do
+  [ $SECONDS -ge $deadline ] && { log "no asset-triggered training run after 60 s"; exit 1; }
+  sleep 3
+done
+wait_run lead_scoring_training_pipeline "$train_run" 420
+
+run=$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" '{"logical_date": "2021-12-05T00:00:00Z"}' | json 'd["dag_run_id"]')
+wait_run lead_scoring_inference_pipeline "$run" 300
+
+# -- what landed where ----------------------------------------------------------------------------------
+sql() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d staging -tAc "$1"; }
+model_input=$(sql "SELECT COUNT(*) FROM model_input")
+predictions=$(sql "SELECT COUNT(*) FROM predictions")
+versions=$(sql "SELECT COUNT(DISTINCT model_version) FROM predictions")
+log "postgres staging: model_input $model_input rows, predictions $predictions rows from $versions model version(s)"
+[ "$model_input" -gt 19000 ] && [ "$predictions" -gt 0 ]
+champion=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/registered-models/alias?name=lead_scoring&alias=champion" | json 'd["model_version"]["version"]')
+log "mlflow server: lead_scoring@champion is version $champion"
+[ -n "$champion" ]
+workers=$(grep -c "Task finished\|succeeded in" "$STATE/logs/celery.log" || true)
+log "celery worker log: $workers task completions"
+log "stack test passed"
