@@ -11,7 +11,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
 DEMO_DIR := $(LEAD_SCORING_HOME)/demo
 DEMO_ROWS ?= 20000
 
-.PHONY: install demo test lint bench airflow mlflow lock clean
+.PHONY: install demo test lint bench stack-test airflow mlflow lock clean
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
@@ -41,6 +41,9 @@ lint: install
 
 bench: install  ## measure prepare, train, score and DAG parse times (see bench/README)
 	$(BIN)/python bench/run.py
+
+stack-test: install  ## Postgres + Redis + Airflow on Celery + MLflow server on loopback, the three DAGs via the REST API
+	bash scripts/stack_test.sh
 
 airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) on this project's dags/
 	@mkdir -p $(AIRFLOW_HOME)

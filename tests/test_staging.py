@@ -7,19 +7,42 @@ import pytest
 
 from lead_scoring.errors import MissingTableError
 from lead_scoring.staging import StagingDatabase
+from tests.factories import raw_leads, write_csv
+from tests.postgres import postgres_url  # noqa: F401 - a fixture
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}")
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    """The same tests on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        database = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}")
+    else:
+        database = StagingDatabase(request.getfixturevalue("postgres_url"))
+        _drop_all(database)
     yield database
+    if request.param == "postgres":
+        _drop_all(database)
     database.dispose()
+
+
+def _drop_all(database: StagingDatabase) -> None:
+    import sqlalchemy as sa
+
+    with database.engine.begin() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            conn.execute(sa.text(f'DROP TABLE "{table}"'))
+
+
+def tables(db: StagingDatabase) -> list[str]:
+    import sqlalchemy as sa
+
+    return sorted(sa.inspect(db.engine).get_table_names())
 
 
 def test_replace_tables_publishes_all_and_leaves_no_scratch(db):
     db.replace_tables({"a": pd.DataFrame({"x": [1, 2]}), "b": pd.DataFrame({"y": ["p"]})}, run_key="k1")
     assert db.read_table("a")["x"].tolist() == [1, 2]
-    assert sorted(db.query("SELECT name FROM sqlite_master WHERE type='table'")["name"]) == ["a", "b"]
+    assert tables(db) == ["a", "b"]
 
 
 def test_missing_table_is_a_clear_error(db):
@@ -43,4 +66,22 @@ def test_merge_rows_replaces_same_keys_and_keeps_others(db):
         ["b", "1", 0.9],
         ["c", "1", 0.3],
     ]
-    assert sorted(db.query("SELECT name FROM sqlite_master WHERE type='table'")["name"]) == ["predictions"]
+    assert tables(db) == ["predictions"]
+
+
+def test_a_failed_publish_keeps_the_old_tables(db, monkeypatch):
+    db.replace_tables({"a": pd.DataFrame({"x": [1]})}, run_key="old")
+    with pytest.raises(Exception, match="boom"):  # noqa: PT011
+        monkeypatch.setattr(db, "publish", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
+        db.replace_tables({"a": pd.DataFrame({"x": [7, 8]}), "b": pd.DataFrame({"y": [1]})}, run_key="new")
+    assert db.read_table("a")["x"].tolist() == [1]
+    assert tables(db) == ["a"]  # the failed run's scratch tables are gone too
+
+
+def test_prepare_end_to_end_on_this_database(db, cli, home):
+    path = write_csv(raw_leads(25), home / "leads.csv")
+    status, out, err = cli("prepare", "--input", path, "--db", db.url)
+    assert status == 0, err
+    model_input = db.read_table("model_input")
+    assert len(model_input) == 25 and model_input["lead_id"].is_unique
+    assert str(model_input["created_date"].dtype).startswith("datetime64")
