@@ -30,7 +30,9 @@ RESULTS = ROOT / "bench" / "results"
 _MEASURE = (
     "import resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
-    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode\n"
+    "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+    "code = done.returncode\n"
+    "sys.stderr.write(done.stderr[-3000:] if code else '')\n"
     "elapsed = time.perf_counter() - t\n"
     "print(code, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
@@ -41,7 +43,7 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     result = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, env=env)
     code, seconds, rss_kib = result.stdout.split()
     if int(code) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with status {code}")
+        raise RuntimeError(f"{' '.join(command)} failed with status {code}:\n{result.stderr}")
     return float(seconds), int(rss_kib) / 1024
 
 

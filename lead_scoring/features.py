@@ -16,7 +16,8 @@ import pandas as pd
 from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY, CITY_TIER, COUNT_COLUMNS, INTERACTION_GROUPS
 from lead_scoring.transforms import raw_level_column
 
-OTHER, MISSING = "other", "missing"
+# parenthesised so that no real level or city (the exports do have a city called "other") is mistaken for them
+OTHER, MISSING = "(other)", "(missing)"
 
 NUMERIC_FEATURES: tuple[str, ...] = (CITY_TIER, *COUNT_COLUMNS, *INTERACTION_GROUPS)
 CATEGORICAL_FEATURES: tuple[str, ...] = (*(raw_level_column(c) for c in CATEGORICAL_COLUMNS), CITY)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lead_scoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, LeadFeatures
+from lead_scoring.features import CATEGORICAL_FEATURES, MISSING, NUMERIC_FEATURES, OTHER, LeadFeatures
 
 _EPSILON = 1e-4
 POOL_BELOW = 0.05
@@ -108,11 +108,11 @@ def compare_with_reference(
 
 
 def known_levels(profile: dict | None) -> dict[str, set[str]]:
-    """The categorical levels the model learned, per feature (``other``/``missing`` excluded)."""
+    """The categorical levels the model learned, per feature (the other/missing buckets excluded)."""
     if not profile:
         return {}
     return {
-        col: {level for level in ref["shares"] if level not in ("other", "missing")}
+        col: {level for level in ref["shares"] if level not in (OTHER, MISSING)}
         for col, ref in profile["features"].items()
         if ref["kind"] == "categorical"
     }
