@@ -275,46 +275,47 @@ def validate_step(settings: Settings, interval_start: str, interval_end: str) ->
         validated, _ = read_and_validate(path, use_label=False)
         frames.append(validated[(validated[CREATED_DATE] >= start) & (validated[CREATED_DATE] < end)])
     leads = pd.concat(frames, ignore_index=True).drop_duplicates(subset=[LEAD_ID])
-    _scratch(settings).write_scratch(_key(interval_start), SCORING_LEADS, leads)
+    with _scratch(settings) as db:
+        db.write_scratch(_key(interval_start), SCORING_LEADS, leads)
     return len(leads)
 
 
 def transform_step(settings: Settings, interval_start: str) -> int:
-    db = _scratch(settings)
-    leads = db.read_scratch(_key(interval_start), SCORING_LEADS)
-    model_input = transform_leads(leads, load_mappings(settings))[MODEL_INPUT]
-    db.write_scratch(_key(interval_start), SCORING_INPUT, model_input)
+    with _scratch(settings) as db:
+        leads = db.read_scratch(_key(interval_start), SCORING_LEADS)
+        model_input = transform_leads(leads, load_mappings(settings))[MODEL_INPUT]
+        db.write_scratch(_key(interval_start), SCORING_INPUT, model_input)
     return len(model_input)
 
 
 def score_step(settings: Settings, interval_start: str) -> str:
     """Score the interval's leads with the champion; returns the model version that scored them."""
     champion = load_champion(settings)
-    db = _scratch(settings)
-    model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
-    db.write_scratch(_key(interval_start), SCORED, predict(settings, champion, model_input))
+    with _scratch(settings) as db:
+        model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
+        db.write_scratch(_key(interval_start), SCORED, predict(settings, champion, model_input))
     return champion.version
 
 
 def write_step(settings: Settings, interval_start: str) -> int:
     """Merge the run's predictions into `predictions` (same leads, same model: replaced)."""
-    db = _scratch(settings)
-    scored = db.read_scratch(_key(interval_start), SCORED)
-    return db.merge_rows(_key(interval_start), PREDICTIONS, scored, keys=[LEAD_ID, "model_name", "model_version"])
+    with _scratch(settings) as db:
+        scored = db.read_scratch(_key(interval_start), SCORED)
+        return db.merge_rows(_key(interval_start), PREDICTIONS, scored, keys=[LEAD_ID, "model_name", "model_version"])
 
 
 def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict:
     """Record the run in `scoring_runs` and MLflow; raise :class:`DriftDetectedError` past the drift limit."""
-    db = _scratch(settings)
     key = _key(interval_start)
     champion = load_champion(settings, version=model_version)
-    model_input = db.read_scratch(key, SCORING_INPUT)
-    predictions = db.read_scratch(key, SCORED)
-    summary = _summarise(
-        interval_run_key(interval_start), str(settings.landing_dir), champion, model_input, predictions, settings
-    )
-    _record_run(db, settings, summary, interval=(str(interval_start), str(interval_end)))
-    db.drop_scratch(key)
+    with _scratch(settings) as db:
+        model_input = db.read_scratch(key, SCORING_INPUT)
+        predictions = db.read_scratch(key, SCORED)
+        summary = _summarise(
+            interval_run_key(interval_start), str(settings.landing_dir), champion, model_input, predictions, settings
+        )
+        _record_run(db, settings, summary, interval=(str(interval_start), str(interval_end)))
+        db.drop_scratch(key)
     if summary.status == "drifted":
         raise DriftDetectedError(
             f"input drift on {interval_start}: {summary.monitoring.get('summary')} "
@@ -324,7 +325,8 @@ def monitor_step(settings: Settings, interval_start: str, interval_end: str, mod
 
 
 def discard_step(settings: Settings, interval_start: str) -> None:
-    _scratch(settings).drop_scratch(_key(interval_start))
+    with _scratch(settings) as db:
+        db.drop_scratch(_key(interval_start))
 
 
 def _key(interval_start: str) -> str:

@@ -49,6 +49,12 @@ class StagingDatabase:
             self._engine.dispose()
             self._engine = None
 
+    def __enter__(self) -> StagingDatabase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
     # -- reading ---------------------------------------------------------------------------------
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.engine).has_table(name)
