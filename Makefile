@@ -56,8 +56,9 @@ mlflow: install  ## MLflow UI on the project's tracking store
 
 lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then review the diff
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	# celery 5.7 dropped celery.backends.database.retry, which the Celery provider 3.26 imports
-	.lock-venv/bin/pip install --quiet ".[dev,postgres]" "apache-airflow-providers-celery" "celery<5.7" "redis"
+	# celery 5.7 dropped celery.backends.database.retry, which the Celery provider 3.26 imports;
+	# kombu[redis] 5.6 wants redis < 6.5
+	.lock-venv/bin/pip install --quiet ".[dev,postgres]" "apache-airflow-providers-celery" "celery<5.7" "redis<6.5"
 	{ head -2 requirements.txt; .lock-venv/bin/pip freeze --exclude lead-scoring; } > requirements.txt.new
 	mv requirements.txt.new requirements.txt && rm -rf .lock-venv
 
