@@ -28,9 +28,12 @@ demo: install  ## generate leads and run the pipelines end to end on the embedde
 	$(BIN)/lead-scoring train
 	$(BIN)/lead-scoring generate --rows 2000 --seed 8 --start 2021-12-01 --end 2021-12-07 --no-label --out $(DEMO_DIR)/new_leads.csv
 	$(BIN)/lead-scoring score --input $(DEMO_DIR)/new_leads.csv --output $(DEMO_DIR)/scored_leads.csv
+	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --no-label --out $(LEAD_SCORING_HOME)/landing/leads_2021-12-01.csv
 	@echo
 	@echo "Next: make mlflow   -> http://localhost:5000  (experiment lead_scoring: runs, plots; Models: lead_scoring@champion)"
-	@echo "      make airflow  -> http://localhost:8080  (the three lead_scoring DAGs; scores in the predictions table)"
+	@echo "      make airflow  -> http://localhost:8080  (the three lead_scoring DAGs; scores in the predictions table;"
+	@echo "                       to score landing/leads_2021-12-01.csv, trigger lead_scoring_inference_pipeline"
+	@echo "                       with logical date 2021-12-02: a manual run covers the last whole day before it)"
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest
