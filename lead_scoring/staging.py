@@ -66,7 +66,14 @@ class StagingDatabase:
                 f"table '{name}' does not exist in {self.redacted_url}: run `lead-scoring prepare` first"
             )
         with self.engine.connect() as conn:
-            frame = pd.read_sql_table(name, conn, columns=columns)
+            if conn.dialect.name == "sqlite":
+                # pandas reads a plain sqlite3 connection 2-3x faster than through SQLAlchemy's reflection
+                selected = ", ".join(self._quote(c) for c in columns) if columns else "*"
+                frame = pd.read_sql_query(
+                    f"SELECT {selected} FROM {self._quote(name)}", conn.connection.driver_connection
+                )
+            else:
+                frame = pd.read_sql_table(name, conn, columns=columns)
         if CREATED_DATE in frame.columns:
             frame[CREATED_DATE] = pd.to_datetime(frame[CREATED_DATE])
         return frame
