@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY, CITY_TIER, COUNT_COLUMNS, INTERACTION_GROUPS
@@ -48,9 +47,11 @@ class LeadFeatures:
             out[col] = pd.to_numeric(model_input[col], errors="coerce").astype("float64")
         for col in CATEGORICAL_FEATURES:
             known = self.levels[col]
-            values = model_input[col].astype(object)
-            grouped = np.where(values.isna(), MISSING, np.where(values.isin(known), values, OTHER))
-            out[col] = pd.Categorical(grouped, categories=[*known, OTHER, MISSING])
+            values = model_input[col]
+            codes = pd.Categorical(values, categories=known).codes.copy()  # -1: unknown or missing
+            codes[(codes == -1) & values.notna().to_numpy()] = len(known)  # OTHER
+            codes[values.isna().to_numpy()] = len(known) + 1  # MISSING
+            out[col] = pd.Categorical.from_codes(codes, categories=[*known, OTHER, MISSING])
         return out
 
     def fit_transform(self, model_input: pd.DataFrame) -> pd.DataFrame:
