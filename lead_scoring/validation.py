@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,31 +90,33 @@ def validate_raw_leads(
     keep = [*([LEAD_ID] if LEAD_ID in raw.columns else []), *RAW_FEATURE_COLUMNS]
     if report.has_label:
         keep.append(LABEL)
-    frame = raw[keep]
+    frame = raw if list(raw.columns) == keep else raw[keep]
 
-    before = len(frame)
-    frame = frame.drop_duplicates()
-    report.duplicates_dropped = before - len(frame)
+    duplicated = frame.duplicated()
+    report.duplicates_dropped = int(duplicated.sum())
     if report.duplicates_dropped:
         log.warning("%s: dropped %d exact duplicate row(s)", source, report.duplicates_dropped)
+        frame = frame[~duplicated]  # the index keeps each row's position in the file, for messages
 
-    typed = _coerce(frame, source, report.has_label)
+    typed = _coerce(frame, source, report.has_label)  # a typed copy: ``frame`` keeps the text as read
     if LEAD_ID in typed.columns:
         typed[LEAD_ID] = _checked_lead_ids(typed[LEAD_ID], source)
     else:
         report.ids_derived = True
-        typed.insert(0, LEAD_ID, derive_lead_ids(frame[list(RAW_FEATURE_COLUMNS)]))
+        typed.insert(0, LEAD_ID, derive_lead_ids(frame))
     if report.has_label:
         typed[LABEL] = typed[LABEL].astype("int64")
-    return typed.reset_index(drop=True), report
+    typed.index = pd.RangeIndex(len(typed))  # what reset_index(drop=True) gives, without copying every column
+    return typed, report
 
 
 def _coerce(frame: pd.DataFrame, source: str, with_label: bool) -> pd.DataFrame:
-    for col in (CITY, *CATEGORICAL_COLUMNS):
-        frame = frame.assign(**{col: frame[col].str.strip()})
+    stripped = frame.assign(**{col: frame[col].str.strip() for col in (CITY, *CATEGORICAL_COLUMNS)})
     try:
-        return _raw_schema(with_label).validate(frame, lazy=True)
+        # in place: ``stripped`` is this function's own copy, so pandera need not make another
+        return _raw_schema(with_label).validate(stripped, lazy=True, inplace=True)
     except SchemaErrors as exc:
+        # quote values as read (the checked columns are never stripped, so the text is the same)
         raise InputDataError(_describe_failures(exc.failure_cases, frame, source)) from None
 
 
@@ -176,15 +179,42 @@ def _checked_lead_ids(ids: pd.Series, source: str) -> pd.Series:
     return ids.astype(object)
 
 
-def derive_lead_ids(features: pd.DataFrame) -> pd.Series:
-    """A deterministic id per lead from its raw feature text (label excluded, so scoring gets the same id).
+def derive_lead_ids(frame: pd.DataFrame, columns: Sequence[str] = RAW_FEATURE_COLUMNS) -> pd.Series:
+    """A deterministic id per lead from the text of its raw features (the label is not one of them,
+    so scoring gets the same id).
 
-    Rows with identical features (distinct leads that look alike, or a lead exported with two
-    labels) get a running occurrence number mixed in, so no two rows ever share an id.
+    The id is ``pandas.util.hash_pandas_object(frame[columns].fillna(""), index=False)`` in hex,
+    computed one column at a time so the frame is never copied whole. Rows with identical features
+    (distinct leads that look alike, or a lead exported with two labels) get a running occurrence
+    number mixed in, so no two rows ever share an id.
     """
-    hashed = pd.util.hash_pandas_object(features.fillna(""), index=False).to_numpy()
+    hashed = _combine_hashes([_text_hash(frame[col]) for col in columns])
     occurrence = pd.Series(hashed).groupby(hashed, sort=False).cumcount().to_numpy().astype(np.uint64)
     if occurrence.any():
         repeated = occurrence > 0
         hashed[repeated] = hash_array(hashed[repeated] + occurrence[repeated])
-    return pd.Series(np.char.add("L", np.char.zfill(np.char.mod("%x", hashed), 16)), index=features.index)
+    return pd.Series([f"L{value:016x}" for value in hashed.tolist()], index=frame.index, dtype=object)
+
+
+_EMPTY_TEXT_HASH = hash_array(np.array([""], dtype=object))[0]
+
+
+def _text_hash(column: pd.Series) -> np.ndarray:
+    """``hash_array`` of a text column with missing cells hashed as the empty string (no filled copy)."""
+    hashed = hash_array(column.to_numpy())
+    hashed[column.isna().to_numpy()] = _EMPTY_TEXT_HASH
+    return hashed
+
+
+def _combine_hashes(hashes: list[np.ndarray]) -> np.ndarray:
+    """Row hashes from column hashes, exactly as ``hash_pandas_object`` combines them (CPython's tuple
+    hash; the uint64 arithmetic wraps around)."""
+    combined = np.full(len(hashes[0]), 0x345678, dtype=np.uint64)
+    multiplier = np.uint64(1000003)
+    for position, column_hash in enumerate(hashes):
+        remaining = len(hashes) - position
+        combined ^= column_hash
+        combined *= multiplier
+        multiplier += np.uint64(82520 + 2 * remaining)
+    combined += np.uint64(97531)
+    return combined
