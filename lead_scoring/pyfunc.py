@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import mlflow.pyfunc
 import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from lead_scoring.model import LeadScorer
+from lead_scoring.schema import LABEL, LEAD_ID
+
+# What the pickled scorer needs besides the lead-scoring package itself (which every consumer of
+# this registry has installed). Listing them saves MLflow's slow import-tracing subprocess.
+_RUNTIME_PACKAGES = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle")
 
 
 class LeadScoringModel(mlflow.pyfunc.PythonModel):
@@ -16,3 +24,40 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:  # noqa: ANN001
         return self.scorer.predict_frame(model_input).reset_index(drop=True)
+
+
+def model_signature(model_input: pd.DataFrame):  # noqa: ANN201 - mlflow.models.ModelSignature
+    """The signature scoring really meets, not what five example rows happen to show.
+
+    ``created_date`` is a datetime; every count is a double (missing interactions are NaN); every
+    text column (city, platform, medium, source) is an optional string that may be null; the lead id
+    and the label are optional and ignored by the model.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = []
+    for col in model_input.columns:
+        if col == LABEL:
+            continue
+        if is_datetime64_any_dtype(model_input[col]):
+            inputs.append(ColSpec("datetime", col))
+        elif is_numeric_dtype(model_input[col]):
+            inputs.append(ColSpec("double", col))
+        else:
+            inputs.append(ColSpec("string", col, required=False))
+    if LEAD_ID not in model_input.columns:
+        inputs.insert(0, ColSpec("string", LEAD_ID, required=False))
+    outputs = [ColSpec("double", "score"), ColSpec("long", "predicted_label"), ColSpec("string", "top_reasons")]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def pip_requirements() -> list[str]:
+    """The runtime packages, pinned to the versions the model was trained with."""
+    pins = []
+    for name in _RUNTIME_PACKAGES:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins

@@ -98,13 +98,30 @@ def find_version_for_airflow_run(settings: Settings, airflow_run: str):  # noqa:
     """The version a DAG run already registered (so a rerun does not register a duplicate)."""
     from mlflow.exceptions import MlflowException
 
+    escaped = airflow_run.replace("'", "\\'")
     try:
         versions = client(settings).search_model_versions(
-            f"name = '{settings.model_name}' and tags.airflow_run = '{airflow_run}'"
+            f"name = '{settings.model_name}' and tags.airflow_run = '{escaped}'"
         )
     except MlflowException:
         return None
     return versions[0] if versions else None
+
+
+def find_training_run(settings: Settings, airflow_run: str) -> str | None:
+    """The finished training run (with its model logged) a DAG run already made, so a retry reuses it."""
+    mlflow_client = client(settings)
+    found = mlflow_client.get_experiment_by_name(settings.experiment_name)
+    if found is None:
+        return None
+    escaped = airflow_run.replace("'", "\\'")
+    runs = mlflow_client.search_runs(
+        [found.experiment_id],
+        f"tags.airflow_run = '{escaped}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+    )
+    runs = [run for run in runs if run.data.tags.get("model_uri")]
+    return runs[0].info.run_id if runs else None
 
 
 def register(settings: Settings, run_id: str, model_uri: str, tags: dict[str, str]) -> str:
@@ -153,6 +170,7 @@ def move_champion(
     history.append(
         {
             "version": version,
+            "alias": CHAMPION,
             "at": at,
             "by": by,
             "why": reason,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,11 +98,13 @@ def check_input_step(settings: Settings, until: str | None = None, as_of: str | 
 def train_step(settings: Settings, until: str | None = None, airflow_run: str | None = None) -> str:
     """Train, and log everything to a new MLflow run; returns its run id."""
     import mlflow
-    from mlflow.models import infer_signature
 
     from lead_scoring.monitoring import build_reference_profile
-    from lead_scoring.pyfunc import LeadScoringModel
+    from lead_scoring.pyfunc import LeadScoringModel, model_signature, pip_requirements
 
+    if airflow_run and (done := registry.find_training_run(settings, airflow_run)) is not None:
+        log.info("training run %s was already logged by %s: reusing it", done, airflow_run)
+        return done
     frame = load_training_input(settings, until)
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
     result = train(
@@ -114,10 +115,6 @@ def train_step(settings: Settings, until: str | None = None, airflow_run: str | 
         min_level_count=settings.min_level_count,
     )
     example = frame.drop(columns=[LABEL]).head(5)
-    with warnings.catch_warnings():
-        # predicted_label is an int on purpose: it is an output, never missing
-        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-        signature = infer_signature(example, result.scorer.predict_frame(example))
     profile = build_reference_profile(
         frame, result.scorer.features, result.validation["score"], result.scorer.threshold
     )
@@ -146,8 +143,9 @@ def train_step(settings: Settings, until: str | None = None, airflow_run: str | 
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=LeadScoringModel(result.scorer),
-            signature=signature,
+            signature=model_signature(frame),
             input_example=example,
+            pip_requirements=pip_requirements(),
         )
         mlflow.set_tags({"model_uri": info.model_uri, "trained_until": str(result.trained_until)})
         run_id = run.info.run_id

@@ -76,3 +76,28 @@ def test_promotion_needs_all_targets_and_no_regression():
     worse = decide_promotion(good, {"auc": 0.82}, TARGETS, 0.005)
     assert not worse.promote and any("worse than champion" in r for r in worse.reasons)
     assert decide_promotion(good, {"auc": 0.804}, TARGETS, 0.005).promote  # within tolerance
+
+
+def test_signature_takes_what_scoring_meets():
+    """Null-able text columns, optional lead id, doubles for counts, datetime for the creation date."""
+    from lead_scoring.pyfunc import model_signature
+
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["a", "b"],
+            "created_date": pd.to_datetime(["2021-07-01 10:00", "2021-07-02 11:00"]),
+            "city_mapped": ["pune", "agra"],
+            "first_platform_c_raw": ["Level0", "Level1"],
+            "referred_lead": [1.0, 0.0],
+            "syllabus_interaction": [2.0, 0.0],
+            "app_complete_flag": [1, 0],
+        }
+    )
+    specs = {spec.name: spec for spec in model_signature(frame).inputs.inputs}
+    assert "app_complete_flag" not in specs
+    assert specs["created_date"].type.name == "datetime"
+    assert specs["referred_lead"].type.name == "double" and specs["referred_lead"].required
+    for col in ("lead_id", "city_mapped", "first_platform_c_raw"):
+        assert specs[col].type.name == "string" and not specs[col].required
+    outputs = [spec.name for spec in model_signature(frame).outputs.inputs]
+    assert outputs == ["score", "predicted_label", "top_reasons"]

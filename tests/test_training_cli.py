@@ -73,6 +73,31 @@ def test_1_first_training_registers_and_promotes_a_champion(env, cli):
     assert (Path(env.artifact_root)).is_dir()  # artifacts live under LEAD_SCORING_HOME/mlruns
 
 
+def test_1b_the_registered_pyfunc_scores_what_scoring_meets(env):
+    """No lead id, null and never-seen cities and levels, empty interactions, int counts: one row out per lead in."""
+    import mlflow
+
+    from lead_scoring import registry
+    from lead_scoring.training_pipeline import load_training_input
+
+    registry.client(env)
+    model = mlflow.pyfunc.load_model(f"models:/{env.model_name}@champion")
+    leads = load_training_input(env).head(6).drop(columns=["lead_id", "app_complete_flag"])
+    leads["city_mapped"] = [None, "atlantis", np.nan, "mumbai", None, "pune"]
+    leads["first_platform_c_raw"] = [None, "Level999", "Level0", None, "Level0", "Level0"]
+    leads["syllabus_interaction"] = np.nan
+    leads["referred_lead"] = [1, 0, 1, 0, 0, 1]
+    out = model.predict(leads)
+    assert list(out.columns) == ["score", "predicted_label", "top_reasons"] and len(out) == 6
+    assert out["score"].between(0, 1).all() and set(out["predicted_label"]) <= {0, 1}
+    threshold = model.unwrap_python_model().scorer.threshold
+    assert (out["predicted_label"] == (out["score"] >= threshold).astype(int)).all()
+    assert all(len(reasons.split("; ")) == 3 for reasons in out["top_reasons"])
+    # same row order: scoring one lead alone gives its score in the batch
+    alone = model.predict(leads.iloc[[4]])
+    assert alone["score"].iloc[0] == pytest.approx(out["score"].iloc[4])
+
+
 def test_2_a_weak_candidate_is_registered_but_not_promoted(env, cli):
     """Shuffled labels: the candidate is version 2 with alias challenger; the champion stays version 1."""
     import sqlalchemy as sa
@@ -119,6 +144,7 @@ def test_3_promote_and_rollback_are_recorded(env, cli):
     assert registry_state(env)[0] == "1"
     history = registry.champion_history(env)
     assert [entry["version"] for entry in history] == ["1", "2", "1"]
+    assert all(entry["alias"] == "champion" for entry in history)
     assert all(entry["by"] == "test-analyst" and entry["at"] for entry in history)
 
 

@@ -39,6 +39,13 @@ def test_training_dag_trains_registers_and_promotes(airflow_db, home, cli, monke
     assert champion.tags["airflow_run"] == run.run_id
     assert champion.tags["promotion_decision"] == "promoted"
 
+    # a retry of the same DAG run reuses its MLflow run and its version: no duplicate
+    from lead_scoring import training_pipeline
+
+    assert training_pipeline.train_step(settings, airflow_run=run.run_id) == champion.run_id
+    assert training_pipeline.register_step(settings, champion.run_id, airflow_run=run.run_id) == "1"
+    assert len(registry.client(settings).search_model_versions(f"name = '{settings.model_name}'")) == 1
+
 
 def test_training_dag_fails_early_on_too_few_leads(airflow_db, home, cli):
     from lead_scoring import registry
