@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import Mappings, load_mappings
 from lead_scoring.schema import (
     CATEGORICAL_VARIABLES_MAPPED,
@@ -115,16 +116,14 @@ def prepare(settings: Settings, input_path: str | Path, on_step: StepCallback | 
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
     mappings = load_mappings(settings)
-    notify("validate")
-    validated, report = read_and_validate(input_path)
-    tables = transform_leads(validated, mappings, notify)
-    notify("write")
-    db = StagingDatabase(settings.db_url)
-    try:
-        db.replace_tables(tables, run_key_for(uuid.uuid4().hex))
-    finally:
-        db.dispose()
-    return _summary(report, tables[MODEL_INPUT], time.perf_counter() - started)
+    with copy_on_write():
+        notify("validate")
+        validated, report = read_and_validate(input_path)
+        tables = transform_leads(validated, mappings, notify)
+        notify("write")
+        with StagingDatabase(settings.db_url) as db:
+            db.replace_tables(tables, run_key_for(uuid.uuid4().hex))
+        return _summary(report, tables[MODEL_INPUT], time.perf_counter() - started)
 
 
 def _summary(report: ValidationReport, model_input: pd.DataFrame, seconds: float) -> PrepareSummary:
@@ -146,8 +145,9 @@ def _summary(report: ValidationReport, model_input: pd.DataFrame, seconds: float
 def validate_step(settings: Settings, input_path: str | Path, run_id: str) -> dict:
     """Validate the export and keep it as this run's scratch copy; returns the validation counts."""
     load_mappings(settings)  # fail here, not four tasks later, when a mapping file is broken
-    validated, report = read_and_validate(input_path)
-    _write(settings, run_id, VALIDATED_LEADS, validated)
+    with copy_on_write():
+        validated, report = read_and_validate(input_path)
+        _write(settings, run_id, VALIDATED_LEADS, validated)
     return {
         "rows_read": report.rows_read,
         "duplicates_dropped": report.duplicates_dropped,
@@ -173,13 +173,11 @@ def interactions_step(settings: Settings, run_id: str) -> int:
 
 
 def model_input_step(settings: Settings, run_id: str) -> int:
-    db = StagingDatabase(settings.db_url)
     key = run_key_for(run_id)
-    try:
-        model_input = build_model_input(db.read_scratch(key, INTERACTIONS_MAPPED), db.read_scratch(key, LOADED_DATA))
-        db.write_scratch(key, MODEL_INPUT, model_input)
-    finally:
-        db.dispose()
+    with copy_on_write(), StagingDatabase(settings.db_url) as db:
+        inputs = {db.scratch_name(key, name): db.read_scratch(key, name) for name in (INTERACTIONS_MAPPED, LOADED_DATA)}
+        model_input = build_model_input(*inputs.values())
+        db.write_scratch(key, MODEL_INPUT, model_input, earlier=inputs)
     return len(model_input)
 
 
@@ -212,13 +210,12 @@ def _apply(
     target: str,
     step: Callable[[pd.DataFrame, Mappings], pd.DataFrame],
 ) -> int:
-    db = StagingDatabase(settings.db_url)
     key = run_key_for(run_id)
-    try:
-        result = step(db.read_scratch(key, source), load_mappings(settings))
-        db.write_scratch(key, target, result)
-    finally:
-        db.dispose()
+    with copy_on_write(), StagingDatabase(settings.db_url) as db:
+        frame = db.read_scratch(key, source)
+        result = step(frame, load_mappings(settings))
+        # the columns a step leaves as they were are copied inside the database, not sent again
+        db.write_scratch(key, target, result, earlier={db.scratch_name(key, source): frame})
     log.info("%s: %d rows", target, len(result))
     return len(result)
 

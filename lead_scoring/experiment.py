@@ -64,6 +64,7 @@ def compare_learners(
         verbose=False,
         html=False,
         log_experiment=False,  # logged below, one run per learner, with MLflow 3's API
+        system_log=False,  # no logs.log dropped in the working directory
     )
     experiment.compare_models(include=list(learners), sort="AUC", n_select=len(learners), verbose=False)
     table = experiment.pull().reset_index(names="learner")

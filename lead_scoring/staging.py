@@ -93,18 +93,30 @@ class StagingDatabase:
     def replace_tables(self, frames: Mapping[str, pd.DataFrame], run_key: str) -> None:
         """Write every frame and publish them all at once; on failure, the old tables stay."""
         try:
+            written: dict[str, pd.DataFrame] = {}
             for name, frame in frames.items():
-                self.write_scratch(run_key, name, frame)
+                self.write_scratch(run_key, name, frame, earlier=written)
+                written[self.scratch_name(run_key, name)] = frame
             self.publish(run_key, list(frames))
         finally:
             self.drop_scratch(run_key)
 
-    def write_scratch(self, run_key: str, name: str, frame: pd.DataFrame) -> str:
-        """Write ``frame`` as this run's private copy of table ``name``; returns the scratch table name."""
+    def write_scratch(
+        self, run_key: str, name: str, frame: pd.DataFrame, earlier: Mapping[str, pd.DataFrame] | None = None
+    ) -> str:
+        """Write ``frame`` as this run's private copy of table ``name``; returns the scratch table name.
+
+        ``earlier`` maps tables this run has just written to the frames written there: a column
+        equal to one of theirs is copied inside the database instead of sent again (SQLite only).
+        """
         scratch = self.scratch_name(run_key, name)
         with self.engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
-            write_frame(conn, frame, scratch)
+            copied = _columns_to_copy(frame, earlier or {}) if conn.dialect.name == "sqlite" else {}
+            if copied:
+                _write_with_copies(conn, frame, scratch, copied)
+            else:
+                write_frame(conn, frame, scratch)
         log.debug("wrote %d rows to %s", len(frame), scratch)
         return scratch
 
@@ -166,6 +178,48 @@ class StagingDatabase:
 
     def _quote(self, name: str) -> str:
         return self.engine.dialect.identifier_preparer.quote(name)
+
+
+def _columns_to_copy(frame: pd.DataFrame, earlier: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Column -> the earlier table holding the same values in the same rows (the same name, dtype and index)."""
+    copied: dict[str, str] = {}
+    for table, source in earlier.items():
+        if len(source) != len(frame) or not source.index.equals(frame.index):
+            continue
+        for col in frame.columns:
+            if col not in copied and col in source.columns and frame[col].equals(source[col]):
+                copied[col] = table
+    return copied
+
+
+def _write_with_copies(conn: Connection, frame: pd.DataFrame, table: str, copied: Mapping[str, str]) -> None:
+    """Write ``frame`` to a new SQLite table, sending only its new columns and copying the rest.
+
+    Each table written by ``write_frame`` holds the frame's rows in order as rowid 1..n, so rows of
+    the new columns and of the earlier tables meet on rowid. Copying inside SQLite skips binding a
+    Python value per cell, which is most of the cost of a wide write.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    fresh = [col for col in frame.columns if col not in copied]
+    sources = list(dict.fromkeys(copied.values()))
+    alias = {source: f"s{position}" for position, source in enumerate(sources)}
+    joins = [f"{quote(sources[0])} AS s0"]
+    joins += [f"JOIN {quote(source)} AS {alias[source]} ON {alias[source]}.rowid = s0.rowid" for source in sources[1:]]
+    fresh_table = f"{table}__new"
+    if fresh:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {quote(fresh_table)}"))
+        write_frame(conn, frame[fresh], fresh_table)
+        joins.append(f"JOIN {quote(fresh_table)} AS n ON n.rowid = s0.rowid")
+    picks = [f"{alias[copied[col]]}.{quote(col)}" if col in copied else f"n.{quote(col)}" for col in frame.columns]
+    frame.head(0).to_sql(table, conn, index=False)
+    columns = ", ".join(quote(col) for col in frame.columns)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {quote(table)} ({columns}) SELECT {', '.join(picks)} FROM {' '.join(joins)} ORDER BY s0.rowid"
+        )
+    )
+    if fresh:
+        conn.execute(sa.text(f"DROP TABLE {quote(fresh_table)}"))
 
 
 def write_frame(conn: Connection, frame: pd.DataFrame, table: str, if_exists: str = "fail") -> None:

@@ -83,3 +83,32 @@ def test_bulk_write_of_many_rows_spans_chunks(db, monkeypatch):
     db.replace_tables({"bulk": frame}, run_key="chunks")
     read = db.read_table("bulk").sort_values("i").reset_index(drop=True)
     pd.testing.assert_frame_equal(read, frame)
+
+
+def test_derived_tables_store_the_same_as_independent_writes(db):
+    """Tables written together share unchanged columns (copied inside SQLite): the stored rows must not change."""
+    base = awkward_frame()
+    derived = base.drop(columns=["text"]).assign(number=base["number"] * 2, extra=["p", None, "q", "r", "s", "t"])
+    narrower = derived[["lead_id", "count", "extra"]].rename(columns={"count": "renamed"})
+    frames = {"base": base, "derived": derived, "narrower": narrower}
+    db.replace_tables(frames, run_key="together")
+    together = {name: db.read_table(name) for name in frames}
+    for name, frame in frames.items():
+        db.replace_tables({name: frame}, run_key="alone")
+        alone = db.read_table(name)
+        pd.testing.assert_frame_equal(together[name], alone)
+        assert list(alone.columns) == list(frame.columns)
+    assert together["derived"]["number"].tolist()[:1] == [2.0]  # changed columns are the new values
+    assert together["derived"]["extra"].tolist() == ["p", None, "q", "r", "s", "t"]
+
+
+def test_columns_are_copied_only_from_the_same_rows():
+    """A frame whose rows differ (filtered or reordered) never borrows another frame's columns."""
+    base = awkward_frame()
+    assert staging._columns_to_copy(base.drop(columns=["text"]), {"t": base}) == {
+        col: "t" for col in base.columns if col != "text"
+    }
+    assert staging._columns_to_copy(base.iloc[::-1], {"t": base}) == {}
+    assert staging._columns_to_copy(base.iloc[:3], {"t": base}) == {}
+    changed = base.assign(number=base["number"].fillna(0.0))
+    assert "number" not in staging._columns_to_copy(changed, {"t": base})
