@@ -6,6 +6,7 @@ The evidence for the learner the training pipeline uses; not on the daily path.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import pandas as pd
@@ -40,6 +41,9 @@ def compare_learners(
 ) -> SelectionResult:
     """PyCaret's compare_models on the project's features, folds in time order; one MLflow run per learner."""
     import mlflow
+
+    # PyCaret opens its log file when first imported, in the working directory unless told otherwise
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", str(settings.home / "pycaret.log"))
     from pycaret.classification import ClassificationExperiment
 
     ordered = model_input.sort_values([CREATED_DATE, LEAD_ID], kind="stable").reset_index(drop=True)

@@ -57,10 +57,6 @@ class LeadFeatures:
     def fit_transform(self, model_input: pd.DataFrame) -> pd.DataFrame:
         return self.fit(model_input).transform(model_input)
 
-    def grouped_values(self, model_input: pd.DataFrame) -> pd.DataFrame:
-        """The categorical values as the model saw them (``other``/``missing`` included), for reasons."""
-        return self.transform(model_input)[list(CATEGORICAL_FEATURES)].astype(str)
-
 
 def _require(model_input: pd.DataFrame) -> None:
     from lead_scoring.errors import InputDataError

@@ -21,6 +21,7 @@ import pandas as pd
 
 from lead_scoring.data_pipeline import read_and_validate, transform_leads
 from lead_scoring.errors import InputDataError, LeadScoringError
+from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import load_mappings
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS, SCORING_RUNS
 from lead_scoring.scoring import build_predictions, unusual_inputs
@@ -112,31 +113,32 @@ def score_file(
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
     mappings = load_mappings(settings)
-    notify("validate")
-    validated, report = read_and_validate(input_path, use_label=False)
-    notify("load champion")
-    champion = load_champion(settings)
-    notify("transform")
-    model_input = transform_leads(validated, mappings)[MODEL_INPUT]
-    run_key = "file:" + _content_key(model_input[LEAD_ID], champion.version)
-    notify("score")
-    predictions = predict(settings, champion, model_input)
-    notify("write")
-    db = StagingDatabase(settings.db_url)
-    try:
-        db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
-        notify("monitor")
-        summary = _summarise(run_key, str(input_path), champion, model_input, predictions, settings)
-        summary.duplicates_dropped = report.duplicates_dropped
-        summary.seconds = round(time.perf_counter() - started, 3)
-        summary.hottest = predictions.head(50)
-        _record_run(db, settings, summary, interval=None)
-    finally:
-        db.dispose()
-    if output_path is not None:
-        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-        predictions.to_csv(output_path, index=False)  # hottest first
-    return summary
+    with copy_on_write():  # the pipeline's frames share columns instead of copying them
+        notify("validate")
+        validated, report = read_and_validate(input_path, use_label=False)
+        notify("load champion")
+        champion = load_champion(settings)
+        notify("transform")
+        model_input = transform_leads(validated, mappings)[MODEL_INPUT]
+        run_key = "file:" + _content_key(model_input[LEAD_ID], champion.version)
+        notify("score")
+        predictions = predict(settings, champion, model_input)
+        notify("write")
+        db = StagingDatabase(settings.db_url)
+        try:
+            db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
+            notify("monitor")
+            summary = _summarise(run_key, str(input_path), champion, model_input, predictions, settings)
+            summary.duplicates_dropped = report.duplicates_dropped
+            summary.seconds = round(time.perf_counter() - started, 3)
+            summary.hottest = predictions.head(50)
+            _record_run(db, settings, summary, interval=None)
+        finally:
+            db.dispose()
+        if output_path is not None:
+            Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+            predictions.to_csv(output_path, index=False)  # hottest first
+        return summary
 
 
 def predict(settings: Settings, champion: Champion, model_input: pd.DataFrame) -> pd.DataFrame:

@@ -36,43 +36,69 @@ class LeadScorer:
         return self.booster.predict_proba(self.features.transform(model_input))[:, 1]
 
     def predict_frame(self, model_input: pd.DataFrame, reasons: int = 3) -> pd.DataFrame:
-        """Score, 0/1 at the threshold and the top reasons, one row per input row, same order."""
+        """Score, 0/1 at the threshold and the top reasons, one row per input row, same order.
+
+        Leads with the same features get the same score and reasons, and a batch has many of them
+        (most leads have no interactions and a common source): the model runs once per distinct
+        feature row and the results are spread back. TreeSHAP is most of the cost of scoring.
+        """
         frame = self.features.transform(model_input)
         if frame.empty:
             return pd.DataFrame({"score": [], "predicted_label": [], "top_reasons": []})
-        scores = self.booster.predict_proba(frame)[:, 1]
-        contributions = self.booster.booster_.predict(frame, pred_contrib=True)[:, : len(FEATURES)]
+        distinct, positions = distinct_rows(frame)
+        contributions = self.booster.booster_.predict(distinct, pred_contrib=True)
+        # the contributions add up to the raw score (log-odds), so the probability needs no second pass
+        scores = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
+        texts = top_reasons(contributions[:, : len(FEATURES)], describe_features(distinct), reasons)
+        scores = scores[positions]
         return pd.DataFrame(
             {
                 "score": scores,
                 "predicted_label": (scores >= self.threshold).astype("int64"),
-                "top_reasons": top_reasons(contributions, describe_features(model_input, self.features), reasons),
+                "top_reasons": texts[positions],
             },
             index=model_input.index,
         )
 
 
-def describe_features(model_input: pd.DataFrame, features: LeadFeatures) -> pd.DataFrame:
-    """Each feature of each lead in a sales person's words (one column per model feature)."""
-    grouped = features.grouped_values(model_input)
-    words = pd.DataFrame(index=model_input.index)
-    tier = pd.to_numeric(model_input[CITY_TIER], errors="coerce")
+def distinct_rows(features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct rows of a feature frame, and for each row the position of its copy among them."""
+    columns = {
+        col: values.cat.codes.to_numpy() if isinstance(values.dtype, pd.CategoricalDtype) else values.to_numpy()
+        for col, values in features.items()
+    }
+    keys = pd.util.hash_pandas_object(pd.DataFrame(columns, copy=False), index=False).to_numpy()
+    positions, uniques = pd.factorize(keys)
+    first = np.unique(positions, return_index=True)[1]
+    # two different rows with one 64-bit hash would share a score: never, but check, it is cheap
+    if not all(np.array_equal(values[first][positions], values, equal_nan=True) for values in columns.values()):
+        return features, np.arange(len(features))
+    return features.iloc[first], positions
+
+
+def describe_features(features: pd.DataFrame) -> pd.DataFrame:
+    """Each feature of each lead in a sales person's words (one column per model feature).
+
+    ``features`` is the model's own view of the leads (``LeadFeatures.transform``): categoricals
+    as the model grouped them, rare levels as ``(other)`` and blanks as ``(missing)``.
+    """
+    words = pd.DataFrame(index=features.index)
+    tier = features[CITY_TIER]
     words[CITY_TIER] = np.where(
         tier == 1, "metro city (tier 1)", np.where(tier == 2, "tier-2 city", "smaller city (tier 3)")
     )
-    dropped = pd.to_numeric(model_input[TOTAL_LEADS_DROPPED], errors="coerce").fillna(0).astype(int)
+    dropped = features[TOTAL_LEADS_DROPPED].fillna(0).astype(int)
     words[TOTAL_LEADS_DROPPED] = np.where(
         dropped <= 1, "first enquiry", dropped.astype(str).radd("enquired ").add(" times before")
     )
-    referred = pd.to_numeric(model_input[REFERRED_LEAD], errors="coerce").fillna(0)
-    words[REFERRED_LEAD] = np.where(referred >= 1, "referred by a learner", "not referred")
+    words[REFERRED_LEAD] = np.where(features[REFERRED_LEAD].fillna(0) >= 1, "referred by a learner", "not referred")
     for col in FEATURES:
         if col.endswith("_interaction"):
-            count = pd.to_numeric(model_input[col], errors="coerce").fillna(0).astype(int)
+            count = features[col].fillna(0).astype(int)
             kind = col.removesuffix("_interaction")
             words[col] = np.where(count > 0, count.astype(str) + f" {kind} clicks", f"no {kind} clicks")
     for col in CATEGORICAL_FEATURES:
-        values = grouped[col]
+        values = features[col].astype(str)
         if col == CITY:
             words[col] = np.where(
                 values == MISSING, "no city given", np.where(values == OTHER, "a rarely seen city", "city " + values)

@@ -18,11 +18,15 @@ from lead_scoring.model import LeadScorer
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 
 # Chosen on the real leads (Jul-Oct -> Nov and Jul-Nov -> Dec out of time; see README "Model"):
-# shallow-ish trees, strong regularisation and smoothing of the many sparse categorical levels.
+# shallow trees, strong regularisation and smoothing of the many sparse categorical levels. Depth
+# is capped because TreeSHAP (the reasons) costs leaves x depth^2 per tree: 300 trees of depth 5
+# explain a lead 2.2x faster than 200 unbounded trees of 31 leaves (mean depth 11), with the same
+# out-of-time AUC (0.782 vs 0.784) and more recall to spare in December (0.784 vs 0.762).
 LIGHTGBM_PARAMS: dict = {
-    "n_estimators": 200,
+    "n_estimators": 300,
     "learning_rate": 0.05,
-    "num_leaves": 31,
+    "num_leaves": 15,
+    "max_depth": 5,
     "min_child_samples": 40,
     "colsample_bytree": 0.7,
     "reg_lambda": 5.0,

@@ -1,0 +1,51 @@
+"""The fitted scorer: scores and reasons once per distinct lead, spread back exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lead_scoring.data_pipeline import transform_leads
+from lead_scoring.features import FEATURES
+from lead_scoring.mappings import load_mappings
+from lead_scoring.model import describe_features, distinct_rows, top_reasons
+from lead_scoring.schema import LABEL
+from lead_scoring.training import LIGHTGBM_PARAMS, fit_scorer
+from lead_scoring.validation import validate_raw_leads
+from tests.factories import as_text, raw_leads
+
+
+def test_scoring_distinct_leads_once_changes_nothing(settings):
+    validated, _ = validate_raw_leads(as_text(raw_leads(400)), "test")
+    frame = transform_leads(validated, load_mappings(settings))["model_input"]
+    rng = np.random.default_rng(0)
+    frame[LABEL] = rng.integers(0, 2, len(frame))
+    scorer = fit_scorer(frame, {**LIGHTGBM_PARAMS, "n_estimators": 20, "min_child_samples": 5}, min_level_count=5)
+    batch = frame.drop(columns=[LABEL]).sample(frac=1.0, random_state=3)
+    batch = pd.concat([batch, batch.iloc[:50]])  # repeated leads
+    batch.loc[batch.index[:3], "syllabus_interaction"] = np.nan  # missing values stay distinct from zero
+
+    out = scorer.predict_frame(batch)
+
+    features = scorer.features.transform(batch)
+    expected_scores = scorer.booster.predict_proba(features)[:, 1]
+    contributions = scorer.booster.booster_.predict(features, pred_contrib=True)[:, : len(FEATURES)]
+    expected_reasons = top_reasons(contributions, describe_features(features))
+    assert len(distinct_rows(features)[0]) == len(batch) - 50  # the repeats are scored once
+    assert out.index.equals(batch.index)
+    np.testing.assert_allclose(out["score"].to_numpy(), expected_scores, rtol=0, atol=1e-12)
+    assert out["predicted_label"].tolist() == (expected_scores >= scorer.threshold).astype(int).tolist()
+    assert out["top_reasons"].tolist() == expected_reasons.tolist()
+
+
+def test_distinct_rows_finds_each_distinct_lead_once():
+    features = pd.DataFrame(
+        {
+            "x": [1.0, 1.0, np.nan, np.nan, 2.0, 1.0],
+            "c": pd.Categorical(["a", "a", "a", "a", "b", "b"]),
+        }
+    )
+    distinct, positions = distinct_rows(features)
+    assert len(distinct) == 4
+    assert distinct.index.tolist() == [0, 2, 4, 5]  # the first of each
+    pd.testing.assert_frame_equal(distinct.iloc[positions].reset_index(drop=True), features)
