@@ -42,7 +42,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: install  ## measure prepare, train, score and DAG parse times (see bench/README)
+bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
 	$(BIN)/python bench/run.py
 
 stack-test: install  ## Postgres + Redis + Airflow on Celery + MLflow server on loopback, the three DAGs via the REST API
