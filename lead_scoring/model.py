@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lead_scoring import explain
 from lead_scoring.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
 from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
 
@@ -46,7 +47,7 @@ class LeadScorer:
         if frame.empty:
             return pd.DataFrame({"score": [], "predicted_label": [], "top_reasons": []})
         distinct, positions = distinct_rows(frame)
-        contributions = self.booster.booster_.predict(distinct, pred_contrib=True)
+        contributions = explain.contributions(self.booster.booster_, distinct)
         # the contributions add up to the raw score (log-odds), so the probability needs no second pass
         scores = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
         texts = top_reasons(contributions[:, : len(FEATURES)], describe_features(distinct), reasons)

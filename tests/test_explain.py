@@ -1,0 +1,71 @@
+"""Per-tree TreeSHAP gives what LightGBM's whole-model TreeSHAP gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lead_scoring.explain import _collect_splits, contributions
+
+LEVELS = [f"L{i}" for i in range(40)]
+
+
+def frame(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    count = rng.poisson(1.5, rows).astype(float)
+    count[rng.random(rows) < 0.1] = np.nan  # missing counts take the split's default side
+    level = pd.Categorical(rng.choice(LEVELS, rows), categories=LEVELS)
+    level[rng.random(rows) < 0.05] = np.nan  # a missing category
+    return pd.DataFrame(
+        {
+            "count": count,
+            "score": rng.normal(0, 1, rows),  # continuous: many thresholds
+            "level": level,
+            "other": pd.Categorical(rng.choice(["a", "b", "c"], rows), categories=["a", "b", "c"]),
+            "flag": rng.integers(0, 2, rows).astype(float),  # zero is a value of its own
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def booster():
+    from lightgbm import LGBMClassifier
+
+    train = frame(3000, 1)
+    codes = train["level"].cat.codes.to_numpy()
+    logit = 0.8 * np.nan_to_num(train["count"], nan=3) + (codes % 3 == 0) - 1.5 * train["flag"] + train["score"]
+    labels = (logit + np.random.default_rng(2).normal(0, 1, len(train)) > 1.5).astype(int)
+    model = LGBMClassifier(n_estimators=40, num_leaves=15, max_depth=5, min_child_samples=10, verbose=-1)
+    return model.fit(train, labels).booster_
+
+
+def test_per_tree_contributions_equal_lightgbm(booster):
+    leads = pd.concat([frame(2000, 3), frame(50, 3)], ignore_index=True)  # repeated leads share cells
+    splits: dict[int, list[dict]] = {}
+    for tree in booster.dump_model()["tree_info"]:
+        _collect_splits(tree["tree_structure"], splits)
+    thresholds = sorted({float(node["threshold"]) for node in splits[0]})
+    assert thresholds and splits[1] and splits[2]  # numeric, continuous and categorical splits
+    leads.loc[: len(thresholds) - 1, "count"] = thresholds  # values exactly on a split
+    expected = booster.predict(leads, pred_contrib=True)
+    # no self-check: the per-tree computation alone must be right
+    np.testing.assert_allclose(contributions(booster, leads, checked_rows=0), expected, rtol=0, atol=1e-10)
+
+
+def test_a_disagreement_falls_back_to_lightgbm(booster, monkeypatch, caplog):
+    from lead_scoring import explain
+
+    leads = frame(300, 5)
+    monkeypatch.setattr(explain, "_sides", lambda values, nodes: (np.zeros(len(values), dtype=np.int64), 1))
+    result = contributions(booster, leads)
+    np.testing.assert_allclose(result, booster.predict(leads, pred_contrib=True), rtol=0, atol=1e-10)
+    assert "disagree" in caplog.text
+
+
+def test_unknown_categories_fall_back_to_lightgbm(booster):
+    leads = frame(200, 4)
+    leads["other"] = pd.Categorical(leads["other"].astype(str), categories=["c", "b", "a"])  # another coding
+    np.testing.assert_allclose(
+        contributions(booster, leads), booster.predict(leads, pred_contrib=True), rtol=0, atol=1e-10
+    )
