@@ -32,7 +32,7 @@ def tables(home: Path) -> set[str]:
         engine.dispose()
 
 
-def test_data_dag_runs_end_to_end(airflow_db, home):
+def test_data_dag_runs_end_to_end(airflow_db, home, cli):
     write_csv(raw_leads(12), home / "incoming" / "leads.csv")
     dag = load_dag("lead_scoring_data_pipeline.py", "data_pipeline_dag")
 
@@ -44,7 +44,16 @@ def test_data_dag_runs_end_to_end(airflow_db, home):
     assert tables(home) == set(DATA_PIPELINE_TABLES)  # published, no scratch left
     engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
     assert len(pd.read_sql_table(MODEL_INPUT, engine)) == 12
+
+    # one task per step (each copying unchanged columns from the table it read) stores what the
+    # one-process `prepare` stores
+    other = home / "prepare.db"
+    assert cli("prepare", "--input", str(home / "incoming" / "leads.csv"), "--db", f"sqlite:///{other}")[0] == 0
+    by_prepare = sa.create_engine(f"sqlite:///{other}")
+    for table in DATA_PIPELINE_TABLES:
+        pd.testing.assert_frame_equal(pd.read_sql_table(table, engine), pd.read_sql_table(table, by_prepare), obj=table)
     engine.dispose()
+    by_prepare.dispose()
 
 
 def test_data_dag_fails_loudly_on_bad_input_and_keeps_tables(airflow_db, home, cli):
