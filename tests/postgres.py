@@ -70,3 +70,27 @@ def postgres_url() -> Iterator[str]:
             _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def staging_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """An empty staging database, once on SQLite and once on the PostgreSQL server above."""
+    from lead_scoring.staging import StagingDatabase
+
+    if request.param == "sqlite":
+        database = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}")
+    else:
+        database = StagingDatabase(request.getfixturevalue("postgres_url"))
+        drop_all_tables(database)
+    yield database
+    if request.param == "postgres":
+        drop_all_tables(database)
+    database.dispose()
+
+
+def drop_all_tables(database) -> None:  # noqa: ANN001 - a StagingDatabase
+    import sqlalchemy as sa
+
+    with database.engine.begin() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            conn.execute(sa.text(f'DROP TABLE "{table}"'))

@@ -12,26 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from lead_scoring import staging
-from lead_scoring.staging import StagingDatabase
-from tests.postgres import postgres_url  # noqa: F401 - a fixture
+from tests.postgres import postgres_url, staging_db  # noqa: F401 - fixtures
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        database = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}")
-    else:
-        database = StagingDatabase(request.getfixturevalue("postgres_url"))
-    _drop(database, "bulk", "by_pandas")
-    yield database
-    _drop(database, "bulk", "by_pandas")
-    database.dispose()
-
-
-def _drop(database: StagingDatabase, *names: str) -> None:
-    with database.engine.begin() as conn:
-        for name in names:
-            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))
+@pytest.fixture
+def db(staging_db):  # noqa: F811 - the imported fixture
+    return staging_db
 
 
 def awkward_frame() -> pd.DataFrame:

@@ -8,29 +8,13 @@ import pytest
 from lead_scoring.errors import MissingTableError
 from lead_scoring.staging import StagingDatabase
 from tests.factories import raw_leads, write_csv
-from tests.postgres import postgres_url  # noqa: F401 - a fixture
+from tests.postgres import postgres_url, staging_db  # noqa: F401 - fixtures
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
+@pytest.fixture
+def db(staging_db):  # noqa: F811 - the imported fixture
     """The same tests on SQLite and on a real PostgreSQL server."""
-    if request.param == "sqlite":
-        database = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}")
-    else:
-        database = StagingDatabase(request.getfixturevalue("postgres_url"))
-        _drop_all(database)
-    yield database
-    if request.param == "postgres":
-        _drop_all(database)
-    database.dispose()
-
-
-def _drop_all(database: StagingDatabase) -> None:
-    import sqlalchemy as sa
-
-    with database.engine.begin() as conn:
-        for table in sa.inspect(conn).get_table_names():
-            conn.execute(sa.text(f'DROP TABLE "{table}"'))
+    return staging_db
 
 
 def tables(db: StagingDatabase) -> list[str]:

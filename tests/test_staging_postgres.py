@@ -15,24 +15,18 @@ import sqlalchemy as sa
 
 from lead_scoring.staging import StagingDatabase
 from tests.factories import raw_leads, write_csv
-from tests.postgres import postgres_url  # noqa: F401 - a fixture
+from tests.postgres import drop_all_tables, postgres_url  # noqa: F401 - a fixture
 
 
 @pytest.fixture
 def both(postgres_url, tmp_path):  # noqa: F811 - the imported fixture
     """An empty SQLite and an empty Postgres staging database."""
     sqlite, postgres = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}"), StagingDatabase(postgres_url)
-    _drop_all(postgres)
+    drop_all_tables(postgres)
     yield {"sqlite": sqlite, "postgres": postgres}
-    _drop_all(postgres)
+    drop_all_tables(postgres)
     for database in (sqlite, postgres):
         database.dispose()
-
-
-def _drop_all(database: StagingDatabase) -> None:
-    with database.engine.begin() as conn:
-        for table in sa.inspect(conn).get_table_names():
-            conn.execute(sa.text(f'DROP TABLE "{table}"'))
 
 
 def _same(left: pd.DataFrame, right: pd.DataFrame, key: str) -> None:
