@@ -45,9 +45,8 @@ def contributions(booster, features: pd.DataFrame, checked_rows: int = _CHECKED_
             for sides, count in numbered:
                 cells += sides * radix
                 radix *= count
-            cell_of = pd.factorize(cells)[0]  # numbered in order of first appearance
-            running = np.maximum.accumulate(cell_of)
-            first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
+            cell_of = pd.factorize(cells)[0]
+            first = first_positions(cell_of)
         values = booster.predict(matrix[first], pred_contrib=True, start_iteration=index, num_iteration=1)
         for feature in [*splits, bias]:
             result[feature] += values[cell_of, feature]
@@ -59,6 +58,13 @@ def contributions(booster, features: pd.DataFrame, checked_rows: int = _CHECKED_
         log.warning("per-tree contributions disagree with LightGBM's; using its whole-model TreeSHAP")
         return booster.predict(matrix, pred_contrib=True)
     return result
+
+
+def first_positions(codes: np.ndarray) -> np.ndarray:
+    """Where each code of ``pd.factorize`` first appears (its codes are numbered in order of first
+    appearance, so a new code is one above every code before it): no sort."""
+    running = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
 
 
 def _lightgbm_matrix(booster, features: pd.DataFrame) -> np.ndarray | None:  # noqa: ANN001

@@ -41,7 +41,7 @@ class LeadScorer:
 
         Leads with the same features get the same score and reasons, and a batch has many of them
         (most leads have no interactions and a common source): the model runs once per distinct
-        feature row and the results are spread back. TreeSHAP is most of the cost of scoring.
+        feature row and the results are spread back.
         """
         frame = self.features.transform(model_input)
         if frame.empty:
@@ -69,8 +69,8 @@ def distinct_rows(features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         for col, values in features.items()
     }
     keys = pd.util.hash_pandas_object(pd.DataFrame(columns, copy=False), index=False).to_numpy()
-    positions, uniques = pd.factorize(keys)
-    first = np.unique(positions, return_index=True)[1]
+    positions = pd.factorize(keys)[0]
+    first = explain.first_positions(positions)
     # two different rows with one 64-bit hash would share a score: never, but check, it is cheap
     if not all(np.array_equal(values[first][positions], values, equal_nan=True) for values in columns.values()):
         return features, np.arange(len(features))

@@ -69,3 +69,10 @@ def test_unknown_categories_fall_back_to_lightgbm(booster):
     np.testing.assert_allclose(
         contributions(booster, leads), booster.predict(leads, pred_contrib=True), rtol=0, atol=1e-10
     )
+
+
+def test_first_positions_of_factorized_codes():
+    from lead_scoring.explain import first_positions
+
+    codes = pd.factorize(np.array([7, 7, 3, 7, 9, 3, 1]))[0]
+    assert first_positions(codes).tolist() == [0, 2, 4, 6]
