@@ -200,9 +200,15 @@ _EMPTY_TEXT_HASH = hash_array(np.array([""], dtype=object))[0]
 
 
 def _text_hash(column: pd.Series) -> np.ndarray:
-    """``hash_array`` of a text column with missing cells hashed as the empty string (no filled copy)."""
-    hashed = hash_array(column.to_numpy())
-    hashed[column.isna().to_numpy()] = _EMPTY_TEXT_HASH
+    """``hash_array`` of a text column with missing cells hashed as the empty string (no filled copy).
+
+    Each value hashes on its own, so only the present ones are hashed: most interaction columns of
+    an export are almost all empty.
+    """
+    present = column.notna().to_numpy()
+    hashed = np.full(len(column), _EMPTY_TEXT_HASH, dtype=np.uint64)
+    if present.any():
+        hashed[present] = hash_array(column.to_numpy()[present])
     return hashed
 
 

@@ -45,6 +45,22 @@ def test_predictions_are_hottest_first_with_every_column():
     assert set(frame["model_version"]) == {"3"}
 
 
+def test_equal_scores_are_ordered_by_lead_id():
+    output = pd.DataFrame({"score": [0.5, 0.9, 0.5, 0.5], "predicted_label": [1, 1, 1, 1], "top_reasons": list("abcd")})
+    frame = build_predictions(
+        pd.Series(["L3", "L9", "L1", "L2"], index=[10, 11, 12, 13]),
+        output,
+        model_name="lead_scoring",
+        model_version="3",
+        scored_at=datetime(2021, 12, 2, 6, 0),
+        hot_cutoff=0.7,
+        warm_cutoff=0.4,
+    )
+    assert frame["lead_id"].tolist() == ["L9", "L1", "L2", "L3"]
+    assert frame["top_reasons"].tolist() == ["b", "c", "d", "a"]  # each lead keeps its own row
+    assert frame.index.tolist() == [0, 1, 2, 3]
+
+
 def test_unusual_inputs_are_counted():
     model_input = pd.DataFrame(
         {
