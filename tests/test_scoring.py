@@ -27,10 +27,9 @@ def test_bucket_cutoffs_must_be_ordered():
         assign_buckets(pd.Series([0.5]), hot_cutoff=0.3, warm_cutoff=0.6)
 
 
-def test_predictions_are_hottest_first_with_every_column():
-    output = pd.DataFrame({"score": [0.2, 0.9, 0.5], "predicted_label": [0, 1, 1], "top_reasons": ["a", "b", "c"]})
-    frame = build_predictions(
-        pd.Series(["x", "y", "z"]),
+def predictions_of(lead_ids: pd.Series, output: pd.DataFrame) -> pd.DataFrame:
+    return build_predictions(
+        lead_ids,
         output,
         model_name="lead_scoring",
         model_version="3",
@@ -38,6 +37,11 @@ def test_predictions_are_hottest_first_with_every_column():
         hot_cutoff=0.7,
         warm_cutoff=0.4,
     )
+
+
+def test_predictions_are_hottest_first_with_every_column():
+    output = pd.DataFrame({"score": [0.2, 0.9, 0.5], "predicted_label": [0, 1, 1], "top_reasons": ["a", "b", "c"]})
+    frame = predictions_of(pd.Series(["x", "y", "z"]), output)
     assert list(frame.columns) == list(PREDICTION_COLUMNS)
     assert frame["lead_id"].tolist() == ["y", "z", "x"]
     assert frame["bucket"].tolist() == ["hot", "warm", "cold"]
@@ -47,15 +51,7 @@ def test_predictions_are_hottest_first_with_every_column():
 
 def test_equal_scores_are_ordered_by_lead_id():
     output = pd.DataFrame({"score": [0.5, 0.9, 0.5, 0.5], "predicted_label": [1, 1, 1, 1], "top_reasons": list("abcd")})
-    frame = build_predictions(
-        pd.Series(["L3", "L9", "L1", "L2"], index=[10, 11, 12, 13]),
-        output,
-        model_name="lead_scoring",
-        model_version="3",
-        scored_at=datetime(2021, 12, 2, 6, 0),
-        hot_cutoff=0.7,
-        warm_cutoff=0.4,
-    )
+    frame = predictions_of(pd.Series(["L3", "L9", "L1", "L2"], index=[10, 11, 12, 13]), output)
     assert frame["lead_id"].tolist() == ["L9", "L1", "L2", "L3"]
     assert frame["top_reasons"].tolist() == ["b", "c", "d", "a"]  # each lead keeps its own row
     assert frame.index.tolist() == [0, 1, 2, 3]
