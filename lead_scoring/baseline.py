@@ -90,7 +90,7 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
         leads=len(test),
         champion_version=champion.version,
         trained_until=champion.tags.get("trained_until", "?"),
-        champion=evaluate(test[LABEL], scores, champion.scorer.threshold),
+        champion=evaluate(test[LABEL], scores, champion.scorer.policy_cut(scores)),
         reference=evaluate(test[LABEL], reference_scores(train, test), 0.5),
         targets={"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall},
     )
