@@ -79,6 +79,21 @@ class DecisionPolicy:
         }
 
 
+def daily_labels(policy: DecisionPolicy, scores: np.ndarray, days: np.ndarray, pool: int) -> np.ndarray:
+    """0/1 per lead as daily scoring runs set them: each day's leads ranked among the latest ``pool``
+    scores of the days before it (what `predictions` holds), oldest day first."""
+    scores = np.asarray(scores, dtype=float)
+    days = np.asarray(days)
+    labels = np.zeros(len(scores), dtype="int64")
+    history = np.empty(0)
+    for day in np.unique(days):
+        members = np.flatnonzero(days == day)
+        recent = history[-pool:] if pool > 0 else None
+        labels[members] = policy.labels(scores[members], recent)
+        history = np.concatenate([history, scores[members]])
+    return labels
+
+
 def rank_cut(scores: np.ndarray, share: float) -> float:
     """The cut that flags the top ``share`` of ``scores`` (ties at the cut are flagged too)."""
     scores = np.asarray(scores, dtype=float)

@@ -61,6 +61,7 @@ class TrainingResult:
     trained_until: pd.Timestamp
     policy_choice: PolicyChoice | None = None  # None: too little history to backtest a month
     reference_scores: np.ndarray | None = None  # the scores the policy's reference cut and share come from
+    validation_cut: float = float("nan")  # the validation rule's cut, whichever policy was chosen
 
 
 @dataclass
@@ -289,6 +290,7 @@ def train(
         trained_until=model_input[CREATED_DATE].max(),
         policy_choice=choice,
         reference_scores=reference_scores,
+        validation_cut=validation_cut,
     )
 
 

@@ -112,3 +112,17 @@ def test_backtest_metrics_and_table_name_each_month():
 def test_no_backtest_month_is_refused():
     with pytest.raises(ValueError, match="no backtest months"):
         choose_policy([], 0.65, 0.75)
+
+
+def test_daily_labels_rank_each_day_among_the_days_before_it():
+    from lead_scoring.policy import daily_labels
+
+    policy = DecisionPolicy("rank", cut=0.65, share=0.5, min_pool=4)
+    days = np.array(["d1", "d1", "d1", "d2", "d2", "d3", "d3"])
+    scores = np.array([0.6, 0.7, 0.2, 0.5, 0.3, 0.45, 0.1])
+    # d1: 3 leads alone, the reference cut 0.65 -> only 0.7
+    # d2: pooled with d1 (5 scores: 0.2 0.3 0.5 0.6 0.7), median "higher" 0.5 -> 0.5 flagged
+    # d3: the pool of 2 is the latest two (0.5, 0.3) + the day's (0.45, 0.1): cut 0.45 -> 0.45 flagged
+    assert daily_labels(policy, scores, days, pool=2).tolist() == [0, 1, 0, 1, 0, 1, 0]
+    # no pool at all: every day alone is too small, the reference cut throughout
+    assert daily_labels(policy, scores, days, pool=0).tolist() == [0, 1, 0, 0, 0, 0, 0]

@@ -173,6 +173,14 @@ def test_4_promoting_a_missing_version_is_a_clear_error(env, cli):
     assert registry_state(env)[0] == "1"
 
 
+def test_backtest_refuses_what_is_not_a_month_or_has_no_history(env, cli):
+    status, _, err = cli("backtest", "--months", "2021-13")
+    assert status == 2 and err.strip() == "error: --months: '2021-13' is not a month (expected YYYY-MM)"
+    status, _, err = cli("backtest", "--months", "2021-07")
+    assert status == 2 and "2021-07: need labelled leads of both classes in the month, and leads before it" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "rows, positives, message",
     [(40, None, "only 40 lead(s) to train on"), (2000, 0, "0 converted")],
