@@ -11,14 +11,16 @@ database, hottest first for sales:
 2. **validate** them (the label column is ignored when present): a bad file fails here with one
    plain message and nothing is written;
 3. **transform** them with the data pipeline's steps (city tier, levels, interactions);
-4. **score** them with the champion: probability, 0/1 at the model's threshold, hot/warm/cold
-   bucket and the three reasons that pushed each score most;
+4. **score** them with the champion: probability, 0/1 under the model's decision policy (a rank
+   policy ranks the day's leads among the version's latest `LEAD_SCORING_POLICY_POOL` scores),
+   hot/warm/cold bucket and the three reasons that pushed each score most;
 5. **write** them to `predictions`: a rerun or backfill of a day replaces its own rows; a new
    champion's scores are kept beside the old ones;
-6. **monitor**: positive share, score distribution and per-feature drift (PSI) against the
-   profile saved with the model; recorded in `scoring_runs` and MLflow. Drift past
-   `LEAD_SCORING_DRIFT_LIMIT` **fails this task** so Airflow's alerting tells a person; the
-   scores are already written.
+6. **monitor**: the share of leads at the policy's reference cut against the share it expects
+   (a binomial tolerance for the day's size), score distribution and per-feature drift (PSI)
+   against the profile saved with the model; recorded in `scoring_runs` and MLflow. A shifted
+   share or drift past `LEAD_SCORING_DRIFT_LIMIT` **fails this task** so Airflow's alerting
+   tells a person; the scores are already written.
 
 A scheduled run covers one whole UTC day; a manual trigger covers the last whole day before it.
 Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline

@@ -8,16 +8,19 @@ Trains a LightGBM lead scorer on the staging table `model_input`, tracks the run
    (`LEAD_SCORING_MIN_TRAINING_LEADS`, `LEAD_SCORING_MIN_CONVERSIONS`); otherwise the run fails
    here and nothing is logged or registered;
 2. **train**: the newest 20% of leads by `created_date` are held out for validation (never a
-   random split); the decision threshold is chosen on them; the model is then refit on all leads.
-   Parameters, a data fingerprint, validation metrics, the drift profile and the model (one
-   pyfunc: features + booster + threshold) go to a new MLflow run;
+   random split); the last 3 whole months are backtested (each scored by a model fitted only on
+   the leads before it) and the decision policy whose worst month has the most slack to the
+   targets is chosen; the model is then refit on all leads. Parameters, a data fingerprint,
+   validation and `backtest_*` metrics, the backtest table and plot, the drift profile and the
+   model (one pyfunc: features + booster + decision policy) go to a new MLflow run;
 3. **evaluate**: ROC, precision-recall, confusion matrix, feature importance and calibration
    plots of the validation leads, logged to the same run;
 4. **register**: a new version of the registered model `lead_scoring`, alias `challenger`
    (a rerun of this DAG run reuses its version);
 5. **promote**: the version becomes `champion` only if it meets AUC > 0.75, precision > 0.65 and
-   recall > 0.75 on the validation leads and is not worse than the current champion on the same
-   leads. The decision and its reasons are tags on the version.
+   recall > 0.75 on the validation leads **and in its worst backtest month**, and is not worse
+   than the current champion on the same leads. The decision and its reasons are tags on the
+   version.
 
 Runs whenever the data pipeline publishes new `model_input` (the `lead_scoring_model_input`
 asset), and on demand from the UI. **Params**: `until` (optional `YYYY-MM-DD`: train on leads up

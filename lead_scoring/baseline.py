@@ -109,7 +109,7 @@ class PredictionsReport:
             f"predictions of model v{self.model_version} joined by lead_id with the labels in {self.source}: "
             f"{self.leads} leads",
             f"AUC {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  "
-            f"(predicted_label at the model's threshold; positive share {m['positive_rate']:.1%})",
+            f"(predicted_label as stored, under the model's decision policy; flagged share {m['positive_rate']:.1%})",
         ]
 
 
@@ -139,7 +139,7 @@ def predictions_report(settings: Settings, labels_path: str, version: str | None
     from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
     y, predicted = joined[LABEL].to_numpy(), joined["predicted_label"].to_numpy()
-    metrics = {  # graded as stored: the scores, and the 0/1 labels at the model's own threshold
+    metrics = {  # graded as stored: the scores, and the 0/1 labels its decision policy set
         "auc": float(roc_auc_score(y, joined["score"])),
         "precision": float(precision_score(y, predicted, zero_division=0)),
         "recall": float(recall_score(y, predicted, zero_division=0)),
@@ -197,8 +197,7 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
     score the month with the old validation rule and with the backtested policy, day by day."""
     from lead_scoring.errors import InputDataError
     from lead_scoring.policy import daily_labels
-    from lead_scoring.training import train
-    from lead_scoring.training_pipeline import load_training_input
+    from lead_scoring.training_pipeline import load_training_input, train_with_settings
 
     frame = load_training_input(settings)
     created = frame[CREATED_DATE].dt.to_period("M")
@@ -213,17 +212,7 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
             raise InsufficientDataError(
                 f"{name}: need labelled leads of both classes in the month, and leads before it"
             )
-        result = train(
-            before,
-            validation_share=settings.validation_share,
-            target_recall=settings.target_recall,
-            target_precision=settings.target_precision,
-            recall_margin=settings.recall_margin,
-            min_level_count=settings.min_level_count,
-            backtest_months=settings.backtest_months,
-            min_fold_leads=settings.min_training_leads,
-            min_fold_conversions=settings.min_conversions,
-        )
+        result = train_with_settings(settings, before)
         y, scores = inside[LABEL].to_numpy(), result.scorer.predict_proba(inside)
         labels = daily_labels(
             result.scorer.policy, scores, inside[CREATED_DATE].dt.normalize().to_numpy(), settings.policy_pool

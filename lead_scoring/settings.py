@@ -40,6 +40,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
     "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
+    "LEAD_SCORING_BACKTEST_MAX_LEADS": "backtest_max_leads",
 }
 
 
@@ -79,6 +80,7 @@ class Settings:
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
     backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
+    backtest_max_leads: int = 200_000  # a backtest fold fits on at most this many of the newest leads (0: all)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +114,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.backtest_months < 3:
             raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MONTHS={self.backtest_months}: at least 3 months")
+        if self.backtest_max_leads < 0:
+            raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MAX_LEADS={self.backtest_max_leads}: not a count of leads")
         if self.policy_pool < 0:
             raise ConfigurationError(f"LEAD_SCORING_POLICY_POOL={self.policy_pool}: not a count of leads")
 

@@ -179,12 +179,14 @@ def backtest(
     min_conversions: int,
     params: dict | None = None,
     workers: int | None = None,
+    max_leads: int = 0,
 ) -> list[BacktestMonth]:
     """Rolling-origin folds: each of the last ``count`` months scored by a model fitted on the leads before it.
 
     Each fold also carries the validation rule's cut as that rule would have set it at the time:
     chosen on the newest ``validation_share`` of the fold's own training leads.
-    Folds run in parallel threads (LightGBM releases the GIL), the cores shared between them.
+    Folds run in parallel threads (LightGBM releases the GIL), the cores shared between them. With
+    ``max_leads`` (0: no limit) a fold fits on at most the newest that many leads before its month.
     """
     import os
 
@@ -201,6 +203,8 @@ def backtest(
 
     def fold(month) -> BacktestMonth:  # noqa: ANN001 - a pandas Period
         before, inside = model_input[months < month], model_input[months == month]
+        if max_leads and len(before) > max_leads:  # the newest max_leads: a fold costs at most that much
+            before = before.nlargest(max_leads, CREATED_DATE)
         fit, valid = split_by_time(before, validation_share)
         selector = fit_scorer(fit, fold_params, min_level_count)
         cut = choose_threshold(valid[LABEL].to_numpy(), selector.predict_proba(valid), min_recall)
@@ -237,6 +241,7 @@ def train(
     backtest_months: int = 3,
     min_fold_leads: int = 1000,
     min_fold_conversions: int = 100,
+    max_fold_leads: int = 0,
     params: dict | None = None,
 ) -> TrainingResult:
     """Backtest month by month, choose the decision policy on the backtests, then refit on every lead.
@@ -259,6 +264,7 @@ def train(
         min_leads=min_fold_leads,
         min_conversions=min_fold_conversions,
         params=params,
+        max_leads=max_fold_leads,
     )
     choice = choose_policy(folds, target_precision, target_recall) if folds else None
     # The policy's reference distribution: out-of-time scores of the newest backtest month (its

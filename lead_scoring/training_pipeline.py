@@ -22,6 +22,7 @@ from lead_scoring.settings import Settings
 from lead_scoring.staging import StagingDatabase
 from lead_scoring.training import (
     Targets,
+    TrainingResult,
     check_sufficiency,
     decide_promotion,
     evaluate,
@@ -85,6 +86,22 @@ def load_training_input(settings: Settings, until: str | None = None) -> pd.Data
     return frame.reset_index(drop=True)
 
 
+def train_with_settings(settings: Settings, frame: pd.DataFrame) -> TrainingResult:
+    """The pure training recipe with the knobs of ``settings`` (the CLI, the DAG and `backtest` share it)."""
+    return train(
+        frame,
+        validation_share=settings.validation_share,
+        target_recall=settings.target_recall,
+        target_precision=settings.target_precision,
+        recall_margin=settings.recall_margin,
+        min_level_count=settings.min_level_count,
+        backtest_months=settings.backtest_months,
+        min_fold_leads=settings.min_training_leads,
+        min_fold_conversions=settings.min_conversions,
+        max_fold_leads=settings.backtest_max_leads,
+    )
+
+
 def check_input_step(settings: Settings, until: str | None = None, as_of: str | None = None) -> dict:
     """Right schema, enough leads of both classes and, when a limit is set, fresh enough."""
     frame = load_training_input(settings, until)
@@ -113,17 +130,7 @@ def train_step(settings: Settings, until: str | None = None, airflow_run: str | 
         return done
     frame = load_training_input(settings, until)
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
-    result = train(
-        frame,
-        validation_share=settings.validation_share,
-        target_recall=settings.target_recall,
-        target_precision=settings.target_precision,
-        recall_margin=settings.recall_margin,
-        min_level_count=settings.min_level_count,
-        backtest_months=settings.backtest_months,
-        min_fold_leads=settings.min_training_leads,
-        min_fold_conversions=settings.min_conversions,
-    )
+    result = train_with_settings(settings, frame)
     example = frame.drop(columns=[LABEL]).head(5)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
     experiment = registry.experiment_id(settings)
