@@ -75,6 +75,11 @@ class ScoringSummary:
     def status(self) -> str:
         return self.monitoring.get("status", "ok")
 
+    def _expected_share(self) -> str:
+        expected = self.monitoring.get("expected_positive_share")
+        known = expected is not None and not np.isnan(expected)  # NaN: a model from before decision policies
+        return f"; the decision policy expects {expected:.1%}" if known else ""
+
     def lines(self) -> list[str]:
         share = self.positives / self.rows_scored if self.rows_scored else 0.0
         lines = [
@@ -82,7 +87,7 @@ class ScoringSummary:
             f"model            {self.model_name} v{self.model_version} (champion)",
             f"leads scored     {self.rows_scored}"
             + (f" ({self.duplicates_dropped} exact duplicate(s) dropped)" if self.duplicates_dropped else ""),
-            f"predicted apply  {self.positives} ({share:.1%})",
+            f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
             "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
         ]
         thin = {_UNUSUAL_WORDS.get(k, k): v for k, v in self.unusual.items() if v}

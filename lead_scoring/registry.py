@@ -294,6 +294,8 @@ def log_scoring_run(settings: Settings, summary: dict) -> None:
         "rows_scored": summary["rows_scored"],
         "positive_share": monitoring.get("positive_share"),
         "expected_positive_share": monitoring.get("expected_positive_share"),
+        "share_at_reference_cut": monitoring.get("share_at_reference_cut"),
+        "share_tolerance": monitoring.get("share_tolerance"),
         "score_psi": monitoring.get("score_psi"),
         "max_feature_psi": monitoring.get("max_feature_psi"),
         **{f"psi_{k}": v for k, v in monitoring.get("feature_psi", {}).items()},
