@@ -82,6 +82,19 @@ def write_backtest_plot(rows: list[dict], targets: dict[str, float], out_path: P
         ax.plot(months, [row[metric] for row in chosen], marker="o", color=colour, label=metric.replace("_", " "))
         if metric in targets:
             ax.axhline(targets[metric], color=colour, linestyle="--", linewidth=1)
+    for value in sorted(set(targets.values())):  # one note per line: AUC and recall share 0.75
+        names = " / ".join(name for name, target in targets.items() if target == value)
+        ax.annotate(
+            f"target {names} {value}",
+            (0.5, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, -3),
+            textcoords="offset points",
+            fontsize=8,
+            ha="center",
+            va="top",
+            color="dimgrey",
+        )
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel("backtest month (scored by a model fitted on the leads before it)")
     policy = chosen[0]["policy"] if chosen else "?"

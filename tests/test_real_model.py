@@ -90,3 +90,20 @@ def test_the_backtested_policy_holds_month_by_month_out_of_time(real_champion, m
     october = report.months[0]
     assert october.old_rule["precision"] < 0.65 and october.old_rule["positive_rate"] > 0.8
     assert "meets them in every month" in report.lines()[-1]
+
+
+def test_training_on_the_real_leads_logs_three_backtest_months_and_their_plot(real_champion, monkeypatch):
+    from lead_scoring import registry
+    from lead_scoring.settings import Settings
+
+    monkeypatch.setenv("LEAD_SCORING_HOME", str(real_champion))
+    settings = Settings.from_env()
+    champion = registry.load_scoring_model(settings)
+    run = registry.client(settings).get_run(champion.run_id)
+    for month in ("2021_09", "2021_10", "2021_11"):  # trained to Nov 30: its last three months
+        assert run.data.metrics[f"backtest_{month}_auc"] > 0.75
+    assert run.data.metrics["backtest_months"] == 3
+    assert run.data.metrics["backtest_min_precision"] > 0.65 and run.data.metrics["backtest_min_recall"] > 0.75
+    plots = {a.path for a in registry.client(settings).list_artifacts(run.info.run_id, "plots")}
+    assert "plots/backtest.png" in plots
+    assert champion.scorer.policy.kind == run.data.params["policy"] == "rank"
