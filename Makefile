@@ -11,7 +11,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
 DEMO_DIR := $(LEAD_SCORING_HOME)/demo
 DEMO_ROWS ?= 30000
 
-.PHONY: install demo test lint bench stack-test airflow mlflow lock clean
+.PHONY: install demo test test-fast lint bench stack-test airflow mlflow lock clean
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
@@ -37,6 +37,9 @@ demo: install  ## generate leads and run the pipelines end to end on the embedde
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest
+
+test-fast: install  ## the inner loop: everything but the end-to-end runs through Airflow and MLflow
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -41,15 +41,23 @@ def settings(home: Path):
     return Settings.from_env()
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose resource is missing; in CI (LEAD_SCORING_REQUIRE_ALL=1) fail it instead, so
+    a CI that lost the real data or the PostgreSQL server goes red rather than green with skips."""
+    if os.environ.get("LEAD_SCORING_REQUIRE_ALL") == "1":
+        pytest.fail(f"{reason} (LEAD_SCORING_REQUIRE_ALL=1: every test must run)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The shared CodePro leads; tests that need them skip (with the reason) when absent."""
     value = os.environ.get("LEAD_SCORING_REAL_DATA_DIR")
     if not value:
-        pytest.skip("LEAD_SCORING_REAL_DATA_DIR is not set (CI sets it to ../shared/data/codepro)")
+        skip_or_fail("LEAD_SCORING_REAL_DATA_DIR is not set (CI sets it to ../shared/data/codepro)")
     path = Path(value)
     if not (path / "leads_2021H2.csv").is_file():
-        pytest.skip(f"LEAD_SCORING_REAL_DATA_DIR={value} has no leads_2021H2.csv")
+        skip_or_fail(f"LEAD_SCORING_REAL_DATA_DIR={value} has no leads_2021H2.csv")
     return path
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
+
 
 def _server_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -34,12 +36,12 @@ def _as_postgres(args: list[str]) -> list[str]:
 def postgres_url() -> Iterator[str]:
     bin_dir = _server_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+        skip_or_fail("PostgreSQL server binaries are not installed (apt-get install postgresql)")
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root without a `postgres` account to run the server as")
+            skip_or_fail("running as root without a `postgres` account to run the server as")
     root = Path(tempfile.mkdtemp(prefix="lead-scoring-pg-"))
     root.chmod(0o755)  # the postgres account must reach its data directory
     data, sockets = root / "data", root / "run"

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import skip_or_fail
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yaml"
 LONG_RUNNING = {
@@ -32,7 +34,7 @@ LONG_RUNNING = {
 def resolved() -> dict:
     parser = shutil.which("docker-compose")
     if parser is None:
-        pytest.skip("docker-compose (the compose parser) is not installed; CI installs it")
+        skip_or_fail("docker-compose (the compose parser) is not installed; CI installs it")
     result = subprocess.run(
         [parser, "-f", str(COMPOSE), "--env-file", str(ROOT / ".env.example"), "config"],
         capture_output=True,
