@@ -39,3 +39,15 @@ def test_the_label_is_not_part_of_the_id():
     text = as_text(raw_leads(20))
     assert LABEL in text.columns
     assert derive_lead_ids(text).tolist() == derive_lead_ids(text.drop(columns=[LABEL])).tolist()
+
+
+def test_literal_ids_of_three_leads_and_a_look_alike():
+    """Pinned values: predictions already stored under these ids must still join in every release."""
+    text = as_text(raw_leads(3))
+    text = pd.concat([text, text.iloc[:1]], ignore_index=True)  # the first lead again: its own id
+    assert derive_lead_ids(text).tolist() == [
+        "L2cb416c803006cc3",
+        "Laaedf190ef7da539",
+        "La62b0c0835c65fdf",
+        "L9b40db65f5d36c50",
+    ]
