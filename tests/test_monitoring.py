@@ -56,3 +56,48 @@ def test_a_model_without_an_expected_share_skips_the_check():
     model_input, predictions = batch(500, 0.9)
     report = compare_with_reference({**PROFILE, "positive_rate": float("nan")}, model_input, predictions, 100.0)
     assert report["status"] == "ok" and "share_at_reference_cut" not in report
+
+
+def test_psi_by_hand():
+    from lead_scoring.monitoring import population_stability_index
+
+    # (0.25 - 0.5) ln(0.25 / 0.5) + (0.75 - 0.5) ln(0.75 / 0.5)
+    assert population_stability_index([0.5, 0.5], [0.25, 0.75]) == pytest.approx(0.274653, abs=1e-6)
+    assert population_stability_index([0.3, 0.7], [0.3, 0.7]) == 0.0
+
+
+def test_rare_levels_are_pooled_with_unseen_ones():
+    from lead_scoring.monitoring import feature_psi
+
+    reference = {"kind": "categorical", "shares": {"A": 0.60, "B": 0.37, "C": 0.03}}  # C is under 5%: pooled
+    psi, bins = feature_psi(reference, pd.Series(["A"] * 6 + ["B"] * 3 + ["D"]))
+    # A 0.6 vs 0.6, B 0.3 vs 0.37, pooled (C, D) 0.1 vs 0.03
+    assert bins == 3
+    assert psi == pytest.approx(-0.07 * np.log(0.3 / 0.37) + 0.07 * np.log(0.1 / 0.03), abs=1e-9)
+
+
+def test_numeric_bins_are_open_at_both_ends():
+    from lead_scoring.monitoring import feature_psi
+
+    reference = {"kind": "numeric", "edges": ["-inf", 1.0, "inf"], "shares": [0.5, 0.5]}
+    psi, bins = feature_psi(reference, pd.Series([0.0, -50.0, 0.5, 1.0]))  # 3 below 1; 1.0 is in [1, inf)
+    assert bins == 2 and psi == pytest.approx(0.25 * np.log(1.5) - 0.25 * np.log(0.5), abs=1e-9)
+
+
+def test_the_sampling_allowance_and_the_limits_edge():
+    from lead_scoring.monitoring import sampling_allowance
+
+    assert sampling_allowance(3, 100) == pytest.approx(0.04)  # twice (k - 1) / n
+    assert sampling_allowance(1, 100) == 0.0
+    profile = {
+        "features": {"medium": {"kind": "categorical", "shares": {"A": 0.60, "B": 0.37, "C": 0.03}}},
+        "scores": {"edges": [0.0, 1.0], "shares": [1.0]},
+    }
+    model_input = pd.DataFrame({"medium": (["A"] * 6 + ["B"] * 3 + ["D"]) * 100})
+    predictions = pd.DataFrame({"score": [0.5] * 1000, "predicted_label": [1] * 1000})
+    psi = -0.07 * np.log(0.3 / 0.37) + 0.07 * np.log(0.1 / 0.03)
+    allowance = sampling_allowance(3, 1000)  # 0.004
+    just_under = compare_with_reference(profile, model_input, predictions, limit=psi - allowance + 1e-9)
+    just_over = compare_with_reference(profile, model_input, predictions, limit=psi - allowance - 1e-9)
+    assert just_under["status"] == "ok" and just_over["status"] == "drifted"
+    assert just_over["drifted_features"] == ["medium"]
