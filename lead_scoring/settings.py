@@ -38,6 +38,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
     "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
+    "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
 }
 
 
@@ -58,6 +59,7 @@ class Settings:
     significant_levels_path: Path
     interaction_groups_path: Path
     landing_dir: Path
+    outcomes_dir: Path
     experiment_name: str = "lead_scoring"
     model_name: str = "lead_scoring"
     validation_share: float = 0.2
@@ -75,6 +77,7 @@ class Settings:
     warm_cutoff: float = 0.4
     drift_limit: float = 0.25
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
+    min_labelled_leads: int = 200  # labelled leads a week needs before its realized figures are computed
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -97,6 +100,7 @@ class Settings:
                 env.get("LEAD_SCORING_INTERACTION_GROUPS") or data_dir / "interaction_groups.json"
             ),
             "landing_dir": Path(env.get("LEAD_SCORING_LANDING_DIR") or home / "landing"),
+            "outcomes_dir": Path(env.get("LEAD_SCORING_OUTCOMES_DIR") or home / "landing" / "outcomes"),
         }
         types = {f.name: f.type for f in fields(cls)}
         for var, name in _ENV_FIELDS.items():
