@@ -239,3 +239,10 @@ def test_retrain_reason_and_the_training_run_tag():
     events = {"asset": [SimpleNamespace(extra={"retrain_reason": "3 newly labelled lead(s)"}), SimpleNamespace(extra={})]}
     assert retrain_tags(events) == {"retrain_reason": "3 newly labelled lead(s)"}
     assert retrain_tags({}) == {} and retrain_tags(None) == {}
+
+
+def test_a_figure_equal_to_its_target_misses_it():
+    """As at the promotion gate, a target is met only by a figure above it."""
+    frame = scored_frame().iloc[:3].assign(predicted_label=[1, 0, 1])  # precision and recall exactly 1.0
+    (week,) = weekly_performance(frame, min_labelled=3, targets=Targets(auc=0.4, precision=1.0, recall=0.9))
+    assert week.status == "below_target" and week.misses == ("precision 1.000 <= 1.0",)
