@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from lead_scoring.errors import InputDataError
-from lead_scoring.schema import CREATED_DATE, FIRST_SCORED_AT, LABEL, LEAD_ID, OUTCOME_AT
+from lead_scoring.schema import CREATED_DATE, FIRST_SCORED_AT, LABEL, LEAD_ID, OUTCOME_AT, RETRAIN_REASON
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ PERFORMANCE_COLUMNS: tuple[str, ...] = (
     "flagged_share",
     "status",
 )
-RETRAIN_REASON = "retrain_reason"  # the key of the reason in an asset event's extra and a run's tags
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ UNMATCHED_OUTCOMES = "unmatched_outcomes"  # outcomes of leads never scored here
 MODEL_PERFORMANCE = "model_performance"  # realized figures per model version and ISO week
 FIRST_SCORED_AT = "first_scored_at"
 OUTCOME_AT = "outcome_at"
+RETRAIN_REASON = "retrain_reason"  # why the feedback loop republished model_input: asset event extra, run tag
 
 # Airflow Asset URIs (x- scheme: ours, no provider normaliser is looked up at parse time).
 MODEL_INPUT_ASSET_URI = "x-lead-scoring://staging/model_input"

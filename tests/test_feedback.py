@@ -236,7 +236,8 @@ def test_retrain_reason_and_the_training_run_tag():
         "3 newly labelled lead(s), 0 relabelled; week of 2021-11-29 below target: "
         "v1: auc 0.667 <= 0.75; v1: recall 0.667 <= 0.75"
     )
-    events = {"asset": [SimpleNamespace(extra={"retrain_reason": "3 newly labelled lead(s)"}), SimpleNamespace(extra={})]}
+    reason = SimpleNamespace(extra={"retrain_reason": "3 newly labelled lead(s)"})
+    events = {"asset": [reason, SimpleNamespace(extra={})]}
     assert retrain_tags(events) == {"retrain_reason": "3 newly labelled lead(s)"}
     assert retrain_tags({}) == {} and retrain_tags(None) == {}
 
