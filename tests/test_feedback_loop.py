@@ -1,6 +1,10 @@
-"""The closed loop through the CLI: scored leads kept, outcomes in, realized figures per week, more training data."""
+"""The closed loop through the CLI and the feedback DAG: scored leads kept, outcomes in, realized figures per
+week, more training data."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +18,7 @@ from tests.factories import prepare_and_train, write_csv
 
 pytestmark = pytest.mark.slow
 
+DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 NEW = {"rows": 600, "seed": 41, "start": "2021-12-01", "end": "2021-12-14"}  # three ISO weeks
 
 
@@ -229,3 +234,66 @@ def test_training_afterwards_learns_from_the_newly_labelled_leads(loop_home, cli
     assert int(registry.client(settings).get_run(run_id).data.params["data_rows"]) == original + NEW["rows"]
     if str(registry.version_by_alias(settings, "champion").version) != str(champion.version):
         registry.move_champion(settings, str(champion.version), reason="back to the module's champion")
+
+
+def test_training_records_the_reason_it_was_retrained_for(loop_home):
+    from lead_scoring import registry, training_pipeline
+
+    settings = Settings.from_env()
+    run_id = training_pipeline.train_step(settings, tags={"retrain_reason": "week of 2021-12-06 below target"})
+    assert registry.client(settings).get_run(run_id).data.tags["retrain_reason"] == "week of 2021-12-06 below target"
+
+
+def feedback_dag():
+    spec = importlib.util.spec_from_file_location("feedback_dag", DAGS_DIR / "lead_scoring_feedback_pipeline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.feedback_pipeline_dag
+
+
+def test_feedback_dag_closes_the_loop_reruns_cleanly_and_alerts_below_target(airflow_db, loop_home, cli, monkeypatch):
+    """A manual run at 2021-12-21 covers Dec 20: it picks up outcomes_2021-12-20.csv."""
+    outcomes_dir = loop_home / "landing" / "outcomes"
+    monkeypatch.setenv("LEAD_SCORING_OUTCOMES_DIR", str(outcomes_dir))
+    for target in ("AUC", "PRECISION", "RECALL"):
+        monkeypatch.setenv(f"LEAD_SCORING_TARGET_{target}", "0.0")  # every judged week meets them
+    score_new_leads(loop_home, cli)
+    write_outcomes(loop_home, cli, name="landing/outcomes/outcomes_2021-12-20.csv")
+    rows_before = len(table(loop_home, "model_input"))
+    dag = feedback_dag()
+    when = pd.Timestamp("2021-12-21", tz="UTC").to_pydatetime()
+
+    run = dag.test(logical_date=when)
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert states["publish"] == "success"  # 600 newly labelled leads: model_input is republished
+    assert len(table(loop_home, "outcomes")) == 600
+    assert len(table(loop_home, "model_input")) == rows_before + 600
+    performance = table(loop_home, "model_performance")
+    assert performance["leads_labelled"].sum() == 600 and set(performance["status"]) == {"ok"}
+    first = {name: table(loop_home, name) for name in ("outcomes", "model_performance", "model_input")}
+
+    rerun = dag.test(logical_date=when)  # the same interval again: nothing changes, nothing to retrain on
+
+    states = {ti.task_id: ti.state for ti in rerun.get_task_instances()}
+    assert rerun.state == "success", states
+    assert states["publish"] == "skipped" and states["check_targets"] == "success"
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(table(loop_home, name), frame, obj=name)
+
+    monkeypatch.setenv("LEAD_SCORING_TARGET_PRECISION", "0.99")  # now the latest complete week misses it
+    alerted = dag.test(logical_date=when)
+
+    states = {ti.task_id: ti.state for ti in alerted.get_task_instances()}
+    assert alerted.state == "failed"
+    assert states["check_targets"] == "failed"
+    assert states["publish"] == "success"  # the week below target is a reason to retrain
+
+
+def test_feedback_dag_skips_a_day_without_outcomes(airflow_db, loop_home, monkeypatch):
+    monkeypatch.setenv("LEAD_SCORING_OUTCOMES_DIR", str(loop_home / "no-outcomes"))
+    run = feedback_dag().test(logical_date=pd.Timestamp("2021-12-22", tz="UTC").to_pydatetime())
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", states
+    assert states["find_outcomes"] == "success" and states["ingest"] == "skipped" and states["publish"] == "skipped"
