@@ -328,7 +328,9 @@ def log_model_performance(settings: Settings, version: str, weeks: Sequence[Week
     exp = experiment_id(settings, f"{settings.experiment_name}-performance")
     rows = [week.row() for week in weeks]
     digest = hashlib.sha1(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
-    existing = mlflow_client.search_runs([exp], f"tags.model_version = '{version}'")
+    existing = mlflow_client.search_runs(
+        [exp], f"tags.model_name = '{settings.model_name}' and tags.model_version = '{version}'"
+    )
     if existing and existing[0].data.tags.get("figures_digest") == digest:
         return existing[0].info.run_id
     for run in existing:
