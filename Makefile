@@ -9,7 +9,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
 DEMO_DIR := $(LEAD_SCORING_HOME)/demo
-DEMO_ROWS ?= 20000
+DEMO_ROWS ?= 30000
 
 .PHONY: install demo test lint bench stack-test airflow mlflow lock clean
 

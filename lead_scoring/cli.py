@@ -205,6 +205,23 @@ def evaluate(
 
 
 @cli.command()
+@click.option(
+    "--months", required=True, metavar="YYYY-MM,...", help="Months to test, each trained only on the leads before it."
+)
+@click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
+@click.pass_context
+def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
+    """Would the training recipe have held? Month by month out of time, the old validation rule
+    beside the backtested decision policy (nothing is logged or registered)."""
+    from lead_scoring.baseline import monthly_report
+
+    settings = _settings(ctx, db_url=db_url)
+    report = monthly_report(settings, [m.strip() for m in months.split(",") if m.strip()])
+    for line in report.lines():
+        click.echo(line)
+
+
+@cli.command()
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Raw leads (CSV).")
 @click.option(
     "--output", "output_path", type=click.Path(path_type=Path), help="Also write the scores here, hottest first."

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from lead_scoring.data_pipeline import read_and_validate, transform_leads
@@ -123,10 +124,10 @@ def score_file(
         model_input = transform_leads(validated, mappings)[MODEL_INPUT]
         run_key = "file:" + _content_key(model_input[LEAD_ID], champion.version)
         notify("score")
-        predictions = predict(settings, champion, model_input)
-        notify("write")
         db = StagingDatabase(settings.db_url)
         try:
+            predictions = predict(settings, champion, model_input, recent_scores(db, champion, settings.policy_pool))
+            notify("write")
             db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
             record_scored_leads(db, run_key, model_input, predictions["scored_at"].max())  # for the feedback loop
             notify("monitor")
@@ -143,12 +144,19 @@ def score_file(
         return summary
 
 
-def predict(settings: Settings, champion: Champion, model_input: pd.DataFrame) -> pd.DataFrame:
-    """The champion's predictions for a model-input frame, as `predictions` rows (pure but for the model)."""
+def predict(
+    settings: Settings, champion: Champion, model_input: pd.DataFrame, recent: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The champion's predictions for a model-input frame, as `predictions` rows (pure but for the model).
+
+    ``predicted_label`` follows the model's decision policy; a rank policy ranks the batch among
+    ``recent``, the latest scores of the same version (see ``recent_scores``).
+    """
     features = model_input.drop(columns=[LABEL], errors="ignore")
     output = champion.model.predict(features)
     if len(output) != len(features):
         raise RuntimeError(f"model returned {len(output)} rows for {len(features)} leads")
+    output["predicted_label"] = champion.scorer.labels(output["score"].to_numpy(), recent)
     return build_predictions(
         features[LEAD_ID],
         output,
@@ -158,6 +166,20 @@ def predict(settings: Settings, champion: Champion, model_input: pd.DataFrame) -
         hot_cutoff=settings.hot_cutoff,
         warm_cutoff=settings.warm_cutoff,
     )
+
+
+def recent_scores(db: StagingDatabase, champion: Champion, limit: int) -> np.ndarray:
+    """The latest ``limit`` scores the champion's version wrote to `predictions` (empty at first)."""
+    if limit <= 0 or not db.has_table(PREDICTIONS):
+        return np.empty(0)
+    frame = db.query(
+        f"SELECT score FROM {PREDICTIONS} WHERE model_name = :name AND model_version = :version "
+        "ORDER BY scored_at DESC LIMIT :limit",
+        name=champion.name,
+        version=str(champion.version),
+        limit=int(limit),
+    )
+    return frame["score"].to_numpy(dtype=float)
 
 
 def _summarise(
@@ -297,7 +319,8 @@ def score_step(settings: Settings, interval_start: str) -> str:
     champion = load_champion(settings)
     with _scratch(settings) as db:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
-        db.write_scratch(_key(interval_start), SCORED, predict(settings, champion, model_input))
+        recent = recent_scores(db, champion, settings.policy_pool)
+        db.write_scratch(_key(interval_start), SCORED, predict(settings, champion, model_input, recent))
     return champion.version
 
 

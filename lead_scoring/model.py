@@ -1,8 +1,8 @@
-"""The fitted lead scorer (features + booster + threshold) and its MLflow pyfunc wrapper.
+"""The fitted lead scorer (features + booster + decision policy) and its MLflow pyfunc wrapper.
 
 The pyfunc is the whole model as the registry serves it: a model-input frame in, and per lead a
-``score`` (probability of completing an application), ``predicted_label`` (at the stored
-threshold) and ``top_reasons`` (the three features that moved this lead's score most, in words).
+``score`` (probability of completing an application), ``predicted_label`` (the decision policy,
+see ``policy.py``) and ``top_reasons`` (the three features that moved this lead's score most, in words).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 
 from lead_scoring import explain
 from lead_scoring.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
+from lead_scoring.policy import DecisionPolicy
 from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
 
 OUTPUT_COLUMNS = ("score", "predicted_label", "top_reasons")
@@ -27,17 +28,38 @@ _LEVEL_WORDS = {
 
 @dataclass
 class LeadScorer:
-    """Everything scoring needs, fitted together."""
+    """Everything scoring needs, fitted together: features, booster and the decision policy."""
 
     features: LeadFeatures
     booster: object  # lightgbm.LGBMClassifier
-    threshold: float
+    policy: DecisionPolicy | None = None  # None: a bare fit, flags at 0.5
+
+    @property
+    def threshold(self) -> float:
+        """The reference cut: what the policy flags at when it has no distribution to rank against."""
+        return self.policy.cut if self.policy is not None else 0.5
+
+    def policy_cut(self, scores: np.ndarray, recent: np.ndarray | None = None) -> float:
+        """The cut for a batch of ``scores``; ``recent``: this model's latest scores, to rank against."""
+        return self.policy.cut_for(scores, recent) if self.policy is not None else 0.5
+
+    def labels(self, scores: np.ndarray, recent: np.ndarray | None = None) -> np.ndarray:
+        """0/1 per score under the policy."""
+        scores = np.asarray(scores, dtype=float)
+        return (scores >= self.policy_cut(scores, recent)).astype("int64")
+
+    def __setstate__(self, state: dict) -> None:
+        # a scorer pickled before decision policies held a bare threshold: it keeps flagging at it
+        legacy = state.pop("threshold", None)
+        if legacy is not None and state.get("policy") is None:
+            state["policy"] = DecisionPolicy("validation", cut=float(legacy), share=float("nan"))
+        self.__dict__.update(state)
 
     def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
         return self.booster.predict_proba(self.features.transform(model_input))[:, 1]
 
     def predict_frame(self, model_input: pd.DataFrame, reasons: int = 3) -> pd.DataFrame:
-        """Score, 0/1 at the threshold and the top reasons, one row per input row, same order.
+        """Score, 0/1 under the policy (ranked within this batch) and the top reasons, one row per row, same order.
 
         Leads with the same features get the same score and reasons, and a batch has many of them
         (most leads have no interactions and a common source): the model runs once per distinct
@@ -55,7 +77,7 @@ class LeadScorer:
         return pd.DataFrame(
             {
                 "score": scores,
-                "predicted_label": (scores >= self.threshold).astype("int64"),
+                "predicted_label": self.labels(scores),
                 "top_reasons": texts[positions],
             },
             index=model_input.index,

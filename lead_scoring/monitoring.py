@@ -6,6 +6,10 @@ Rule of thumb: < 0.1 stable, 0.1-0.25 a shift worth a look, > 0.25 the populatio
 Two guards keep daily batches of a hundred leads from crying wolf: categorical levels rarer than
 ``POOL_BELOW`` of the training leads are pooled into one bin, and a batch of n leads over k bins is
 allowed the PSI that sampling alone produces (about (k - 1) / n on average; twice that is allowed).
+
+A third check needs no labels either: the share of the batch at or above the decision policy's
+reference cut against the share the policy expects there. A shift of the whole score scale (the
+leads look alike feature by feature, but the model scores them all higher) shows here first.
 """
 
 from __future__ import annotations
@@ -14,18 +18,22 @@ import numpy as np
 import pandas as pd
 
 from lead_scoring.features import CATEGORICAL_FEATURES, MISSING, NUMERIC_FEATURES, OTHER, LeadFeatures
+from lead_scoring.policy import DecisionPolicy
 
 _EPSILON = 1e-4
 POOL_BELOW = 0.05
 SCORE_EDGES = [float(x) for x in np.linspace(0.0, 1.0, 11)]
+SHARE_SIGMAS = 4.0  # the flagged-share alarm, in binomial standard deviations (see share_tolerance)
+SHARE_FLOOR = 0.05
 
 
 def build_reference_profile(
-    model_input: pd.DataFrame, features: LeadFeatures, validation_scores: np.ndarray, threshold: float
+    model_input: pd.DataFrame, features: LeadFeatures, reference_scores: np.ndarray, policy: DecisionPolicy
 ) -> dict:
-    """Per-feature distributions of the training leads and the validation score distribution."""
+    """Per-feature distributions of the training leads, the reference score distribution and the
+    share of leads the decision policy expects to flag at its reference cut."""
     transformed = features.transform(model_input)
-    profile: dict = {"features": {}, "threshold": float(threshold)}
+    profile: dict = {"features": {}, "threshold": float(policy.cut)}
     for col in NUMERIC_FEATURES:
         values = transformed[col].fillna(0.0)
         inner = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
@@ -34,10 +42,30 @@ def build_reference_profile(
     for col in CATEGORICAL_FEATURES:
         shares = transformed[col].astype(str).value_counts(normalize=True)
         profile["features"][col] = {"kind": "categorical", "shares": {k: float(v) for k, v in shares.items()}}
-    scores = np.asarray(validation_scores, dtype=float)
+    scores = np.asarray(reference_scores, dtype=float)
     profile["scores"] = {"edges": SCORE_EDGES, "shares": _binned(pd.Series(scores), SCORE_EDGES)}
-    profile["positive_rate"] = float((scores >= threshold).mean())
+    profile["positive_rate"] = float(policy.share)
     return profile
+
+
+def share_tolerance(expected: float, leads: int) -> float:
+    """How far a batch's share at the reference cut may stray from the expected share before it alarms.
+
+    ``SHARE_SIGMAS`` binomial standard deviations for the batch size: real days are not independent
+    draws (on the Oct-Dec 2021 leads, daily shares spread 1.2-1.5x as wide as binomial, the widest
+    day 3.7 deviations out), so 4 rather than the textbook 3. Never less than ``SHARE_FLOOR``: on
+    thousands of leads a few points is a refit's rescaling, not a change worth a page.
+    """
+    p = min(max(expected, 0.0), 1.0)
+    return max(SHARE_FLOOR, SHARE_SIGMAS * float(np.sqrt(p * (1.0 - p) / max(leads, 1))))
+
+
+def flagged_share_check(scores: np.ndarray, cut: float, expected: float) -> tuple[float, float, bool]:
+    """The batch's share at or above the reference cut, the tolerance, and whether it is outside it."""
+    scores = np.asarray(scores, dtype=float)
+    observed = float((scores >= cut).mean()) if len(scores) else 0.0
+    tolerance = share_tolerance(expected, len(scores))
+    return observed, tolerance, bool(len(scores)) and abs(observed - expected) > tolerance
 
 
 def population_stability_index(expected: list[float], actual: list[float]) -> float:
@@ -91,14 +119,29 @@ def compare_with_reference(
     )
     if score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), leads):
         drifted.append("score")
+    expected_share = profile.get("positive_rate")
+    share_check: dict = {}
+    if expected_share is not None and not np.isnan(expected_share) and "threshold" in profile:
+        observed, tolerance, outside = flagged_share_check(
+            predictions["score"].to_numpy(), profile["threshold"], expected_share
+        )
+        share_check = {"share_at_reference_cut": round(observed, 4), "share_tolerance": round(tolerance, 4)}
+        if outside:
+            drifted.append("flagged share")
     worst = max(psi, key=psi.get) if psi else None
     summary = (
         f"drift in {', '.join(drifted)}" if drifted else f"largest feature PSI {psi.get(worst, 0.0):.3f} ({worst})"
     )
+    if "flagged share" in drifted:
+        summary += (
+            f" ({share_check['share_at_reference_cut']:.1%} of the batch at the reference cut, "
+            f"expected {expected_share:.1%} +/- {share_check['share_tolerance']:.1%})"
+        )
     return {
         "status": "drifted" if drifted else "ok",
         "positive_share": positive_share,
-        "expected_positive_share": profile.get("positive_rate"),
+        "expected_positive_share": expected_share,
+        **share_check,
         "score_psi": round(score_psi, 4),
         "feature_psi": psi,
         "max_feature_psi": max(psi.values()) if psi else 0.0,

@@ -65,3 +65,30 @@ def write_evaluation_plots(
     ax.set_title("Calibration")
     save(fig, "calibration.png")
     return written
+
+
+def write_backtest_plot(rows: list[dict], targets: dict[str, float], out_path: Path) -> Path:
+    """The chosen policy month by month: AUC, precision, recall and flagged share, targets dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen = [row for row in rows if row["chosen"]]
+    months = [row["month"] for row in chosen]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    colours = {"auc": "tab:blue", "precision": "tab:green", "recall": "tab:orange", "flagged_share": "tab:grey"}
+    for metric, colour in colours.items():
+        ax.plot(months, [row[metric] for row in chosen], marker="o", color=colour, label=metric.replace("_", " "))
+        if metric in targets:
+            ax.axhline(targets[metric], color=colour, linestyle="--", linewidth=1)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("backtest month (scored by a model fitted on the leads before it)")
+    policy = chosen[0]["policy"] if chosen else "?"
+    ax.set_title(f"Monthly backtests, policy '{policy}' (dashed: targets)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path

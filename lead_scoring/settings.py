@@ -38,6 +38,8 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
     "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
+    "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
+    "LEAD_SCORING_POLICY_POOL": "policy_pool",
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
 }
 
@@ -77,6 +79,8 @@ class Settings:
     warm_cutoff: float = 0.4
     drift_limit: float = 0.25
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
+    backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
+    policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
     min_labelled_leads: int = 200  # labelled leads a week needs before its realized figures are computed
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -108,6 +112,12 @@ class Settings:
                 values[name] = _parse(var, env[var], types[name])
         settings = cls(**values)
         return settings.with_overrides(**overrides) if overrides else settings
+
+    def __post_init__(self) -> None:
+        if self.backtest_months < 3:
+            raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MONTHS={self.backtest_months}: at least 3 months")
+        if self.policy_pool < 0:
+            raise ConfigurationError(f"LEAD_SCORING_POLICY_POOL={self.policy_pool}: not a count of leads")
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored (unset CLI flags)."""

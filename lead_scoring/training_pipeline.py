@@ -16,6 +16,7 @@ import pandas as pd
 
 from lead_scoring import registry
 from lead_scoring.errors import InputDataError, InsufficientDataError
+from lead_scoring.policy import backtest_metrics, backtest_table
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT
 from lead_scoring.settings import Settings
 from lead_scoring.staging import StagingDatabase
@@ -43,6 +44,8 @@ class TrainingSummary:
     promoted: bool
     reasons: list[str] = field(default_factory=list)
     fingerprint: dict = field(default_factory=dict)
+    policy: str = ""
+    backtests: str = ""
 
     def lines(self) -> list[str]:
         m = self.metrics
@@ -52,6 +55,8 @@ class TrainingSummary:
             f"{self.fingerprint.get('created_to')}",
             f"validation       auc {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
             f"f1 {m['f1']:.3f}  at threshold {m['threshold']:.3f} (newest leads, out of sample)",
+            f"decision policy  {self.policy}",
+            f"backtests        {self.backtests}",
             f"registered       version {self.version} (alias challenger)",
             f"decision         {'PROMOTED to champion' if self.promoted else 'not promoted'}",
         ]
@@ -103,6 +108,7 @@ def train_step(
     import mlflow
 
     from lead_scoring.monitoring import build_reference_profile
+    from lead_scoring.plots import write_backtest_plot
     from lead_scoring.pyfunc import LeadScoringModel, model_signature, pip_requirements
 
     if airflow_run and (done := registry.find_training_run(settings, airflow_run)) is not None:
@@ -114,13 +120,15 @@ def train_step(
         frame,
         validation_share=settings.validation_share,
         target_recall=settings.target_recall,
+        target_precision=settings.target_precision,
         recall_margin=settings.recall_margin,
         min_level_count=settings.min_level_count,
+        backtest_months=settings.backtest_months,
+        min_fold_leads=settings.min_training_leads,
+        min_fold_conversions=settings.min_conversions,
     )
     example = frame.drop(columns=[LABEL]).head(5)
-    profile = build_reference_profile(
-        frame, result.scorer.features, result.validation["score"], result.scorer.threshold
-    )
+    profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
     experiment = registry.experiment_id(settings)
     run_tags = {**(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
     with mlflow.start_run(experiment_id=experiment, tags=run_tags) as run:
@@ -138,6 +146,20 @@ def train_step(
         )
         mlflow.log_params({f"data_{k}": v for k, v in result.fingerprint.items()})
         mlflow.log_metrics({f"valid_{k}": result.metrics[k] for k in METRICS})
+        policy = result.scorer.policy
+        mlflow.log_params({**policy.as_params(), "backtest_months_wanted": settings.backtest_months})
+        mlflow.set_tag("decision_policy", policy.describe())
+        if result.policy_choice is not None:
+            mlflow.log_metrics(backtest_metrics(result.policy_choice))
+            mlflow.set_tag("policy_choice", result.policy_choice.reason)
+            rows = backtest_table(result.policy_choice)
+            mlflow.log_table(pd.DataFrame(rows), "backtest/months.json")
+            with tempfile.TemporaryDirectory() as tmp:
+                targets = {"auc": settings.target_auc, "precision": settings.target_precision}
+                targets["recall"] = settings.target_recall
+                mlflow.log_artifact(str(write_backtest_plot(rows, targets, Path(tmp) / "backtest.png")), "plots")
+        else:
+            log.warning("too little history to backtest a month: the validation rule decides the flags")
         mlflow.log_dict(profile, "monitoring/reference_profile.json")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "leads.csv"
@@ -194,9 +216,13 @@ def promote_step(settings: Settings, version: str, *, force: bool = False, reaso
     candidate_version = mlflow_client.get_model_version(settings.model_name, str(version))
     run = mlflow_client.get_run(candidate_version.run_id)
     candidate = {k: run.data.metrics[f"valid_{k}"] for k in ("auc", "precision", "recall")}
+    worst_month = None
+    if "backtest_min_auc" in run.data.metrics:
+        worst_month = {k: run.data.metrics[f"backtest_min_{k}"] for k in ("auc", "precision", "recall")}
+        worst_month["months"] = run.data.metrics.get("backtest_months", 0)
     champion_metrics, note = _champion_on_same_leads(settings, candidate_version)
     targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
-    decision = decide_promotion(candidate, champion_metrics, targets, settings.promotion_tolerance)
+    decision = decide_promotion(candidate, champion_metrics, targets, settings.promotion_tolerance, worst_month)
     reasons = decision.reasons + ([note] if note else [])
     promote = decision.promote or force
     if force and not decision.promote:
@@ -242,7 +268,31 @@ def run_training(
     decision = promote_step(settings, version, force=force, reason=reason)
     run = registry.client(settings).get_run(run_id)
     fingerprint = {k.removeprefix("data_"): v for k, v in run.data.params.items() if k.startswith("data_")}
-    return TrainingSummary(run_id, version, metrics, decision["promoted"], decision["reasons"], fingerprint)
+    return TrainingSummary(
+        run_id,
+        version,
+        metrics,
+        decision["promoted"],
+        decision["reasons"],
+        fingerprint,
+        policy=run.data.tags.get("decision_policy", ""),
+        backtests=_backtest_line(run.data.metrics),
+    )
+
+
+def _backtest_line(metrics: dict[str, float]) -> str:
+    """Each backtest month's precision and recall under the chosen policy, in one line."""
+    months = sorted({k[len("backtest_") : len("backtest_YYYY_MM")] for k in metrics if k.endswith("_flagged_share")})
+    if not months:
+        return "none (too little history before the newest month)"
+    parts = []
+    for month in months:
+        m = {name: metrics[f"backtest_{month}_{name}"] for name in ("auc", "precision", "recall", "flagged_share")}
+        parts.append(
+            f"{month.replace('_', '-')} auc {m['auc']:.3f} precision {m['precision']:.3f} "
+            f"recall {m['recall']:.3f} flagged {m['flagged_share']:.0%}"
+        )
+    return "; ".join(parts)
 
 
 def _champion_on_same_leads(settings: Settings, candidate_version) -> tuple[dict | None, str | None]:  # noqa: ANN001
@@ -263,7 +313,7 @@ def _champion_on_same_leads(settings: Settings, candidate_version) -> tuple[dict
     model_input = _model_input_for(settings, leads[LEAD_ID])
     scores = champion.scorer.predict_proba(model_input)
     labels = leads.set_index(LEAD_ID).loc[model_input[LEAD_ID], LABEL].to_numpy()
-    return evaluate(labels, scores, champion.scorer.threshold), note
+    return evaluate(labels, scores, champion.scorer.policy_cut(scores)), note
 
 
 def _model_input_for(settings: Settings, lead_ids: pd.Series) -> pd.DataFrame:

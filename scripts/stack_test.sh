@@ -143,7 +143,7 @@ wait_run() {  # wait_run DAG_ID RUN_ID SECONDS
 }
 
 # -- the three DAG runs -------------------------------------------------------------------------------
-"$BIN/lead-scoring" generate --rows 20000 --seed 7 --start 2021-07-01 --end 2021-11-30 --out "$STATE/home/demo/leads.csv"
+"$BIN/lead-scoring" generate --rows 30000 --seed 7 --start 2021-07-01 --end 2021-11-30 --out "$STATE/home/demo/leads.csv"
 "$BIN/lead-scoring" generate --rows 3000 --seed 8 --start 2021-12-03 --end 2021-12-05 --no-label \
   --out "$STATE/home/landing/leads_2021-12-04.csv"
 

@@ -49,3 +49,20 @@ def test_distinct_rows_finds_each_distinct_lead_once():
     assert len(distinct) == 4
     assert distinct.index.tolist() == [0, 2, 4, 5]  # the first of each
     pd.testing.assert_frame_equal(distinct.iloc[positions].reset_index(drop=True), features)
+
+
+def test_a_scorer_pickled_before_policies_keeps_flagging_at_its_threshold():
+    import pickle
+
+    from lead_scoring.model import LeadScorer
+    from lead_scoring.policy import DecisionPolicy
+
+    legacy = LeadScorer.__new__(LeadScorer)
+    legacy.__setstate__({"features": None, "booster": None, "threshold": 0.42})  # what older versions pickled
+    assert legacy.policy.kind == "validation" and legacy.threshold == 0.42
+    assert legacy.labels(np.array([0.41, 0.42, 0.9])).tolist() == [0, 1, 1]
+
+    current = LeadScorer(features=None, booster=None, policy=DecisionPolicy("rank", cut=0.3, share=0.25, min_pool=4))
+    restored = pickle.loads(pickle.dumps(current))
+    assert restored.policy == current.policy
+    assert restored.labels(np.array([0.1, 0.2, 0.3, 0.4])).tolist() == [0, 0, 0, 1]  # the top quarter

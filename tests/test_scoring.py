@@ -73,3 +73,50 @@ def test_unusual_inputs_are_counted():
         "missing_city": 1,
         "no_interactions": 2,
     }
+
+
+def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(settings):
+    """Five leads alone use the reference cut; pooled with the version's latest predictions, the
+    top half of the pool is flagged; another version's predictions are not in the pool."""
+    from types import SimpleNamespace
+
+    from lead_scoring.inference_pipeline import predict, recent_scores
+    from lead_scoring.model import LeadScorer
+    from lead_scoring.policy import DecisionPolicy
+    from lead_scoring.staging import StagingDatabase
+
+    scorer = LeadScorer(features=None, booster=None, policy=DecisionPolicy("rank", cut=0.95, share=0.5, min_pool=8))
+    batch_scores = [0.15, 0.35, 0.55, 0.75, 0.9]
+
+    class Model:
+        def predict(self, frame):  # noqa: ANN001, ANN202
+            return pd.DataFrame({"score": batch_scores, "predicted_label": 0, "top_reasons": "r"})
+
+        def unwrap_python_model(self):  # noqa: ANN202
+            return SimpleNamespace(scorer=scorer)
+
+    from lead_scoring.registry import Champion
+
+    champion = Champion("lead_scoring", "7", "run", Model(), None, {})
+    stored = pd.DataFrame(
+        {
+            "lead_id": [f"S{i}" for i in range(6)],
+            "score": [0.1, 0.2, 0.3, 0.4, 0.6, 0.99],
+            "model_name": "lead_scoring",
+            "model_version": ["7", "7", "7", "7", "7", "6"],
+            "scored_at": pd.to_datetime(["2021-12-01 10:00"] * 5 + ["2021-12-02 10:00"]),
+        }
+    )
+    with StagingDatabase(settings.db_url) as db:
+        assert recent_scores(db, champion, 10).size == 0  # no predictions table yet
+        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])
+        recent = recent_scores(db, champion, 10)
+        assert sorted(recent.tolist()) == [0.1, 0.2, 0.3, 0.4, 0.6]  # version 7 only
+        assert recent_scores(db, champion, 2).size == 2
+
+    leads = pd.DataFrame({"lead_id": [f"B{i}" for i in range(5)]})
+    alone = predict(settings, champion, leads)
+    assert alone.sort_values("score")["predicted_label"].tolist() == [0, 0, 0, 0, 0]  # reference cut 0.95
+    pooled = predict(settings, champion, leads, recent)
+    # pool of 10: 0.1 .. 0.9; its top half starts at 0.4 (numpy's "higher" median)
+    assert pooled.sort_values("score")["predicted_label"].tolist() == [0, 0, 1, 1, 1]

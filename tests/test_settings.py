@@ -82,3 +82,14 @@ def test_importing_the_package_has_no_side_effects(tmp_path: Path):
         "assert 'mlflow' not in sys.modules and 'pandas' not in sys.modules, 'heavy import'\n"
     )
     subprocess.run([sys.executable, "-c", probe, str(tmp_path)], check=True, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_backtest_months_and_policy_pool_are_checked_when_built():
+    from lead_scoring.errors import ConfigurationError
+    from lead_scoring.settings import Settings
+
+    assert Settings.from_env({"LEAD_SCORING_BACKTEST_MONTHS": "4"}).backtest_months == 4
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_BACKTEST_MONTHS=2: at least 3 months"):
+        Settings.from_env({"LEAD_SCORING_BACKTEST_MONTHS": "2"})
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_POLICY_POOL=-1"):
+        Settings.from_env({"LEAD_SCORING_POLICY_POOL": "-1"})

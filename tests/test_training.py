@@ -6,13 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lead_scoring import training
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.training import (
     Targets,
+    backtest,
+    backtest_month_starts,
     check_sufficiency,
     choose_threshold,
     decide_promotion,
     evaluate,
+    fit_scorer,
     split_by_time,
 )
 
@@ -101,3 +105,97 @@ def test_signature_takes_what_scoring_meets():
         assert specs[col].type.name == "string" and not specs[col].required
     outputs = [spec.name for spec in model_signature(frame).outputs.inputs]
     assert outputs == ["score", "predicted_label", "top_reasons"]
+
+
+@pytest.mark.parametrize("missed", ["auc", "precision", "recall"])
+def test_each_validation_target_alone_blocks_promotion(missed):
+    good = {"auc": 0.80, "precision": 0.70, "recall": 0.80}
+    low = {"auc": 0.70, "precision": 0.60, "recall": 0.70}[missed]
+    decision = decide_promotion({**good, missed: low}, None, TARGETS, 0.005)
+    assert not decision.promote
+    assert f"{missed} {low:.3f} misses target" in "; ".join(decision.reasons)
+
+
+@pytest.mark.parametrize("missed", ["auc", "precision", "recall"])
+def test_each_target_missed_in_the_worst_backtest_month_blocks_promotion(missed):
+    good = {"auc": 0.80, "precision": 0.70, "recall": 0.80}
+    worst = {**good, missed: {"auc": 0.74, "precision": 0.64, "recall": 0.74}[missed], "months": 3}
+    decision = decide_promotion(good, None, TARGETS, 0.005, worst)
+    assert not decision.promote
+    assert f"worst backtest month {missed} {worst[missed]:.3f} misses target" in "; ".join(decision.reasons)
+    passed = decide_promotion(good, None, TARGETS, 0.005, {**good, "months": 3})
+    assert passed.promote and "backtested on 3 month(s)" in passed.reasons
+
+
+def test_without_backtest_months_the_gate_says_so():
+    good = {"auc": 0.80, "precision": 0.70, "recall": 0.80}
+    decision = decide_promotion(good, None, TARGETS, 0.005, None)
+    assert decision.promote and any("no backtest month" in r for r in decision.reasons)
+
+
+def monthly(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """Leads per month as (leads, converted), one per hour from the 1st."""
+    frames = []
+    for month, (n, converted) in counts.items():
+        frames.append(
+            pd.DataFrame(
+                {
+                    "created_date": pd.date_range(f"{month}-01", periods=n, freq="h"),
+                    "app_complete_flag": [1] * converted + [0] * (n - converted),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_backtest_months_are_the_last_ones_with_enough_history_before_them():
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (4, 2)})
+    as_text = lambda months: [str(m) for m in months]  # noqa: E731
+    assert as_text(backtest_month_starts(frame, 3, min_leads=4, min_conversions=2)) == ["2021-08", "2021-09", "2021-10"]
+    assert as_text(backtest_month_starts(frame, 2, min_leads=4, min_conversions=2)) == ["2021-09", "2021-10"]
+    # July alone is too little to fit on: August cannot be backtested
+    assert as_text(backtest_month_starts(frame, 3, min_leads=8, min_conversions=2)) == ["2021-09", "2021-10"]
+    # a month of one class cannot be graded; it still counts as history for the next
+    one_class = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 0), "2021-10": (4, 2)})
+    assert as_text(backtest_month_starts(one_class, 3, min_leads=4, min_conversions=2)) == ["2021-08", "2021-10"]
+
+
+def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, monkeypatch):
+    from lead_scoring.data_pipeline import transform_leads
+    from lead_scoring.generate import generate_leads
+    from lead_scoring.mappings import load_mappings
+    from lead_scoring.validation import validate_raw_leads
+    from tests.factories import as_text
+
+    raw = as_text(generate_leads(3000, seed=5, start="2021-07-01", end="2021-12-31"))
+    validated, _ = validate_raw_leads(raw, "test")
+    model_input = transform_leads(validated, load_mappings(settings))["model_input"]
+    newest_fitted = []  # the newest lead each fitted model saw
+
+    def spy(frame, *args, **kwargs):  # noqa: ANN001, ANN202
+        newest_fitted.append(frame["created_date"].max())
+        return fit_scorer(frame, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_scorer", spy)
+    folds = backtest(
+        model_input,
+        count=3,
+        validation_share=0.2,
+        min_recall=0.83,
+        min_level_count=30,
+        min_leads=500,
+        min_conversions=100,
+        params={"n_estimators": 20},
+    )
+    months = model_input["created_date"].dt.strftime("%Y-%m")
+    assert [f.month for f in folds] == ["2021-10", "2021-11", "2021-12"]
+    for fold in folds:
+        inside = model_input[months == fold.month]
+        assert fold.leads == len(inside)
+        assert fold.labels.tolist() == inside["app_complete_flag"].tolist()
+        assert 0 <= fold.validation_cut <= 1 and np.all((fold.scores > 0) & (fold.scores < 1))
+    # two fits a month (the validation rule's selector, the fold model), each on leads before the month
+    assert len(newest_fitted) == 6
+    assert max(newest_fitted) < pd.Timestamp("2021-12-01")
+    for fold in folds:  # the fold model saw every lead up to its month, none of it
+        assert model_input.loc[months < fold.month, "created_date"].max() in newest_fitted

@@ -24,7 +24,8 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LEAD_SCORING_HOME", str(home))
         mp.setenv("LEAD_SCORING_USER", "test-analyst")
-        write_csv(generate_leads(6000, seed=11), home / "leads.csv")
+        # 2,500 leads a month: three backtest months each clear the targets (1,000 a month did not)
+        write_csv(generate_leads(15000, seed=11), home / "leads.csv")
         capsys = _NoCapture()
         assert run_cli(["prepare", "--input", home / "leads.csv"], capsys)[0] == 0
         yield home
@@ -69,7 +70,24 @@ def test_1_first_training_registers_and_promotes_a_champion(env, cli):
         "plots/confusion_matrix.png",
         "plots/feature_importance.png",
         "plots/calibration.png",
+        "plots/backtest.png",
     } <= artifacts
+    # the leads span Jul-Dec 2021: the last three months are backtested, each month's figures logged
+    for month in ("2021_10", "2021_11", "2021_12"):
+        for name in ("auc", "precision", "recall", "base_rate", "flagged_share"):
+            assert 0 < run.data.metrics[f"backtest_{month}_{name}"] <= 1
+    assert not any(key.startswith("backtest_2021_09") for key in run.data.metrics)
+    for name in ("auc", "precision", "recall"):
+        assert run.data.metrics[f"backtest_min_{name}"] == min(
+            run.data.metrics[f"backtest_2021_{m}_{name}"] for m in ("10", "11", "12")
+        )
+    assert run.data.params["policy"] in {"rank", "balanced", "validation"}
+    table = registry.client(env).list_artifacts(run.info.run_id, "backtest")
+    assert [a.path for a in table] == ["backtest/months.json"]
+    # the model serves the policy the run names
+    scorer = registry.load_scoring_model(env).scorer
+    assert scorer.policy.kind == run.data.params["policy"]
+    assert scorer.policy.cut == pytest.approx(float(run.data.params["policy_cut"]))
     assert (Path(env.artifact_root)).is_dir()  # artifacts live under LEAD_SCORING_HOME/mlruns
 
 
@@ -153,6 +171,14 @@ def test_4_promoting_a_missing_version_is_a_clear_error(env, cli):
     assert status == 2
     assert err.startswith("error:") and "99" in err
     assert registry_state(env)[0] == "1"
+
+
+def test_backtest_refuses_what_is_not_a_month_or_has_no_history(env, cli):
+    status, _, err = cli("backtest", "--months", "2021-13")
+    assert status == 2 and err.strip() == "error: --months: '2021-13' is not a month (expected YYYY-MM)"
+    status, _, err = cli("backtest", "--months", "2021-07")
+    assert status == 2 and "2021-07: need labelled leads of both classes in the month, and leads before it" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,239 @@
+"""The decision policy, pure: which leads get ``predicted_label`` 1, chosen on monthly backtests.
+
+The score ranks leads; the policy turns it into a flag. Three kinds are compared on the backtest
+months of every training run (each month scored by a model fitted only on the leads before it):
+
+- ``validation``: the rule the project started with: the most precise cut whose recall on the
+  newest validation leads is at least the recall target plus a margin, as an absolute score.
+- ``balanced``: one absolute cut for every month, the one whose worst month has the most slack to
+  both targets (the larger of the smaller of ``precision - target`` and ``recall - target``).
+- ``rank``: flag the top ``share`` of leads. The share is chosen like the balanced cut, and
+  applied to the distribution of recently scored leads (the batch and the version's latest
+  predictions, once there are ``min_pool`` of them), so a shift of the whole score scale (a refit
+  on more data, a change of traffic that moves every score) does not move the flagged share. With
+  fewer leads (a daily batch of a hundred is a noisy quantile) the reference cut applies: the
+  share's quantile of the final model's scores on its newest training leads.
+
+The winner is the kind whose worst backtest month has the most slack to both targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+PolicyKind = Literal["validation", "balanced", "rank"]
+POLICY_KINDS: tuple[PolicyKind, ...] = ("rank", "balanced", "validation")  # ties go to the earlier kind
+MIN_POOL = 1000  # leads a rank cut needs before it trusts their quantile over the reference cut
+_GRID = np.round(np.arange(0.01, 1.0, 0.005), 3)  # cuts and shares searched
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """How scores become flags. ``cut`` applies when there is no distribution to rank against."""
+
+    kind: PolicyKind
+    cut: float  # reference cut: an absolute score
+    share: float  # the flagged share the policy expects on leads like its reference leads (NaN: unknown)
+    min_pool: int = MIN_POOL
+
+    def __post_init__(self) -> None:
+        if self.kind not in POLICY_KINDS:
+            raise ValueError(f"unknown policy kind {self.kind!r}")
+        if not 0.0 <= self.cut <= 1.0 or not (0.0 <= self.share <= 1.0 or np.isnan(self.share)):
+            raise ValueError(f"policy cut {self.cut} and share {self.share} must lie in [0, 1]")
+
+    def cut_for(self, scores: np.ndarray, recent: np.ndarray | None = None) -> float:
+        """The score cut for a batch: for ``rank``, the share's quantile of the pooled scores when enough."""
+        if self.kind != "rank":
+            return self.cut
+        pool = np.asarray(scores, dtype=float)
+        if recent is not None and len(recent):
+            pool = np.concatenate([pool, np.asarray(recent, dtype=float)])
+        if len(pool) < self.min_pool:
+            return self.cut
+        return rank_cut(pool, self.share)
+
+    def labels(self, scores: np.ndarray, recent: np.ndarray | None = None) -> np.ndarray:
+        scores = np.asarray(scores, dtype=float)
+        return (scores >= self.cut_for(scores, recent)).astype("int64")
+
+    def describe(self) -> str:
+        if self.kind == "rank":
+            return (
+                f"rank: flag the top {self.share:.1%} of recently scored leads "
+                f"(reference cut {self.cut:.3f} until {self.min_pool} leads are pooled)"
+            )
+        name = "balanced cut" if self.kind == "balanced" else "validation rule"
+        return f"{name}: flag a score >= {self.cut:.3f} (expected share {self.share:.1%})"
+
+    def as_params(self) -> dict[str, str | float | int]:
+        return {
+            "policy": self.kind,
+            "policy_cut": self.cut,
+            "policy_share": self.share,
+            "policy_min_pool": self.min_pool,
+        }
+
+
+def daily_labels(policy: DecisionPolicy, scores: np.ndarray, days: np.ndarray, pool: int) -> np.ndarray:
+    """0/1 per lead as daily scoring runs set them: each day's leads ranked among the latest ``pool``
+    scores of the days before it (what `predictions` holds), oldest day first."""
+    scores = np.asarray(scores, dtype=float)
+    days = np.asarray(days)
+    labels = np.zeros(len(scores), dtype="int64")
+    history = np.empty(0)
+    for day in np.unique(days):
+        members = np.flatnonzero(days == day)
+        recent = history[-pool:] if pool > 0 else None
+        labels[members] = policy.labels(scores[members], recent)
+        history = np.concatenate([history, scores[members]])
+    return labels
+
+
+def rank_cut(scores: np.ndarray, share: float) -> float:
+    """The cut that flags the top ``share`` of ``scores`` (ties at the cut are flagged too)."""
+    scores = np.asarray(scores, dtype=float)
+    if not len(scores):
+        raise ValueError("no scores to rank")
+    return float(np.quantile(scores, 1.0 - share, method="higher"))
+
+
+@dataclass(frozen=True)
+class BacktestMonth:
+    """One rolling-origin fold: a month scored by a model fitted on every lead before it."""
+
+    month: str  # YYYY-MM
+    labels: np.ndarray = field(repr=False)
+    scores: np.ndarray = field(repr=False)
+    validation_cut: float  # the validation rule's cut, chosen on the fold model's own validation leads
+
+    @property
+    def leads(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class MonthResult:
+    month: str
+    leads: int
+    base_rate: float
+    auc: float
+    precision: float
+    recall: float
+    flagged_share: float
+    cut: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One policy kind with its parameter chosen on the backtests, and how it did month by month."""
+
+    kind: PolicyKind
+    parameter: float  # the cut (validation, balanced) or the share (rank); NaN for validation
+    months: tuple[MonthResult, ...]
+    worst_slack: float  # min over months of min(precision - target, recall - target)
+
+    def worst(self, metric: str) -> float:
+        return min(getattr(m, metric) for m in self.months)
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    chosen: Candidate
+    candidates: tuple[Candidate, ...]
+    reason: str
+
+
+def month_result(month: BacktestMonth, cut: float) -> MonthResult:
+    from sklearn.metrics import roc_auc_score
+
+    y, s = np.asarray(month.labels).astype(int), np.asarray(month.scores, dtype=float)
+    flagged = s >= cut
+    tp = int((flagged & (y == 1)).sum())
+    return MonthResult(
+        month=month.month,
+        leads=len(y),
+        base_rate=float(y.mean()),
+        auc=float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan"),
+        precision=tp / int(flagged.sum()) if flagged.any() else 0.0,
+        recall=tp / int(y.sum()) if y.any() else 0.0,
+        flagged_share=float(flagged.mean()),
+        cut=float(cut),
+    )
+
+
+def slack(result: MonthResult, target_precision: float, target_recall: float) -> float:
+    """How far a month clears the nearer of the two targets (negative: it misses one)."""
+    return min(result.precision - target_precision, result.recall - target_recall)
+
+
+def choose_policy(months: Sequence[BacktestMonth], target_precision: float, target_recall: float) -> PolicyChoice:
+    """Each kind with its best parameter on the backtest months; the one whose worst month has most slack."""
+    if not months:
+        raise ValueError("no backtest months to choose a policy on")
+
+    def evaluate(kind: PolicyKind, parameter: float) -> Candidate:
+        results = []
+        for month in months:
+            if kind == "validation":
+                cut = month.validation_cut
+            elif kind == "balanced":
+                cut = parameter
+            else:
+                cut = rank_cut(month.scores, parameter)
+            results.append(month_result(month, cut))
+        worst = min(slack(r, target_precision, target_recall) for r in results)
+        return Candidate(kind, parameter, tuple(results), worst)
+
+    def best(kind: PolicyKind) -> Candidate:
+        # the grid's best worst-month slack; among equals, the middle of the best stretch (farthest from its edges)
+        scored = [evaluate(kind, float(p)) for p in _GRID]
+        top = max(c.worst_slack for c in scored)
+        winners = [c for c in scored if c.worst_slack >= top - 1e-12]
+        return winners[len(winners) // 2]
+
+    candidates = (best("rank"), best("balanced"), evaluate("validation", float("nan")))
+    chosen = max(candidates, key=lambda c: c.worst_slack)  # first of equals: POLICY_KINDS order
+    others = ", ".join(f"{c.kind} {c.worst_slack:+.3f}" for c in candidates if c is not chosen)
+    reason = f"{chosen.kind}: worst backtest month slack {chosen.worst_slack:+.3f} to the targets (vs {others})"
+    return PolicyChoice(chosen, candidates, reason)
+
+
+def backtest_table(choice: PolicyChoice) -> list[dict[str, object]]:
+    """One row per candidate kind and month (the run's table artifact), the chosen kind marked."""
+    return [
+        {
+            "policy": candidate.kind,
+            "chosen": candidate is choice.chosen,
+            "parameter": candidate.parameter,
+            "month": result.month,
+            "leads": result.leads,
+            "base_rate": round(result.base_rate, 4),
+            "auc": round(result.auc, 4),
+            "precision": round(result.precision, 4),
+            "recall": round(result.recall, 4),
+            "flagged_share": round(result.flagged_share, 4),
+            "cut": round(result.cut, 4),
+        }
+        for candidate in choice.candidates
+        for result in candidate.months
+    ]
+
+
+def backtest_metrics(choice: PolicyChoice) -> dict[str, float]:
+    """The chosen policy's figures per month (``backtest_YYYY_MM_*``) and its worst month (``backtest_min_*``)."""
+    metrics: dict[str, float] = {}
+    months = choice.chosen.months
+    for result in months:
+        prefix = "backtest_" + result.month.replace("-", "_")
+        for name in ("auc", "precision", "recall", "base_rate", "flagged_share"):
+            metrics[f"{prefix}_{name}"] = float(getattr(result, name))
+    for name in ("auc", "precision", "recall"):
+        metrics[f"backtest_min_{name}"] = float(min(getattr(r, name) for r in months))
+    metrics["backtest_months"] = float(len(months))
+    metrics["backtest_worst_slack"] = float(choice.chosen.worst_slack)
+    return metrics

@@ -1,0 +1,58 @@
+"""The flagged-share alarm: a batch whose share at the reference cut strays past a binomial tolerance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lead_scoring.monitoring import compare_with_reference, flagged_share_check, share_tolerance
+
+
+def batch(leads: int, share_above: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``leads`` leads of which the first ``share_above`` score 0.8 (above the 0.5 cut), the rest 0.2."""
+    above = round(leads * share_above)
+    scores = np.array([0.8] * above + [0.2] * (leads - above))
+    predictions = pd.DataFrame({"score": scores, "predicted_label": (scores >= 0.5).astype(int)})
+    return pd.DataFrame(index=range(leads)), predictions
+
+
+PROFILE = {
+    "features": {},  # no feature to compare: only the score checks speak
+    "scores": {"edges": [0.0, 0.5, 1.0], "shares": [0.4, 0.6]},
+    "threshold": 0.5,
+    "positive_rate": 0.6,
+}
+
+
+def test_the_tolerance_is_four_binomial_deviations_and_never_under_five_points():
+    assert share_tolerance(0.6, 500) == pytest.approx(4 * np.sqrt(0.6 * 0.4 / 500))  # 0.0876
+    assert share_tolerance(0.6, 100) == pytest.approx(0.196, abs=1e-3)
+    assert share_tolerance(0.6, 100_000) == 0.05
+
+
+def test_a_jump_from_60_to_72_percent_on_500_leads_is_drift():
+    model_input, predictions = batch(500, 0.72)
+    report = compare_with_reference(PROFILE, model_input, predictions, limit=100.0)  # PSI cannot alarm
+    assert report["status"] == "drifted"
+    assert report["drifted_features"] == ["flagged share"]
+    assert report["share_at_reference_cut"] == pytest.approx(0.72)
+    assert "72.0% of the batch at the reference cut, expected 60.0%" in report["summary"]
+
+
+def test_a_small_move_or_a_small_batch_is_not():
+    for leads, share in ((500, 0.66), (100, 0.72), (20, 0.9)):
+        model_input, predictions = batch(leads, share)
+        report = compare_with_reference(PROFILE, model_input, predictions, limit=100.0)
+        assert report["status"] == "ok", (leads, share)
+
+
+def test_a_drop_alarms_as_well_as_a_jump():
+    observed, tolerance, outside = flagged_share_check(np.array([0.8] * 240 + [0.2] * 260), 0.5, 0.6)
+    assert (observed, outside) == (0.48, True) and tolerance == pytest.approx(0.0876, abs=1e-4)
+
+
+def test_a_model_without_an_expected_share_skips_the_check():
+    model_input, predictions = batch(500, 0.9)
+    report = compare_with_reference({**PROFILE, "positive_rate": float("nan")}, model_input, predictions, 100.0)
+    assert report["status"] == "ok" and "share_at_reference_cut" not in report
