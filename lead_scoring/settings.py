@@ -118,6 +118,10 @@ class Settings:
             raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MONTHS={self.backtest_months}: at least 3 months")
         if self.policy_pool < 0:
             raise ConfigurationError(f"LEAD_SCORING_POLICY_POOL={self.policy_pool}: not a count of leads")
+        if self.min_labelled_leads < 1:
+            raise ConfigurationError(
+                f"LEAD_SCORING_MIN_LABELLED_LEADS={self.min_labelled_leads}: a week needs at least 1 labelled lead"
+            )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored (unset CLI flags)."""

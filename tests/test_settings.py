@@ -47,6 +47,8 @@ def test_feedback_settings_default_under_home_and_read_the_environment(tmp_path:
     }
     settings = Settings.from_env(env)
     assert settings.outcomes_dir == Path("/crm") and settings.min_labelled_leads == 50
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_MIN_LABELLED_LEADS=0"):
+        Settings.from_env({**env, "LEAD_SCORING_MIN_LABELLED_LEADS": "0"})
 
 
 def test_flags_override_the_environment_and_none_means_unset(tmp_path: Path):
