@@ -247,3 +247,16 @@ def test_a_figure_equal_to_its_target_misses_it():
     frame = scored_frame().iloc[:3].assign(predicted_label=[1, 0, 1])  # precision and recall exactly 1.0
     (week,) = weekly_performance(frame, min_labelled=3, targets=Targets(auc=0.4, precision=1.0, recall=0.9))
     assert week.status == "below_target" and week.misses == ("precision 1.000 <= 1.0",)
+
+
+def test_the_rules_are_pure():
+    """No database, MLflow or Airflow behind the rules: they can be tested and reused on frames alone."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, lead_scoring.feedback\n"
+        "print(sorted(m for m in ('mlflow', 'sqlalchemy', 'airflow') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
