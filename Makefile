@@ -28,12 +28,20 @@ demo: install  ## generate leads and run the pipelines end to end on the embedde
 	$(BIN)/lead-scoring train
 	$(BIN)/lead-scoring generate --rows 2000 --seed 8 --start 2021-12-01 --end 2021-12-07 --no-label --out $(DEMO_DIR)/new_leads.csv
 	$(BIN)/lead-scoring score --input $(DEMO_DIR)/new_leads.csv --output $(DEMO_DIR)/scored_leads.csv
-	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --no-label --out $(LEAD_SCORING_HOME)/landing/leads_2021-12-01.csv
 	@echo
-	@echo "Next: make mlflow   -> http://localhost:5000  (experiment lead_scoring: runs, plots; Models: lead_scoring@champion)"
-	@echo "      make airflow  -> http://localhost:8080  (the three lead_scoring DAGs; scores in the predictions table;"
+	@echo "The loop: weeks later the CRM knows which of these leads completed an application (generated here)"
+	$(BIN)/lead-scoring generate --rows 2000 --seed 8 --start 2021-12-01 --end 2021-12-07 --outcomes --out $(DEMO_DIR)/outcomes.csv
+	$(BIN)/lead-scoring feedback --outcomes $(DEMO_DIR)/outcomes.csv
+	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --no-label --out $(LEAD_SCORING_HOME)/landing/leads_2021-12-01.csv
+	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --outcomes --out $(LEAD_SCORING_HOME)/landing/outcomes/outcomes_2021-12-15.csv
+	@echo
+	@echo "Next: make mlflow   -> http://localhost:5000  (experiment lead_scoring: runs, plots; Models: lead_scoring@champion;"
+	@echo "                       lead_scoring-performance: realized figures per model version, stepped by ISO week)"
+	@echo "      make airflow  -> http://localhost:8080  (the four lead_scoring DAGs; scores in the predictions table;"
 	@echo "                       to score landing/leads_2021-12-01.csv, trigger lead_scoring_inference_pipeline"
-	@echo "                       with logical date 2021-12-02: a manual run covers the last whole day before it)"
+	@echo "                       with logical date 2021-12-02: a manual run covers the last whole day before it;"
+	@echo "                       then trigger lead_scoring_feedback_pipeline with logical date 2021-12-16 for"
+	@echo "                       their outcomes in landing/outcomes/outcomes_2021-12-15.csv)"
 
 test: install  ## run the test suite
 	$(BIN)/python -m pytest

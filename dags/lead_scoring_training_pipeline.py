@@ -23,8 +23,9 @@ Trains a LightGBM lead scorer on the staging table `model_input`, tracks the run
    version.
 
 Runs whenever the data pipeline publishes new `model_input` (the `lead_scoring_model_input`
-asset), and on demand from the UI. **Params**: `until` (optional `YYYY-MM-DD`: train on leads up
-to that day only).
+asset), or the feedback pipeline adds newly labelled leads to it or finds a week below target
+(its reason is the training run's `retrain_reason` tag), and on demand from the UI. **Params**:
+`until` (optional `YYYY-MM-DD`: train on leads up to that day only).
 """
 
 from __future__ import annotations
@@ -64,11 +65,12 @@ def lead_scoring_training_pipeline():
         return training_pipeline.check_input_step(Settings.from_env(), params["until"], str(dag_run.run_after))
 
     @task
-    def train(params=None, run_id=None) -> str:
-        """Returns the MLflow run id."""
-        from lead_scoring import training_pipeline
+    def train(params=None, run_id=None, triggering_asset_events=None) -> str:
+        """Returns the MLflow run id; the feedback loop's reason for retraining, if any, becomes a run tag."""
+        from lead_scoring import feedback, training_pipeline
 
-        return training_pipeline.train_step(Settings.from_env(), params["until"], airflow_run=run_id)
+        tags = feedback.retrain_tags(triggering_asset_events)
+        return training_pipeline.train_step(Settings.from_env(), params["until"], airflow_run=run_id, tags=tags)
 
     @task
     def evaluate(mlflow_run_id: str) -> dict:

@@ -69,14 +69,62 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None) -> None:
 @click.option("--start", default="2021-07-01", show_default=True, help="First creation date.")
 @click.option("--end", default="2021-12-31", show_default=True, help="Last creation date.")
 @click.option("--no-label", is_flag=True, help="Leave out app_complete_flag (leads to be scored).")
-def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_label: bool) -> None:
+@click.option(
+    "--outcomes",
+    is_flag=True,
+    help="Write the leads' outcomes instead (lead_id, app_complete_flag, outcome_at), as the CRM would: "
+    "the same options without --outcomes give the same leads.",
+)
+def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_label: bool, outcomes: bool) -> None:
     """Write synthetic leads in the raw export schema, shaped like the real CodePro leads."""
     from lead_scoring.generate import generate_leads
 
-    leads = generate_leads(rows, seed=seed, start=start, end=end, with_label=not no_label)
+    leads = generate_leads(rows, seed=seed, start=start, end=end, with_label=not no_label or outcomes)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    if outcomes:
+        _write_outcomes(leads, out_path)
+        click.echo(f"wrote the outcomes of {len(leads):,} synthetic leads to {out_path}")
+        return
     leads.to_csv(out_path, index=False)
     click.echo(f"wrote {len(leads):,} synthetic leads to {out_path}")
+
+
+def _write_outcomes(leads, out_path: Path) -> None:  # noqa: ANN001 - a DataFrame
+    """The leads' outcomes, keyed by the lead ids scoring derives from the same rows read back from CSV."""
+    import tempfile
+
+    from lead_scoring.data_pipeline import read_and_validate
+    from lead_scoring.feedback import outcomes_from_labelled
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "leads.csv"
+        leads.to_csv(path, index=False)
+        validated, _ = read_and_validate(path)
+    outcomes_from_labelled(validated).to_csv(out_path, index=False)
+
+
+@cli.command()
+@click.option(
+    "--outcomes",
+    "outcomes_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CRM outcome export (CSV): lead_id, app_complete_flag (0/1), optionally outcome_at.",
+)
+@click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
+@click.pass_context
+def feedback(ctx: click.Context, outcomes_path: Path, db_url: str | None) -> None:
+    """Feed late outcomes back: realized performance per model version and week, and more training data."""
+    from lead_scoring.feedback_pipeline import run_feedback
+
+    settings = _settings(ctx, db_url=db_url)
+    with _progress(["ingest", "performance", "append"], "feedback") as advance:
+        summary = run_feedback(settings, outcomes_path, on_step=advance)
+    click.echo(f"fed outcomes back into {settings.redacted_db_url()}")
+    for line in summary.lines():
+        click.echo(f"  {line}")
+    if summary.performance.verdict.status == "below_target":
+        click.echo(f"warning: {summary.performance.verdict.describe()}", err=True)
 
 
 @cli.command()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from lead_scoring.data_pipeline import read_and_validate, transform_leads
 from lead_scoring.errors import InputDataError, LeadScoringError
+from lead_scoring.feedback_pipeline import record_scored_leads
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import load_mappings
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS, SCORING_RUNS
@@ -133,6 +134,7 @@ def score_file(
             predictions = predict(settings, champion, model_input, recent_scores(db, champion, settings.policy_pool))
             notify("write")
             db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
+            record_scored_leads(db, run_key, model_input, predictions["scored_at"].max())  # for the feedback loop
             notify("monitor")
             summary = _summarise(run_key, str(input_path), champion, model_input, predictions, settings)
             summary.duplicates_dropped = report.duplicates_dropped
@@ -328,10 +330,15 @@ def score_step(settings: Settings, interval_start: str) -> str:
 
 
 def write_step(settings: Settings, interval_start: str) -> int:
-    """Merge the run's predictions into `predictions` (same leads, same model: replaced)."""
+    """Merge the run's predictions into `predictions` (same leads, same model: replaced) and keep their
+    model input in `scored_leads` for the feedback loop."""
     with _scratch(settings) as db:
         scored = db.read_scratch(_key(interval_start), SCORED)
-        return db.merge_rows(_key(interval_start), PREDICTIONS, scored, keys=[LEAD_ID, "model_name", "model_version"])
+        keys = [LEAD_ID, "model_name", "model_version"]
+        written = db.merge_rows(_key(interval_start), PREDICTIONS, scored, keys=keys)
+        model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
+        record_scored_leads(db, interval_run_key(interval_start), model_input, scored["scored_at"].max())
+        return written
 
 
 def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict:

@@ -8,18 +8,24 @@ when is never lost.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from lead_scoring.errors import ModelNotFoundError
 from lead_scoring.settings import Settings
+
+if TYPE_CHECKING:
+    from lead_scoring.feedback import WeekPerformance
 
 log = logging.getLogger(__name__)
 
@@ -310,3 +316,43 @@ def log_scoring_run(settings: Settings, summary: dict) -> None:
     }.items():
         mlflow_client.set_tag(run_id, key, str(value))
     mlflow_client.set_terminated(run_id)
+
+
+def log_model_performance(settings: Settings, version: str, weeks: Sequence[WeekPerformance]) -> str:
+    """A version's realized weekly figures in MLflow (experiment `<experiment>-performance`), one run per version.
+
+    Metrics are stepped by ISO week (step YYYYWW, timestamp the week's Monday). Idempotent: the
+    same figures leave the run as it is; changed figures replace it (the old run is deleted).
+    """
+    from mlflow.entities import Metric
+
+    mlflow_client = client(settings)
+    exp = experiment_id(settings, f"{settings.experiment_name}-performance")
+    rows = [week.row() for week in weeks]
+    digest = hashlib.sha1(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
+    existing = mlflow_client.search_runs(
+        [exp], f"tags.model_name = '{settings.model_name}' and tags.model_version = '{version}'"
+    )
+    if existing and existing[0].data.tags.get("figures_digest") == digest:
+        return existing[0].info.run_id
+    for run in existing:
+        mlflow_client.delete_run(run.info.run_id)
+    run_id = mlflow_client.create_run(
+        exp,
+        run_name=f"{settings.model_name} v{version}",
+        tags={"model_name": settings.model_name, "model_version": str(version), "figures_digest": digest},
+    ).info.run_id
+    metrics = []
+    for row in rows:
+        monday = pd.Timestamp(row["week_start"])
+        iso = monday.isocalendar()
+        step, stamp = iso.year * 100 + iso.week, int(monday.timestamp() * 1000)
+        for key in ("leads_scored", "leads_labelled", "auc", "precision", "recall", "f1", "flagged_share"):
+            value = row[key]
+            if value is not None and not pd.isna(value):
+                metrics.append(Metric(key, float(value), stamp, step))
+        metrics.append(Metric("below_target", float(row["status"] == "below_target"), stamp, step))
+    for start in range(0, len(metrics), 1000):  # MLflow's batch limit
+        mlflow_client.log_batch(run_id, metrics=metrics[start : start + 1000])
+    mlflow_client.set_terminated(run_id)
+    return run_id

@@ -90,6 +90,15 @@ DATA_PIPELINE_TABLES: tuple[str, ...] = (
 PREDICTIONS = "predictions"
 SCORING_RUNS = "scoring_runs"
 
+# The closed loop: what was scored, the outcomes that came back, and how each version really did.
+SCORED_LEADS = "scored_leads"  # the model input of every scored lead, keyed by lead_id
+OUTCOMES = "outcomes"  # the CRM's outcome per scored lead (the newer label wins)
+UNMATCHED_OUTCOMES = "unmatched_outcomes"  # outcomes of leads never scored here, kept aside
+MODEL_PERFORMANCE = "model_performance"  # realized figures per model version and ISO week
+FIRST_SCORED_AT = "first_scored_at"
+OUTCOME_AT = "outcome_at"
+RETRAIN_REASON = "retrain_reason"  # why the feedback loop republished model_input: asset event extra, run tag
+
 # Airflow Asset URIs (x- scheme: ours, no provider normaliser is looked up at parse time).
 MODEL_INPUT_ASSET_URI = "x-lead-scoring://staging/model_input"
 CHAMPION_ASSET_URI = "x-lead-scoring://registry/champion"

@@ -41,6 +41,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
     "LEAD_SCORING_BACKTEST_MAX_LEADS": "backtest_max_leads",
+    "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
 }
 
 
@@ -61,6 +62,7 @@ class Settings:
     significant_levels_path: Path
     interaction_groups_path: Path
     landing_dir: Path
+    outcomes_dir: Path
     experiment_name: str = "lead_scoring"
     model_name: str = "lead_scoring"
     validation_share: float = 0.2
@@ -81,6 +83,7 @@ class Settings:
     backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
     backtest_max_leads: int = 200_000  # a backtest fold fits on at most this many of the newest leads (0: all)
+    min_labelled_leads: int = 200  # labelled leads a week needs before its realized figures are computed
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,6 +106,7 @@ class Settings:
                 env.get("LEAD_SCORING_INTERACTION_GROUPS") or data_dir / "interaction_groups.json"
             ),
             "landing_dir": Path(env.get("LEAD_SCORING_LANDING_DIR") or home / "landing"),
+            "outcomes_dir": Path(env.get("LEAD_SCORING_OUTCOMES_DIR") or home / "landing" / "outcomes"),
         }
         types = {f.name: f.type for f in fields(cls)}
         for var, name in _ENV_FIELDS.items():
@@ -118,6 +122,10 @@ class Settings:
             raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MAX_LEADS={self.backtest_max_leads}: not a count of leads")
         if self.policy_pool < 0:
             raise ConfigurationError(f"LEAD_SCORING_POLICY_POOL={self.policy_pool}: not a count of leads")
+        if self.min_labelled_leads < 1:
+            raise ConfigurationError(
+                f"LEAD_SCORING_MIN_LABELLED_LEADS={self.min_labelled_leads}: a week needs at least 1 labelled lead"
+            )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored (unset CLI flags)."""

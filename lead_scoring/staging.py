@@ -146,12 +146,17 @@ class StagingDatabase:
                     conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table)}"))
 
     # -- merging rows into a long-lived table ------------------------------------------------------
-    def merge_rows(self, run_key: str, table: str, frame: pd.DataFrame, keys: list[str]) -> int:
+    def merge_rows(
+        self, run_key: str, table: str, frame: pd.DataFrame, keys: list[str], keep: Iterable[str] = ()
+    ) -> int:
         """Replace the rows of ``table`` that share ``keys`` with ``frame``'s, and add the new ones.
 
         One transaction: a rerun replaces its own rows and never duplicates them; rows under
-        other keys (other leads, or the same leads scored by another model version) stay.
+        other keys (other leads, or the same leads scored by another model version) stay. Columns
+        in ``keep`` are written for new rows only (e.g. when a lead was first scored). A table
+        written whole by another step (``model_input``) gets the unique index on ``keys`` here.
         """
+        kept = set(keep)
         scratch = self.write_scratch(run_key, table, frame)
         target, staged = self._quote(table), self._quote(scratch)
         columns = ", ".join(self._quote(c) for c in frame.columns)
@@ -160,12 +165,12 @@ class StagingDatabase:
             with self.engine.begin() as conn:
                 if not sa.inspect(conn).has_table(table):
                     write_frame(conn, frame.head(0), table)
-                    index = self._quote(f"ux_{table}_key")
-                    conn.execute(sa.text(f"CREATE UNIQUE INDEX {index} ON {target} ({key_list})"))
+                index = self._quote(f"ux_{table}_key")
+                conn.execute(sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {target} ({key_list})"))
                 # one upsert through the table's unique index, in key order (the index then grows at
                 # its end): 3x faster than DELETE + INSERT at a million rows. (A correlated EXISTS,
                 # used before that, scanned the staged rows once per row of the table: hours.)
-                others = [self._quote(c) for c in frame.columns if c not in keys]
+                others = [self._quote(c) for c in frame.columns if c not in keys and c not in kept]
                 action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others) if others else "DO NOTHING"
                 conn.execute(
                     sa.text(

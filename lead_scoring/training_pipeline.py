@@ -117,8 +117,11 @@ def check_input_step(settings: Settings, until: str | None = None, as_of: str | 
     return {"leads": len(frame), "conversions": int(frame[LABEL].sum()), "newest": str(newest)}
 
 
-def train_step(settings: Settings, until: str | None = None, airflow_run: str | None = None) -> str:
-    """Train, and log everything to a new MLflow run; returns its run id."""
+def train_step(
+    settings: Settings, until: str | None = None, airflow_run: str | None = None, tags: dict[str, str] | None = None
+) -> str:
+    """Train, and log everything to a new MLflow run; returns its run id. ``tags``: extra run tags
+    (e.g. the feedback loop's `retrain_reason`)."""
     import mlflow
 
     from lead_scoring.monitoring import build_reference_profile
@@ -134,8 +137,8 @@ def train_step(settings: Settings, until: str | None = None, airflow_run: str | 
     example = frame.drop(columns=[LABEL]).head(5)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
     experiment = registry.experiment_id(settings)
-    tags = {"airflow_run": airflow_run} if airflow_run else {}
-    with mlflow.start_run(experiment_id=experiment, tags=tags) as run:
+    run_tags = {**(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
+    with mlflow.start_run(experiment_id=experiment, tags=run_tags) as run:
         mlflow.log_params({f"lgbm_{k}": v for k, v in result.params.items()})
         mlflow.log_params(
             {

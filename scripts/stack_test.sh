@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The production topology without Docker: PostgreSQL, Redis, Airflow on the CeleryExecutor (api-server,
 # scheduler, dag-processor, one Celery worker) and an MLflow server on Postgres, all on loopback, from
-# the system's packages and this project's venv. Runs the three DAGs through Airflow's REST API, checks
+# the system's packages and this project's venv. Runs the four DAGs through Airflow's REST API, checks
 # Postgres and the MLflow registry, and tears everything down. Every wait is bounded.
 #
 #   bash scripts/stack_test.sh          (make stack-test)
@@ -104,6 +104,7 @@ export LEAD_SCORING_HOME="$STATE/home"
 export LEAD_SCORING_DB_URL="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/staging"
 export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
 export LEAD_SCORING_LANDING_DIR="$STATE/home/landing"
+export LEAD_SCORING_OUTCOMES_DIR="$STATE/home/landing/outcomes"
 
 log "airflow db migrate"
 "$BIN/airflow" db migrate >"$STATE/logs/migrate.log" 2>&1
@@ -123,7 +124,7 @@ api() {  # api METHOD PATH [JSON]
 }
 json() { "$BIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-for dag in lead_scoring_data_pipeline lead_scoring_training_pipeline lead_scoring_inference_pipeline; do
+for dag in lead_scoring_data_pipeline lead_scoring_training_pipeline lead_scoring_inference_pipeline lead_scoring_feedback_pipeline; do
   wait_for 120 "dag $dag parsed" api GET "/dags/$dag"
   api PATCH "/dags/$dag" '{"is_paused": false}' >/dev/null
 done
@@ -160,8 +161,48 @@ wait_run lead_scoring_training_pipeline "$train_run" 420
 run=$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" '{"logical_date": "2021-12-05T00:00:00Z"}' | json 'd["dag_run_id"]')
 wait_run lead_scoring_inference_pipeline "$run" 300
 
-# -- what landed where ----------------------------------------------------------------------------------
+# -- the loop: outcomes of those leads come back; the feedback DAG ingests them, measures, retrains ------
+# (the file has every generated lead of Dec 3-5; only Dec 4's were scored: the others are kept aside)
+"$BIN/lead-scoring" generate --rows 3000 --seed 8 --start 2021-12-03 --end 2021-12-05 --outcomes \
+  --out "$STATE/home/landing/outcomes/outcomes_2021-12-20.csv"
+run=$(api POST "/dags/lead_scoring_feedback_pipeline/dagRuns" '{"logical_date": "2021-12-21T00:00:00Z"}' | json 'd["dag_run_id"]')
+deadline=$((SECONDS + 300))
+until state=$(api GET "/dags/lead_scoring_feedback_pipeline/dagRuns/$run" | json 'd["state"]') && [[ "$state" == success || "$state" == failed ]]; do
+  [ $SECONDS -ge $deadline ] && { log "feedback run $run still $state after 300 s"; exit 1; }
+  sleep 3
+done
+tasks=$(api GET "/dags/lead_scoring_feedback_pipeline/dagRuns/$run/taskInstances" | json '" ".join(sorted(t["task_id"] + "=" + str(t["state"]) for t in d["task_instances"]))')
+log "feedback run $run: $state ($tasks)"
+for done in ingest=success recompute_performance=success append_labelled=success publish=success; do
+  [[ " $tasks " == *" $done "* ]] || { log "expected $done"; exit 1; }
+done
+# check_targets fails the run exactly when the latest judged week is below target (Airflow's alert)
 sql() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d staging -tAc "$1"; }
+verdict=$(sql "SELECT status FROM model_performance WHERE status <> 'too_few_labels' ORDER BY week_start DESC, status LIMIT 1")
+log "postgres staging: model_performance $(sql "SELECT COUNT(*) FROM model_performance") row(s), latest judged week $verdict"
+if [ "$verdict" = below_target ]; then [ "$state" = failed ] && [[ " $tasks " == *" check_targets=failed "* ]]
+else [ "$state" = success ]; fi
+outcomes=$(sql "SELECT COUNT(*) FROM outcomes")
+labelled=$(sql "SELECT SUM(leads_labelled) FROM model_performance")
+unmatched=$(sql "SELECT COUNT(*) FROM unmatched_outcomes")
+log "postgres staging: outcomes $outcomes (= predictions), unmatched_outcomes $unmatched, labelled in model_performance $labelled"
+[ "$outcomes" -eq "$(sql "SELECT COUNT(*) FROM predictions")" ] && [ "$labelled" -eq "$outcomes" ] && [ "$unmatched" -gt 0 ]
+
+log "waiting for the training run the republished model_input asset triggers"
+deadline=$((SECONDS + 60))
+until retrain_run=$(api GET "/dags/lead_scoring_training_pipeline/dagRuns" | json '[r["dag_run_id"] for r in d["dag_runs"] if r["dag_run_id"] != "'"$train_run"'"][0] if len(d["dag_runs"]) > 1 else ""') && [ -n "$retrain_run" ]; do
+  [ $SECONDS -ge $deadline ] && { log "no asset-triggered retraining run after 60 s"; exit 1; }
+  sleep 3
+done
+wait_run lead_scoring_training_pipeline "$retrain_run" 420
+experiment=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/experiments/get-by-name?experiment_name=lead_scoring" | json 'd["experiment"]["experiment_id"]')
+reason=$(curl -sf -X POST "$MLFLOW_TRACKING_URI/api/2.0/mlflow/runs/search" -H 'Content-Type: application/json' \
+  -d "{\"experiment_ids\": [\"$experiment\"], \"filter\": \"tags.airflow_run = '$retrain_run'\"}" \
+  | json '[t["value"] for t in d["runs"][0]["data"]["tags"] if t["key"] == "retrain_reason"][0]')
+log "mlflow server: the retraining run's retrain_reason: $reason"
+[[ "$reason" == *"newly labelled lead(s)"* ]]
+
+# -- what landed where ----------------------------------------------------------------------------------
 model_input=$(sql "SELECT COUNT(*) FROM model_input")
 predictions=$(sql "SELECT COUNT(*) FROM predictions")
 versions=$(sql "SELECT COUNT(DISTINCT model_version) FROM predictions")

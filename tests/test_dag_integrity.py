@@ -38,6 +38,14 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
         ("write", "monitor"),
         ("monitor", "discard_scratch"),
     },
+    "lead_scoring_feedback_pipeline": {
+        ("find_outcomes", "ingest"),
+        ("ingest", "recompute_performance"),
+        ("recompute_performance", "check_targets"),
+        ("recompute_performance", "append_labelled"),
+        ("append_labelled", "retraining_needed"),
+        ("retraining_needed", "publish"),
+    },
 }
 
 HEAVY_MODULES = ["pandas", "mlflow", "lightgbm", "pycaret", "sklearn", "matplotlib", "pandera"]
@@ -79,10 +87,19 @@ def test_training_runs_when_the_data_pipeline_publishes(dagbag):
     assert MODEL_INPUT_ASSET_URI in repr(training.timetable.asset_condition)
 
 
-def test_inference_runs_daily_over_whole_days(dagbag):
-    inference = dagbag.dags["lead_scoring_inference_pipeline"]
-    assert type(inference.timetable).__name__ == "CronDataIntervalTimetable"
-    assert inference.timetable.expression == "0 0 * * *"  # @daily
+@pytest.mark.parametrize("dag_id", ["lead_scoring_inference_pipeline", "lead_scoring_feedback_pipeline"])
+def test_daily_dags_run_over_whole_days(dagbag, dag_id):
+    daily = dagbag.dags[dag_id]
+    assert type(daily.timetable).__name__ == "CronDataIntervalTimetable"
+    assert daily.timetable.expression == "0 0 * * *"  # @daily
+
+
+def test_feedback_dag_publishes_the_model_input_asset_and_only_there(dagbag):
+    from lead_scoring.schema import MODEL_INPUT_ASSET_URI
+
+    feedback = dagbag.dags["lead_scoring_feedback_pipeline"]
+    outlets = {task.task_id: [outlet.uri for outlet in task.outlets] for task in feedback.tasks if task.outlets}
+    assert outlets == {"publish": [MODEL_INPUT_ASSET_URI]}
 
 
 _PARSE_PROBE = """

@@ -32,6 +32,7 @@ def scoring_home(champion_home, monkeypatch):
     with engine.begin() as conn:  # every test starts with no scores
         conn.execute(sa.text("DROP TABLE IF EXISTS predictions"))
         conn.execute(sa.text("DROP TABLE IF EXISTS scoring_runs"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS scored_leads"))
     engine.dispose()
     return champion_home
 
@@ -148,6 +149,8 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
         in_interval = ((created >= start) & (created < start + pd.Timedelta(days=1))).sum()
         predictions = table(scoring_home, "predictions")
         assert 0 < len(predictions) == in_interval < len(leads)
+        scored = table(scoring_home, "scored_leads")  # kept for the feedback loop
+        assert set(scored["lead_id"]) == set(predictions["lead_id"]) and len(scored) == in_interval
     runs = table(scoring_home, "scoring_runs")
     assert len(runs) == 1 and runs.loc[0, "interval_start"].startswith("2021-12-04")
 

@@ -36,6 +36,21 @@ def test_environment_overrides(tmp_path: Path):
     assert "secret" not in settings.redacted_db_url()
 
 
+def test_feedback_settings_default_under_home_and_read_the_environment(tmp_path: Path):
+    settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)})
+    assert settings.outcomes_dir == tmp_path / "landing" / "outcomes"
+    assert settings.min_labelled_leads == 200
+    env = {
+        "LEAD_SCORING_HOME": str(tmp_path),
+        "LEAD_SCORING_OUTCOMES_DIR": "/crm",
+        "LEAD_SCORING_MIN_LABELLED_LEADS": "50",
+    }
+    settings = Settings.from_env(env)
+    assert settings.outcomes_dir == Path("/crm") and settings.min_labelled_leads == 50
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_MIN_LABELLED_LEADS=0"):
+        Settings.from_env({**env, "LEAD_SCORING_MIN_LABELLED_LEADS": "0"})
+
+
 def test_flags_override_the_environment_and_none_means_unset(tmp_path: Path):
     settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)})
     assert settings.with_overrides(db_url="sqlite:///x.db").db_url == "sqlite:///x.db"

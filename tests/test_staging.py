@@ -53,6 +53,27 @@ def test_merge_rows_replaces_same_keys_and_keeps_others(db):
     assert tables(db) == ["predictions"]
 
 
+def test_merge_rows_into_a_table_published_whole_and_columns_kept_from_the_first_write(db):
+    """model_input is published whole (no index) and then gains rows by lead_id; scored_leads keeps first_scored_at."""
+    db.replace_tables({"model_input": pd.DataFrame({"lead_id": ["a", "b"], "label": [0, 1]})}, run_key="prep")
+    db.merge_rows("fb", "model_input", pd.DataFrame({"lead_id": ["b", "c"], "label": [0, 1]}), ["lead_id"])
+    table = db.read_table("model_input").sort_values("lead_id")
+    assert table.values.tolist() == [["a", 0], ["b", 0], ["c", 1]]
+
+    first = pd.DataFrame({"lead_id": ["a"], "tier": [1.0], "first_scored_at": pd.to_datetime(["2021-12-01"])})
+    db.merge_rows("s1", "scored_leads", first, ["lead_id"], keep=["first_scored_at"])
+    later = pd.DataFrame(
+        {"lead_id": ["a", "b"], "tier": [2.0, 3.0], "first_scored_at": pd.to_datetime(["2021-12-09"] * 2)}
+    )
+    db.merge_rows("s2", "scored_leads", later, ["lead_id"], keep=["first_scored_at"])
+    scored = db.read_table("scored_leads").sort_values("lead_id")
+    assert scored["tier"].tolist() == [2.0, 3.0]
+    assert pd.to_datetime(scored["first_scored_at"]).tolist() == [
+        pd.Timestamp("2021-12-01"),
+        pd.Timestamp("2021-12-09"),
+    ]
+
+
 def test_a_failed_publish_keeps_the_old_tables(db, monkeypatch):
     db.replace_tables({"a": pd.DataFrame({"x": [1]})}, run_key="old")
     with pytest.raises(Exception, match="boom"):  # noqa: PT011
