@@ -153,15 +153,24 @@ def fingerprint(model_input: pd.DataFrame) -> dict:
 
 
 def backtest_month_starts(model_input: pd.DataFrame, count: int, min_leads: int, min_conversions: int) -> list:
-    """The last ``count`` calendar months that can be backtested: both classes in the month, and
-    enough leads of both classes before it to fit on. Oldest first; fewer when the data is young."""
-    months = model_input[CREATED_DATE].dt.to_period("M")
+    """The last ``count`` whole calendar months that can be backtested, oldest first (fewer when the
+    data is young): at least ``min_conversions`` leads of each class in the month, and ``min_leads``
+    leads with ``min_conversions`` of each class before it to fit on.
+
+    The month of the newest lead counts only when that lead was created on the month's last day: a
+    few days of a month are a noisy month, and the gate reads the worst one.
+    """
+    created = model_input[CREATED_DATE]
+    months = created.dt.to_period("M")
     labels = model_input[LABEL].astype(int)
+    newest = created.max()
     eligible = []
     for month in sorted(months.unique(), reverse=True):
+        if month == newest.to_period("M") and newest.normalize() != month.end_time.normalize():
+            continue  # the month is still running
         before, inside = labels[months < month], labels[months == month]
         enough_before = len(before) >= min_leads and min(before.sum(), len(before) - before.sum()) >= min_conversions
-        if enough_before and inside.nunique() == 2:
+        if enough_before and min(inside.sum(), len(inside) - inside.sum()) >= min_conversions:
             eligible.append(month)
         if len(eligible) == count:
             break

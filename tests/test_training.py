@@ -134,13 +134,14 @@ def test_without_backtest_months_the_gate_says_so():
 
 
 def monthly(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
-    """Leads per month as (leads, converted), one per hour from the 1st."""
+    """Leads per month as (leads, converted), one a day up to noon of the month's last day."""
     frames = []
     for month, (n, converted) in counts.items():
+        last_day = pd.Period(month, freq="M").end_time.normalize()
         frames.append(
             pd.DataFrame(
                 {
-                    "created_date": pd.date_range(f"{month}-01", periods=n, freq="h"),
+                    "created_date": pd.date_range(end=last_day + pd.Timedelta(hours=12), periods=n, freq="D"),
                     "app_complete_flag": [1] * converted + [0] * (n - converted),
                 }
             )
@@ -158,6 +159,17 @@ def test_backtest_months_are_the_last_ones_with_enough_history_before_them():
     # a month of one class cannot be graded; it still counts as history for the next
     one_class = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 0), "2021-10": (4, 2)})
     assert as_text(backtest_month_starts(one_class, 3, min_leads=4, min_conversions=2)) == ["2021-08", "2021-10"]
+    # a month with too few of a class is too noisy to grade
+    thin = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 1), "2021-10": (4, 2)})
+    assert as_text(backtest_month_starts(thin, 3, min_leads=4, min_conversions=2)) == ["2021-08", "2021-10"]
+
+
+def test_the_month_still_running_is_not_backtested():
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (6, 3)})
+    assert frame["created_date"].max() == pd.Timestamp("2021-10-31 12:00")  # October is whole
+    assert [str(m) for m in backtest_month_starts(frame, 3, 4, 2)] == ["2021-08", "2021-09", "2021-10"]
+    running = frame[frame["created_date"] < "2021-10-31"]  # newest from Oct 30; 3 and 2 of each class left
+    assert [str(m) for m in backtest_month_starts(running, 3, 4, 2)] == ["2021-08", "2021-09"]
 
 
 def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, monkeypatch):
