@@ -40,8 +40,13 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @cli.command()
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Raw lead export (CSV).")
 @click.option("--db", "db_url", help="Staging database URL (SQLAlchemy); default: $LEAD_SCORING_DB_URL.")
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Publish even if the export has far fewer leads than model_input now (LEAD_SCORING_SHRINK_LIMIT).",
+)
 @click.pass_context
-def prepare(ctx: click.Context, input_path: Path, db_url: str | None) -> None:
+def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
     from lead_scoring.data_pipeline import prepare as run_prepare
 
@@ -56,7 +61,7 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None) -> None:
         "write",
     ]
     with _progress(steps, "prepare") as advance:
-        summary = run_prepare(settings, input_path, on_step=advance)
+        summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
     for line in summary.lines():
         click.echo(f"  {line}")

@@ -38,6 +38,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
     "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
+    "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
 }
 
 
@@ -75,6 +76,9 @@ class Settings:
     warm_cutoff: float = 0.4
     drift_limit: float = 0.25
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
+    # an export with fewer leads than this share of the published model_input's is refused unless
+    # the run allows the shrink (--allow-shrink, the data DAG's allow_shrink); 0: no limit
+    shrink_limit: float = 0.5
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -84,6 +84,13 @@ class StagingDatabase:
             frame[CREATED_DATE] = pd.to_datetime(frame[CREATED_DATE])
         return frame
 
+    def count_rows(self, name: str) -> int | None:
+        """How many rows table ``name`` has; ``None`` when it does not exist."""
+        if not self.has_table(name):
+            return None
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {self._quote(name)}")).scalar_one())
+
     def query(self, sql: str, **params: object) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return pd.read_sql_query(sa.text(sql), conn, params=params)

@@ -44,10 +44,31 @@ def test_prepare_writes_five_tables_and_summarises(home, cli):
 
 def test_rerun_replaces_the_tables(home, cli):
     write_csv(raw_leads(10), home / "a.csv")
-    write_csv(raw_leads(4), home / "b.csv")
+    write_csv(raw_leads(5), home / "b.csv")
     assert cli("prepare", "--input", home / "a.csv")[0] == 0
-    assert cli("prepare", "--input", home / "b.csv")[0] == 0
+    assert cli("prepare", "--input", home / "b.csv")[0] == 0  # half of them: at the default limit
+    assert len(staging_snapshot(home)[MODEL_INPUT]) == 5
+
+
+def test_a_much_smaller_export_is_refused_unless_allowed(home, cli, good_run, monkeypatch):
+    """One lead replacing the ten published ones is a mistake more often than not."""
+    small = write_csv(raw_leads(4), home / "small.csv")
+    status, _, err = cli("prepare", "--input", small)
+    assert status == 2
+    assert err == (
+        f"error: {small}: 4 lead(s) would replace the 10 in model_input, fewer than 50% of them "
+        "(LEAD_SCORING_SHRINK_LIMIT); nothing was written. If that is intended: prepare --allow-shrink, "
+        "or the data DAG's param allow_shrink\n"
+    )
+    after = staging_snapshot(home)
+    for name, frame in good_run.items():
+        pd.testing.assert_frame_equal(after[name], frame)
+
+    assert cli("prepare", "--input", small, "--allow-shrink")[0] == 0
     assert len(staging_snapshot(home)[MODEL_INPUT]) == 4
+    monkeypatch.setenv("LEAD_SCORING_SHRINK_LIMIT", "0")  # no limit
+    assert cli("prepare", "--input", write_csv(raw_leads(1), home / "one.csv"))[0] == 0
+    assert len(staging_snapshot(home)[MODEL_INPUT]) == 1
 
 
 def test_lead_ids_are_stable_and_ignore_the_label(home, cli):
@@ -259,7 +280,7 @@ def test_failed_write_leaves_previous_tables(home, cli, good_run, monkeypatch):
         from lead_scoring.data_pipeline import prepare
         from lead_scoring.settings import Settings
 
-        prepare(Settings.from_env(), write_csv(raw_leads(3), home / "new.csv"))
+        prepare(Settings.from_env(), write_csv(raw_leads(6), home / "new.csv"))
     after = staging_snapshot(home)
     assert set(after) == set(good_run)  # no scratch table left behind either
     pd.testing.assert_frame_equal(after[MODEL_INPUT], good_run[MODEL_INPUT])
