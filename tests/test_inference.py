@@ -136,6 +136,20 @@ def test_bad_scoring_input_writes_nothing(scoring_home, cli):
     engine.dispose()
 
 
+def test_an_infinite_count_is_refused_with_one_line_not_a_traceback(scoring_home, cli):
+    leads = generate_leads(10, seed=2, with_label=False).astype(object)
+    leads.loc[4, "total_leads_droppped"] = "1e309"  # parses as inf
+    path = write_csv(leads, scoring_home / "inf.csv")
+    status, _, err = cli("score", "--input", path)
+    assert status == 2
+    assert err == (
+        f"error: {path}: column 'total_leads_droppped': 1 row(s) not a finite number, e.g. '1e309' on line 6\n"
+    )
+    engine = sa.create_engine(f"sqlite:///{scoring_home / 'lead_scoring.db'}")
+    assert not sa.inspect(engine).has_table("predictions")
+    engine.dispose()
+
+
 def _dag(file_name: str, attribute: str):
     spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), DAGS_DIR / file_name)
     module = importlib.util.module_from_spec(spec)
