@@ -224,7 +224,7 @@ def rollback(settings: Settings, reason: str, by: str | None = None) -> tuple[st
         held.append(str(current.version))
     if len(held) < 2:
         raise ModelNotFoundError(
-            f"version {current.version} is the only champion there has been; nothing to roll back to"
+            f"version {current.version} is the oldest champion in the history; nothing earlier to roll back to"
         )
     target = held[-2]
     move_champion(

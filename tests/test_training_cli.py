@@ -168,7 +168,7 @@ def test_5_rollback_walks_back_and_versions_are_recorded_as_numbers(env, cli):
     assert status == 0 and "from version 2 to version 1" in out
     status, _, err = cli("rollback", "--reason", "second")
     assert status == 2
-    assert err == "error: version 1 is the only champion there has been; nothing to roll back to\n"
+    assert err == "error: version 1 is the oldest champion in the history; nothing earlier to roll back to\n"
     assert registry_state(env)[0] == "1"
 
 
