@@ -42,6 +42,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
     "LEAD_SCORING_BACKTEST_MAX_LEADS": "backtest_max_leads",
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
+    "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
 }
 
 
@@ -84,6 +85,9 @@ class Settings:
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
     backtest_max_leads: int = 200_000  # a backtest fold fits on at most this many of the newest leads (0: all)
     min_labelled_leads: int = 200  # labelled leads a week needs before its realized figures are computed
+    # an export with fewer leads than this share of the published model_input's is refused unless
+    # the run allows the shrink (--allow-shrink, the data DAG's allow_shrink); 0: no limit
+    shrink_limit: float = 0.5
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -2,7 +2,9 @@
 # The production topology without Docker: PostgreSQL, Redis, Airflow on the CeleryExecutor (api-server,
 # scheduler, dag-processor, one Celery worker) and an MLflow server on Postgres, all on loopback, from
 # the system's packages and this project's venv. Runs the four DAGs through Airflow's REST API, checks
-# Postgres and the MLflow registry, and tears everything down. Every wait is bounded.
+# Postgres and the MLflow registry, and tears everything down. Every wait is bounded, every check
+# fails the test when it does not hold, and the teardown fails it when a process is left behind.
+# The MLflow server runs on loopback without a login (a throwaway test machine; production: README).
 #
 #   bash scripts/stack_test.sh          (make stack-test)
 set -euo pipefail
@@ -11,17 +13,47 @@ ROOT=$(pwd)
 BIN="$ROOT/.venv/bin"
 export PATH="$BIN:$PATH"
 STATE=$(mktemp -d -t lead-scoring-stack-XXXXXX)
-PIDS=()
+PIDS=()  # each background service leads its own process group (setsid): its children go with it
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# check DESCRIPTION COMMAND...: the test fails unless COMMAND succeeds. (A bare `[ a ] && [ b ]` does
+# not: under set -e a failure anywhere but in the last command of an && list is ignored.)
+check() {
+  local what=$1; shift
+  if "$@"; then log "check: $what"; else log "CHECK FAILED: $what"; exit 1; fi
+}
+has_word() { [[ " $1 " == *" $2 "* ]]; }  # has_word "LIST" WORD: WORD is one of the LIST's words
+
+start() {  # start NAME COMMAND...: a background service in a process group of its own
+  local name=$1; shift
+  setsid "$@" >"$STATE/logs/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+leftovers() {  # the processes of our services still alive: their process groups, and Postgres
+  local groups
+  groups=$(IFS=,; echo "${PIDS[*]:-}")
+  { if [ -n "$groups" ]; then pgrep -g "$groups"; fi; pgrep -f -- "$STATE/"; } 2>/dev/null | sort -u | tr '\n' ' ' || true
+}
 
 teardown() {
   status=$?
   log "tearing down (exit status $status)"
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  sleep 2
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null || true; done
   [ -n "${REDIS_PORT:-}" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   [ -d "$STATE/pg" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -m immediate stop >/dev/null 2>&1 || true
+  local deadline=$((SECONDS + 30))  # Celery shuts down warmly; give it time, then kill what is left
+  while [ -n "$(leftovers)" ] && [ $SECONDS -lt $deadline ]; do sleep 1; done
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true; done
+  sleep 1
+  left=$(leftovers)
+  if [ -n "$left" ]; then
+    log "FAILED: processes left behind: $left"
+    ps -o pid,pgid,args -p "${left// /,}" 2>/dev/null || true
+    [ "$status" -ne 0 ] || status=1
+  else
+    log "no process left behind"
+  fi
   if [ "$status" -ne 0 ]; then
     for f in "$STATE"/logs/*.log; do echo "----- tail of $f"; tail -n 25 "$f"; done
     # the task logs that mention an error, the most telling first
@@ -72,10 +104,8 @@ wait_for 20 "redis on 127.0.0.1:$REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
 
 # -- MLflow tracking server on Postgres, artifacts served by it --------------------------------------
 MLFLOW_PORT=$(free_port)
-"$BIN/mlflow" server --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
-  --artifacts-destination "$STATE/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
-  >"$STATE/logs/mlflow.log" 2>&1 &
-PIDS+=($!)
+start mlflow "$BIN/mlflow" server --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
+  --artifacts-destination "$STATE/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1
 wait_for 90 "mlflow server on 127.0.0.1:$MLFLOW_PORT" curl -sf "http://127.0.0.1:$MLFLOW_PORT/health"
 
 # -- Airflow on the CeleryExecutor -------------------------------------------------------------------
@@ -111,8 +141,7 @@ log "airflow db migrate"
 for part in "api-server" "scheduler" "dag-processor" "celery worker --concurrency 2"; do
   name=${part%% *}
   # shellcheck disable=SC2086
-  "$BIN/airflow" $part >"$STATE/logs/$name.log" 2>&1 &
-  PIDS+=($!)
+  start "$name" "$BIN/airflow" $part
 done
 API="http://127.0.0.1:$API_PORT"
 wait_for 120 "airflow api-server on $API" curl -sf "$API/api/v2/monitor/health"
@@ -142,7 +171,7 @@ wait_run() {  # wait_run DAG_ID RUN_ID SECONDS
   done
 }
 
-# -- the three DAG runs -------------------------------------------------------------------------------
+# -- the data, training and inference DAG runs -------------------------------------------------------------------------------
 "$BIN/lead-scoring" generate --rows 30000 --seed 7 --start 2021-07-01 --end 2021-11-30 --out "$STATE/home/demo/leads.csv"
 "$BIN/lead-scoring" generate --rows 3000 --seed 8 --start 2021-12-03 --end 2021-12-05 --no-label \
   --out "$STATE/home/landing/leads_2021-12-04.csv"
@@ -174,19 +203,25 @@ done
 tasks=$(api GET "/dags/lead_scoring_feedback_pipeline/dagRuns/$run/taskInstances" | json '" ".join(sorted(t["task_id"] + "=" + str(t["state"]) for t in d["task_instances"]))')
 log "feedback run $run: $state ($tasks)"
 for done in ingest=success recompute_performance=success append_labelled=success publish=success; do
-  [[ " $tasks " == *" $done "* ]] || { log "expected $done"; exit 1; }
+  check "feedback task $done" has_word "$tasks" "$done"
 done
 # check_targets fails the run exactly when the latest judged week is below target (Airflow's alert)
 sql() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d staging -tAc "$1"; }
 verdict=$(sql "SELECT status FROM model_performance WHERE status <> 'too_few_labels' ORDER BY week_start DESC, status LIMIT 1")
 log "postgres staging: model_performance $(sql "SELECT COUNT(*) FROM model_performance") row(s), latest judged week $verdict"
-if [ "$verdict" = below_target ]; then [ "$state" = failed ] && [[ " $tasks " == *" check_targets=failed "* ]]
-else [ "$state" = success ]; fi
+if [ "$verdict" = below_target ]; then
+  check "a below-target week fails the feedback run ($state)" [ "$state" = failed ]
+  check "check_targets is the task that failed" has_word "$tasks" check_targets=failed
+else
+  check "the feedback run succeeds when the latest judged week is $verdict ($state)" [ "$state" = success ]
+fi
 outcomes=$(sql "SELECT COUNT(*) FROM outcomes")
 labelled=$(sql "SELECT SUM(leads_labelled) FROM model_performance")
 unmatched=$(sql "SELECT COUNT(*) FROM unmatched_outcomes")
 log "postgres staging: outcomes $outcomes (= predictions), unmatched_outcomes $unmatched, labelled in model_performance $labelled"
-[ "$outcomes" -eq "$(sql "SELECT COUNT(*) FROM predictions")" ] && [ "$labelled" -eq "$outcomes" ] && [ "$unmatched" -gt 0 ]
+check "every scored lead got its outcome ($outcomes)" [ "$outcomes" -eq "$(sql "SELECT COUNT(*) FROM predictions")" ]
+check "model_performance counts every labelled lead ($labelled)" [ "$labelled" -eq "$outcomes" ]
+check "outcomes of leads never scored are kept aside ($unmatched)" [ "$unmatched" -gt 0 ]
 
 log "waiting for the training run the republished model_input asset triggers"
 deadline=$((SECONDS + 60))
@@ -200,17 +235,18 @@ reason=$(curl -sf -X POST "$MLFLOW_TRACKING_URI/api/2.0/mlflow/runs/search" -H '
   -d "{\"experiment_ids\": [\"$experiment\"], \"filter\": \"tags.airflow_run = '$retrain_run'\"}" \
   | json '[t["value"] for t in d["runs"][0]["data"]["tags"] if t["key"] == "retrain_reason"][0]')
 log "mlflow server: the retraining run's retrain_reason: $reason"
-[[ "$reason" == *"newly labelled lead(s)"* ]]
+check "the retraining run says why it ran" has_word "$reason" "newly"
 
 # -- what landed where ----------------------------------------------------------------------------------
 model_input=$(sql "SELECT COUNT(*) FROM model_input")
 predictions=$(sql "SELECT COUNT(*) FROM predictions")
 versions=$(sql "SELECT COUNT(DISTINCT model_version) FROM predictions")
 log "postgres staging: model_input $model_input rows, predictions $predictions rows from $versions model version(s)"
-[ "$model_input" -gt 19000 ] && [ "$predictions" -gt 0 ]
+check "model_input has the 30,000 generated leads and the newly labelled ones ($model_input)" [ "$model_input" -gt "$((29000 + outcomes))" ]
+check "predictions has rows ($predictions)" [ "$predictions" -gt 0 ]
+check "predictions come from one model version ($versions)" [ "$versions" -eq 1 ]
 champion=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/registered-models/alias?name=lead_scoring&alias=champion" | json 'd["model_version"]["version"]')
-log "mlflow server: lead_scoring@champion is version $champion"
-[ -n "$champion" ]
+check "the MLflow server has lead_scoring@champion (version $champion)" [ -n "$champion" ]
 workers=$(grep -c "Task finished\|succeeded in" "$STATE/logs/celery.log" || true)
-log "celery worker log: $workers task completions"
+check "the Celery worker ran the tasks ($workers completions in its log)" [ "$workers" -gt 0 ]
 log "stack test passed"
