@@ -181,7 +181,6 @@ def test_backtest_refuses_what_is_not_a_month_or_has_no_history(env, cli):
     assert len(err.strip().splitlines()) == 1
 
 
-
 def test_5_rollback_walks_back_and_versions_are_recorded_as_numbers(env, cli):
     """After test 3 the champion history is 1, 2, rollback to 1: promoting "02" records version "2";
     a rollback goes to 1, and one more has nowhere to go (it used to toggle back to 2)."""
