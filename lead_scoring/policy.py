@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -115,6 +116,18 @@ class BacktestMonth:
     def leads(self) -> int:
         return len(self.labels)
 
+    @cached_property
+    def curve(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Scores ascending, the converted leads at or above each position (one more: 0), and the AUC."""
+        from sklearn.metrics import roc_auc_score
+
+        labels = np.asarray(self.labels).astype(int)
+        scores = np.asarray(self.scores, dtype=float)
+        order = np.argsort(scores, kind="stable")
+        positives_from = np.concatenate([np.cumsum(labels[order][::-1])[::-1], [0]])
+        auc = float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
+        return scores[order], positives_from, auc
+
 
 @dataclass(frozen=True)
 class MonthResult:
@@ -149,19 +162,23 @@ class PolicyChoice:
 
 
 def month_result(month: BacktestMonth, cut: float) -> MonthResult:
-    from sklearn.metrics import roc_auc_score
+    """A month's figures when the leads scoring at least ``cut`` are flagged.
 
-    y, s = np.asarray(month.labels).astype(int), np.asarray(month.scores, dtype=float)
-    flagged = s >= cut
-    tp = int((flagged & (y == 1)).sum())
+    The policy search asks this of every month for hundreds of cuts: the month's scores are sorted
+    once (``BacktestMonth.curve``), so each cut costs a binary search, not a pass over the leads.
+    """
+    ordered, positives_from, auc = month.curve
+    leads = len(ordered)
+    first = int(np.searchsorted(ordered, cut, side="left"))  # the lowest score >= cut
+    flagged, tp, positives = leads - first, int(positives_from[first]), int(positives_from[0])
     return MonthResult(
         month=month.month,
-        leads=len(y),
-        base_rate=float(y.mean()),
-        auc=float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan"),
-        precision=tp / int(flagged.sum()) if flagged.any() else 0.0,
-        recall=tp / int(y.sum()) if y.any() else 0.0,
-        flagged_share=float(flagged.mean()),
+        leads=leads,
+        base_rate=positives / leads if leads else 0.0,
+        auc=auc,
+        precision=tp / flagged if flagged else 0.0,
+        recall=tp / positives if positives else 0.0,
+        flagged_share=flagged / leads if leads else 0.0,
         cut=float(cut),
     )
 

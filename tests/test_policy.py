@@ -126,3 +126,13 @@ def test_daily_labels_rank_each_day_among_the_days_before_it():
     assert daily_labels(policy, scores, days, pool=2).tolist() == [0, 1, 0, 1, 0, 1, 0]
     # no pool at all: every day alone is too small, the reference cut throughout
     assert daily_labels(policy, scores, days, pool=0).tolist() == [0, 1, 0, 0, 0, 0, 0]
+
+
+def test_leads_scoring_exactly_the_cut_are_flagged():
+    tied = BacktestMonth(
+        "2021-10", labels=np.array([1, 0, 1, 0]), scores=np.array([0.5, 0.5, 0.4, 0.1]), validation_cut=0
+    )
+    result = month_result(tied, 0.5)
+    assert (result.flagged_share, result.precision, result.recall) == (0.5, 0.5, 0.5)
+    assert month_result(tied, 0.41).flagged_share == 0.5 and month_result(tied, 0.4).recall == 1.0
+    assert month_result(tied, 0.99).precision == 0.0  # nothing flagged
