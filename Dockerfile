@@ -23,6 +23,7 @@ COPY lead_scoring ./lead_scoring
 RUN pip install --no-deps .
 COPY dags ./dags
 COPY data ./data
+COPY scripts/check_secrets.sh ./scripts/
 ENV LEAD_SCORING_DATA_DIR=/opt/project/data
 
 RUN mkdir -p "$AIRFLOW_HOME" "$LEAD_SCORING_HOME" /opt/mlflow-artifacts \

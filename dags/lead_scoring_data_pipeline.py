@@ -17,7 +17,10 @@ Each step writes this run's private scratch table, so a failed run leaves the pu
 untouched and a rerun replaces its own output. Publishing updates the `model_input` asset,
 which triggers the training pipeline.
 
-**Params**: `input_path`, the export to read (relative paths are under `LEAD_SCORING_HOME`).
+**Params**: `input_path`, the export to read: a CSV under `LEAD_SCORING_HOME` (relative paths are
+under it) or the landing folder, anything else fails the validate task; `allow_shrink`, publish
+even when the export has far fewer leads than the published `model_input`
+(`LEAD_SCORING_SHRINK_LIMIT`).
 """
 
 from __future__ import annotations
@@ -44,8 +47,13 @@ model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET
             "demo/leads.csv",
             type="string",
             minLength=1,
-            description="Raw lead export (CSV); relative to LEAD_SCORING_HOME.",
-        )
+            description="Raw lead export (CSV) under LEAD_SCORING_HOME (relative to it) or the landing folder.",
+        ),
+        "allow_shrink": Param(
+            False,
+            type="boolean",
+            description="Publish even if the export has far fewer leads than model_input now.",
+        ),
     },
 )
 def lead_scoring_data_pipeline():
@@ -54,8 +62,9 @@ def lead_scoring_data_pipeline():
         """Validate the raw export; returns row counts."""
         from lead_scoring import data_pipeline
 
-        settings = Settings.from_env()
-        return data_pipeline.validate_step(settings, settings.home / params["input_path"], run_id)
+        return data_pipeline.validate_step(
+            Settings.from_env(), params["input_path"], run_id, allow_shrink=bool(params.get("allow_shrink"))
+        )
 
     @task
     def load(run_id=None) -> int:

@@ -40,8 +40,13 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @cli.command()
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Raw lead export (CSV).")
 @click.option("--db", "db_url", help="Staging database URL (SQLAlchemy); default: $LEAD_SCORING_DB_URL.")
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Publish even if the export has far fewer leads than model_input now (LEAD_SCORING_SHRINK_LIMIT).",
+)
 @click.pass_context
-def prepare(ctx: click.Context, input_path: Path, db_url: str | None) -> None:
+def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
     from lead_scoring.data_pipeline import prepare as run_prepare
 
@@ -56,7 +61,7 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None) -> None:
         "write",
     ]
     with _progress(steps, "prepare") as advance:
-        summary = run_prepare(settings, input_path, on_step=advance)
+        summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
     for line in summary.lines():
         click.echo(f"  {line}")
@@ -89,6 +94,8 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
     """Train a LightGBM scorer on `model_input`, track it in MLflow, register it, and gate promotion."""
     from lead_scoring.training_pipeline import run_training
 
+    if force_promote:
+        _required_reason(ctx, None, reason)
     settings = _settings(ctx, db_url=db_url)
     steps = ["check input", "train", "evaluate", "register", "promote"]
     with _progress(steps, "train") as advance:
@@ -101,19 +108,30 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
 
 @cli.command()
 @click.argument("version")
-@click.option("--reason", required=True, help="Why this version should serve (recorded).")
+@click.option(
+    "--reason",
+    required=True,
+    callback=lambda c, p, v: _required_reason(c, p, v),
+    help="Why this version should serve (recorded).",
+)
 @click.pass_context
 def promote(ctx: click.Context, version: str, reason: str) -> None:
     """Make VERSION the champion by hand; the move is recorded (who, when, why)."""
     from lead_scoring import registry
 
     settings = _settings(ctx)
-    registry.move_champion(settings, _version_number(version), reason=f"by hand: {reason}", forced=True)
+    version = _version_number(version)
+    registry.move_champion(settings, version, reason=f"by hand: {reason}", forced=True)
     click.echo(f"version {version} of {settings.model_name} is now champion")
 
 
 @cli.command()
-@click.option("--reason", required=True, help="Why the current champion is withdrawn (recorded).")
+@click.option(
+    "--reason",
+    required=True,
+    callback=lambda c, p, v: _required_reason(c, p, v),
+    help="Why the current champion is withdrawn (recorded).",
+)
 @click.pass_context
 def rollback(ctx: click.Context, reason: str) -> None:
     """Give the champion alias back to the version that held it before the current one."""
@@ -228,9 +246,21 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
 
 
 def _version_number(version: str) -> str:
-    if not version.isdigit():
-        raise click.BadParameter(f"{version!r} is not a version number", param_hint="VERSION")
-    return version
+    """The version as the registry writes it: "01" is version 1."""
+    from lead_scoring.errors import ModelNotFoundError
+    from lead_scoring.registry import normalise_version
+
+    try:
+        return normalise_version(version)
+    except ModelNotFoundError:
+        raise click.BadParameter(f"{version!r} is not a version number", param_hint="VERSION") from None
+
+
+def _required_reason(_ctx: click.Context | None, _param: object, reason: str | None) -> str:
+    """A reason that says something: it is recorded with the move of champion."""
+    if reason is None or not reason.strip():
+        raise click.BadParameter("give a reason (it is recorded with the move of champion)", param_hint="--reason")
+    return reason.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as exc:
-        exc.show()
+        # one line like every other user error (click's usage block would make it five)
+        click.echo(f"error: {exc.format_message()}", err=True)
         return EXIT_USER_ERROR
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lead_scoring.errors import InputDataError
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import Mappings, load_mappings
 from lead_scoring.schema import (
@@ -111,19 +112,61 @@ def read_and_validate(path: str | Path, *, use_label: bool = True) -> tuple[pd.D
     return validate_raw_leads(read_raw_leads(path), str(path), use_label=use_label)
 
 
-def prepare(settings: Settings, input_path: str | Path, on_step: StepCallback | None = None) -> PrepareSummary:
-    """Run the whole data pipeline on one export and publish the five tables together."""
+def prepare(
+    settings: Settings, input_path: str | Path, on_step: StepCallback | None = None, *, allow_shrink: bool = False
+) -> PrepareSummary:
+    """Run the whole data pipeline on one export and publish the five tables together.
+
+    An export much smaller than the published ``model_input`` is refused unless ``allow_shrink``.
+    """
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
     mappings = load_mappings(settings)
     with copy_on_write():
         notify("validate")
         validated, report = read_and_validate(input_path)
-        tables = transform_leads(validated, mappings, notify)
-        notify("write")
         with StagingDatabase(settings.db_url) as db:
+            if not allow_shrink:
+                check_shrink(len(validated), db.count_rows(MODEL_INPUT), settings.shrink_limit, report.source)
+            tables = transform_leads(validated, mappings, notify)
+            notify("write")
             db.replace_tables(tables, run_key_for(uuid.uuid4().hex))
         return _summary(report, tables[MODEL_INPUT], time.perf_counter() - started)
+
+
+def check_shrink(new_rows: int, published_rows: int | None, limit: float, source: str) -> None:
+    """Refuse an export that would replace the published leads with far fewer (pure).
+
+    A one-row export silently replacing 20,000 leads is far more often a mistake (a truncated
+    download, the wrong file) than the intent.
+    """
+    if not published_rows or limit <= 0 or new_rows >= limit * published_rows:
+        return
+    raise InputDataError(
+        f"{source}: {new_rows:,} lead(s) would replace the {published_rows:,} in {MODEL_INPUT}, fewer than "
+        f"{limit:.0%} of them (LEAD_SCORING_SHRINK_LIMIT); nothing was written. If that is intended: "
+        "prepare --allow-shrink, or the data DAG's param allow_shrink"
+    )
+
+
+def resolve_input_path(settings: Settings, given: str | Path) -> Path:
+    """The export a data-DAG run may read: a CSV file under LEAD_SCORING_HOME or the landing folder.
+
+    Relative paths are under LEAD_SCORING_HOME; ``..`` and symbolic links are resolved before the
+    check, so a DAG run cannot make a worker read (and publish as training data) any file on it.
+    """
+    text = str(given)
+    candidate = Path(text).expanduser()
+    path = (candidate if candidate.is_absolute() else settings.home / candidate).resolve()
+    roots = (Path(settings.home).resolve(), Path(settings.landing_dir).resolve())
+    if not any(path.is_relative_to(root) for root in roots):
+        raise InputDataError(
+            f"input_path {text!r} is outside LEAD_SCORING_HOME and the landing folder "
+            "(LEAD_SCORING_LANDING_DIR); a data-DAG run reads exports from those only"
+        )
+    if path.suffix.lower() != ".csv":
+        raise InputDataError(f"input_path {text!r} is not a .csv file; a data-DAG run reads CSV exports only")
+    return path
 
 
 def _summary(report: ValidationReport, model_input: pd.DataFrame, seconds: float) -> PrepareSummary:
@@ -142,11 +185,19 @@ def _summary(report: ValidationReport, model_input: pd.DataFrame, seconds: float
 # -- one step per Airflow task, over this run's scratch tables -------------------------------------
 
 
-def validate_step(settings: Settings, input_path: str | Path, run_id: str) -> dict:
-    """Validate the export and keep it as this run's scratch copy; returns the validation counts."""
+def validate_step(settings: Settings, input_path: str | Path, run_id: str, *, allow_shrink: bool = False) -> dict:
+    """Validate the export and keep it as this run's scratch copy; returns the validation counts.
+
+    ``input_path`` is the DAG run's param: it must resolve under LEAD_SCORING_HOME or the landing
+    folder (:func:`resolve_input_path`).
+    """
     load_mappings(settings)  # fail here, not four tasks later, when a mapping file is broken
+    path = resolve_input_path(settings, input_path)
     with copy_on_write():
-        validated, report = read_and_validate(input_path)
+        validated, report = read_and_validate(path)
+        if not allow_shrink:
+            with StagingDatabase(settings.db_url) as db:
+                check_shrink(len(validated), db.count_rows(MODEL_INPUT), settings.shrink_limit, report.source)
         _write(settings, run_id, VALIDATED_LEADS, validated)
     return {
         "rows_read": report.rows_read,

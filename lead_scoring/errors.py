@@ -25,3 +25,7 @@ class InsufficientDataError(LeadScoringError):
 
 class ModelNotFoundError(LeadScoringError):
     """The model registry has no version under the name or alias asked for."""
+
+
+class StagingBusyError(LeadScoringError):
+    """Another run held the staging database's write lock for longer than the wait allowed; nothing was written."""

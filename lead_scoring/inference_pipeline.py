@@ -22,6 +22,7 @@ import pandas as pd
 
 from lead_scoring.data_pipeline import read_and_validate, transform_leads
 from lead_scoring.errors import InputDataError, LeadScoringError
+from lead_scoring.exports import write_spreadsheet_csv
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import load_mappings
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS, SCORING_RUNS
@@ -142,8 +143,7 @@ def score_file(
         finally:
             db.dispose()
         if output_path is not None:
-            Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-            predictions.to_csv(output_path, index=False)  # hottest first
+            write_spreadsheet_csv(predictions, output_path)  # hottest first; lead ids never run as formulas
         return summary
 
 

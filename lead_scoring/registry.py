@@ -149,12 +149,18 @@ def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) 
 
 
 def move_champion(
-    settings: Settings, version: str, *, reason: str, forced: bool = False, by: str | None = None
+    settings: Settings,
+    version: str,
+    *,
+    reason: str,
+    forced: bool = False,
+    by: str | None = None,
+    rolled_back: bool = False,
 ) -> None:
     """Point `champion` at ``version`` and record who, when and why on both versions and in the history."""
     mlflow_client = client(settings)
     model = _registered_model(settings)
-    version = str(version)
+    version = normalise_version(version)
     _require_version(settings, version)
     previous = version_by_alias(settings, CHAMPION)
     at, by = now_utc(), by or actor()
@@ -176,10 +182,19 @@ def move_champion(
             "why": reason,
             "forced": forced,
             "previous": str(previous.version) if previous is not None else None,
+            "rollback": rolled_back,
         }
     )
     mlflow_client.set_registered_model_tag(settings.model_name, HISTORY_TAG, json.dumps(history[-_HISTORY_KEEP:]))
     log.info("champion is now version %s (%s)", version, reason)
+
+
+def normalise_version(version: object) -> str:
+    """A registry version number as MLflow writes it ("01" and " 1" are "1"); anything else: a clear error."""
+    text = str(version).strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ModelNotFoundError(f"{str(version)!r} is not a version number (1, 2, ...)")
+    return str(int(text))
 
 
 def _require_version(settings: Settings, version: str) -> None:
@@ -196,18 +211,45 @@ def champion_history(settings: Settings) -> list[dict]:
 
 
 def rollback(settings: Settings, reason: str, by: str | None = None) -> tuple[str, str]:
-    """Move `champion` back to the version that held it before the current one; returns (from, to)."""
+    """Move `champion` back to the version that held it before the current one; returns (from, to).
+
+    Rollbacks walk back through the history (v1 -> v2 -> v3, then rollback: v2, rollback again:
+    v1), they do not toggle between the last two versions.
+    """
     current = version_by_alias(settings, CHAMPION)
     if current is None:
         raise ModelNotFoundError(f"registered model '{settings.model_name}' has no champion to roll back")
-    earlier = [entry["version"] for entry in champion_history(settings) if entry["version"] != str(current.version)]
-    if not earlier:
+    held = champion_stack(champion_history(settings))
+    if not held or held[-1] != str(current.version):  # the alias was moved outside this package
+        held.append(str(current.version))
+    if len(held) < 2:
         raise ModelNotFoundError(
             f"version {current.version} is the only champion there has been; nothing to roll back to"
         )
-    target = earlier[-1]
-    move_champion(settings, target, reason=f"rollback from version {current.version}: {reason}", by=by)
+    target = held[-2]
+    move_champion(
+        settings, target, reason=f"rollback from version {current.version}: {reason}", by=by, rolled_back=True
+    )
     return str(current.version), target
+
+
+def champion_stack(history: list[dict]) -> list[str]:
+    """The versions that held `champion`, oldest first, with the ones rolled back taken off (pure).
+
+    A promotion puts its version on top; a rollback takes the top off. The top is the champion and
+    the one below it is where the next rollback goes.
+    """
+    held: list[str] = []
+    for entry in history:
+        version = str(entry["version"])
+        if entry.get("rollback") or str(entry.get("why", "")).startswith("rollback from version "):
+            if held:
+                held.pop()
+            if not held or held[-1] != version:
+                held.append(version)
+        elif not held or held[-1] != version:
+            held.append(version)
+    return held
 
 
 def _registered_model(settings: Settings):  # noqa: ANN202

@@ -41,6 +41,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
     "LEAD_SCORING_BACKTEST_MAX_LEADS": "backtest_max_leads",
+    "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
 }
 
 
@@ -81,6 +82,9 @@ class Settings:
     backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
     backtest_max_leads: int = 200_000  # a backtest fold fits on at most this many of the newest leads (0: all)
+    # an export with fewer leads than this share of the published model_input's is refused unless
+    # the run allows the shrink (--allow-shrink, the data DAG's allow_shrink); 0: no limit
+    shrink_limit: float = 0.5
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

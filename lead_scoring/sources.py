@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from pathlib import Path
 
 import pandas as pd
 
 from lead_scoring.errors import InputDataError
+from lead_scoring.schema import LEAD_ID
 
 log = logging.getLogger(__name__)
 
 # Empty cells and the literal string "nan" both mean missing in the CodePro exports.
+# Not in a lead_id column: there every text is an id, and only an empty cell is missing.
 MISSING_MARKERS = ["", "nan", "NaN", "NAN", "null", "NULL", "None"]
+
+# A lead export has 44 columns plus the label and a lead id; far more is not a lead export (and a
+# header of thousands of columns costs pandas time for nothing).
+MAX_COLUMNS = 1000
 
 
 def read_raw_leads(path: str | Path) -> pd.DataFrame:
@@ -25,24 +32,32 @@ def read_raw_leads(path: str | Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise InputDataError(f"{path}: the file is empty (expected a CSV header and lead rows)")
     _check_text(path)
+    header = _read_header(path)
     try:
         frame = pd.read_csv(
             path,
             dtype=str,
             keep_default_na=False,
-            na_values=MISSING_MARKERS,
+            # per column: a lead id of "None" or "nan" is an id, not a missing value
+            na_values={name: MISSING_MARKERS for name in header if name.strip() != LEAD_ID},
             encoding="utf-8",
             engine="c",
             skipinitialspace=True,
         )
-    except UnicodeDecodeError as exc:
-        byte = exc.object[exc.start]
-        raise InputDataError(f"{path}: not UTF-8 text (byte {byte:#04x} at offset {exc.start})") from None
+    except UnicodeDecodeError:
+        # pandas' offset is into its own read buffer: find the byte in the file
+        offset, byte = _first_undecodable(path)
+        raise InputDataError(f"{path}: not UTF-8 text (byte {byte:#04x} at offset {offset})") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(f"{path}: the file is empty (expected a CSV header and lead rows)") from None
     except pd.errors.ParserError as exc:
         first_line = str(exc).splitlines()[0]
         raise InputDataError(f"{path}: not a well-formed CSV file ({first_line})") from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas takes a first column without a header name as the index
+        raise InputDataError(
+            f"{path}: the rows have one field more than the header (a comma at the end of every line?)"
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise InputDataError(f"{path}: the file has a header but no lead rows")
@@ -63,3 +78,52 @@ def _check_text(path: Path) -> None:
             raise InputDataError(
                 f"{path}: not UTF-8 text (byte {head[exc.start]:#04x} at offset {exc.start})"
             ) from None
+
+
+def _read_header(path: Path) -> list[str]:
+    """The header's column names, checked before pandas sees them: none empty, none repeated.
+
+    pandas renames empty and repeated names (``Unnamed: 3``, ``app_complete_flag.1``), silently and
+    in time that grows with the square of their number.
+    """
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        try:
+            header = next(csv.reader(handle, skipinitialspace=True), [])
+        except csv.Error as exc:
+            raise InputDataError(f"{path}: not a well-formed CSV header ({exc})") from None
+    if not header:
+        raise InputDataError(f"{path}: the first line is empty (expected a CSV header)")
+    if len(header) > MAX_COLUMNS:
+        raise InputDataError(f"{path}: the header has {len(header):,} columns (a lead export has fewer than 50)")
+    names = [name.strip() for name in header]
+    empty = [position for position, name in enumerate(names, start=1) if not name]
+    if empty:
+        hint = " (a comma at the end of the header?)" if empty == [len(names)] else ""
+        raise InputDataError(f"{path}: {len(empty)} column(s) of the header have no name, e.g. column {empty[0]}{hint}")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise InputDataError(
+                f"{path}: column '{name}' appears twice in the header (columns {seen[name]} and {position})"
+            )
+        seen[name] = position
+    return header
+
+
+def _first_undecodable(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int]:
+    """The file offset and value of the first byte that is not UTF-8 (the file is known to have one)."""
+    base, carry = 0, b""
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(chunk_size)
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if chunk and exc.reason == "unexpected end of data":  # a character cut at the chunk's end
+                    base, carry = base + exc.start, data[exc.start :]
+                    continue
+                return base + exc.start, data[exc.start]
+            if not chunk:  # pragma: no cover - only called when pandas failed to decode the file
+                return base + len(data), 0
+            base, carry = base + len(data), b""

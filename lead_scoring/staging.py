@@ -12,21 +12,24 @@ import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from lead_scoring.errors import ConfigurationError, MissingTableError
+from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
 from lead_scoring.schema import CREATED_DATE
 
 log = logging.getLogger(__name__)
 
 _SCRATCH_PREFIX = "_scratch_"
 _WRITE_CHUNK = 100_000  # rows per executemany / COPY: bounds the memory of the Python values
+SQLITE_BUSY_TIMEOUT = 60.0  # seconds a SQLite writer waits for another's write lock (URL: ?timeout=S)
+_WRITE = "lead_scoring_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 
 
 def run_key_for(identifier: str) -> str:
@@ -81,6 +84,13 @@ class StagingDatabase:
             frame[CREATED_DATE] = pd.to_datetime(frame[CREATED_DATE])
         return frame
 
+    def count_rows(self, name: str) -> int | None:
+        """How many rows table ``name`` has; ``None`` when it does not exist."""
+        if not self.has_table(name):
+            return None
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {self._quote(name)}")).scalar_one())
+
     def query(self, sql: str, **params: object) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return pd.read_sql_query(sa.text(sql), conn, params=params)
@@ -110,7 +120,7 @@ class StagingDatabase:
         equal to one of theirs is copied inside the database instead of sent again (SQLite only).
         """
         scratch = self.scratch_name(run_key, name)
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
             copied = _columns_to_copy(frame, earlier or {}) if conn.dialect.name == "sqlite" else {}
             if copied:
@@ -129,7 +139,7 @@ class StagingDatabase:
     def publish(self, run_key: str, names: Iterable[str]) -> None:
         """Swap this run's scratch tables in for the published ones, in one transaction."""
         names = list(names)
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             for name in names:
                 scratch = self.scratch_name(run_key, name)
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(name)}"))
@@ -141,7 +151,7 @@ class StagingDatabase:
         prefix = f"{_SCRATCH_PREFIX}{run_key}_"
         leftovers = [t for t in sa.inspect(self.engine).get_table_names() if t.startswith(prefix)]
         if leftovers:
-            with self.engine.begin() as conn:
+            with self.writing() as conn:
                 for table in leftovers:
                     conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(table)}"))
 
@@ -157,7 +167,7 @@ class StagingDatabase:
         columns = ", ".join(self._quote(c) for c in frame.columns)
         key_list = ", ".join(self._quote(k) for k in keys)
         try:
-            with self.engine.begin() as conn:
+            with self.writing() as conn:
                 if not sa.inspect(conn).has_table(table):
                     write_frame(conn, frame.head(0), table)
                     index = self._quote(f"ux_{table}_key")
@@ -174,9 +184,26 @@ class StagingDatabase:
                     )
                 )
         finally:
-            with self.engine.begin() as conn:
+            with self.writing() as conn:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {staged}"))
         return len(frame)
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite it takes the write lock up front (``BEGIN IMMEDIATE``), so a
+        second writer waits for the busy timeout instead of failing at once when it upgrades a read
+        (a deferred transaction cannot wait); a lock held longer is :class:`StagingBusyError`."""
+        try:
+            with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            waited = self.engine.url.query.get("timeout", SQLITE_BUSY_TIMEOUT)
+            raise StagingBusyError(
+                f"the staging database {self.redacted_url} is locked by another run (waited {float(waited):g} s "
+                "for its write lock); nothing was written: run again when it has finished"
+            ) from None
 
     @staticmethod
     def scratch_name(run_key: str, name: str) -> str:
@@ -334,16 +361,27 @@ def _create_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+        # the busy timeout: ?timeout=S in the URL, else SQLITE_BUSY_TIMEOUT
+        connect_args = {} if "timeout" in parsed.query else {"timeout": SQLITE_BUSY_TIMEOUT}
+        engine = sa.create_engine(parsed, connect_args=connect_args)
         sa.event.listen(engine, "connect", _sqlite_connect)
         # pysqlite opens transactions only before DML, so DDL would autocommit; BEGIN ourselves to
-        # make DROP + RENAME of a publish one transaction (SQLAlchemy's documented recipe).
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # make DROP + RENAME of a publish one transaction (SQLAlchemy's documented recipe). Writers
+        # take the write lock at BEGIN, where SQLite waits for the busy timeout.
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
         raise ConfigurationError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback

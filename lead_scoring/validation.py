@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandas.util import hash_array
+from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 
 from lead_scoring.errors import InputDataError
@@ -33,16 +34,24 @@ from lead_scoring.schema import (
 log = logging.getLogger(__name__)
 
 _COUNT = dict(nullable=True, coerce=True)
+# ISO 8601 only (YYYY-MM-DD, then optionally the time): a guessed format would read 05/08/2021 as
+# 8 May or 5 August depending on the other rows of the file
+_ISO_DATE_TIME = pandas_engine.DateTime(to_datetime_kwargs={"format": "ISO8601"})
+
+
+def _finite() -> pa.Check:
+    # "inf" and "1e309" parse as floats; a count must be a finite number (missing is allowed)
+    return pa.Check(lambda values: ~np.isinf(values), name="finite", error="finite")
 
 
 def _raw_schema(with_label: bool) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {
-        CREATED_DATE: pa.Column("datetime64[ns]", nullable=False, coerce=True),
+        CREATED_DATE: pa.Column(_ISO_DATE_TIME, nullable=False, coerce=True),
         CITY: pa.Column(str, nullable=True),
         **{col: pa.Column(str, nullable=True) for col in CATEGORICAL_COLUMNS},
-        TOTAL_LEADS_DROPPED: pa.Column(float, pa.Check.ge(0), **_COUNT),
+        TOTAL_LEADS_DROPPED: pa.Column(float, [_finite(), pa.Check.ge(0)], **_COUNT),
         REFERRED_LEAD: pa.Column(float, pa.Check.isin([0, 1]), **_COUNT),
-        **{col: pa.Column(float, pa.Check.ge(0), **_COUNT) for col in INTERACTION_COLUMNS},
+        **{col: pa.Column(float, [_finite(), pa.Check.ge(0)], **_COUNT) for col in INTERACTION_COLUMNS},
     }
     if with_label:
         columns[LABEL] = pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True)
@@ -123,6 +132,7 @@ def _coerce(frame: pd.DataFrame, source: str, with_label: bool) -> pd.DataFrame:
 _CHECK_WORDS = [
     (re.compile(r"coerce_dtype\('datetime"), "not a date-time (expected YYYY-MM-DD HH:MM:SS)"),
     (re.compile(r"coerce_dtype\('float"), "not a number"),
+    (re.compile(r"^finite$"), "not a finite number"),
     (re.compile(r"not_nullable"), "missing"),
     (re.compile(r"isin"), "not 0 or 1"),
     (re.compile(r"greater_than_or_equal_to"), "negative"),
@@ -147,13 +157,17 @@ def _describe_failures(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> s
     # quote the value as the file has it, not as pandera coerced it
     example = "empty" if first["what"] == "missing" else repr(str(raw.at[first["index"], first["column"]]))
     line = int(first["index"]) + 2  # 1-based, after the header line
-    message = f"{source}: column '{first['column']}': {rows} row(s) {first['what']}, e.g. {example} on line {line}"
+    what = first["what"]
+    if first["column"] == CREATED_DATE and _DAY_MONTH_YEAR.match(str(raw.at[first["index"], CREATED_DATE])):
+        what = "not YYYY-MM-DD (day and month first, as in dd/mm/yyyy, are ambiguous: export ISO dates)"
+    message = f"{source}: column '{first['column']}': {rows} row(s) {what}, e.g. {example} on line {line}"
     others = cases[cases["column"] != first["column"]]["column"].unique().tolist()
     if others:
         message += f" (also problems in: {', '.join(map(str, others))})"
     return message
 
 
+_DAY_MONTH_YEAR = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _PRIORITY = {words: rank for rank, (_, words) in enumerate(_CHECK_WORDS)}
 
 

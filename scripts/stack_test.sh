@@ -2,7 +2,9 @@
 # The production topology without Docker: PostgreSQL, Redis, Airflow on the CeleryExecutor (api-server,
 # scheduler, dag-processor, one Celery worker) and an MLflow server on Postgres, all on loopback, from
 # the system's packages and this project's venv. Runs the three DAGs through Airflow's REST API, checks
-# Postgres and the MLflow registry, and tears everything down. Every wait is bounded.
+# Postgres and the MLflow registry, and tears everything down. Every wait is bounded, every check
+# fails the test when it does not hold, and the teardown fails it when a process is left behind.
+# The MLflow server runs on loopback without a login (a throwaway test machine; production: README).
 #
 #   bash scripts/stack_test.sh          (make stack-test)
 set -euo pipefail
@@ -11,17 +13,46 @@ ROOT=$(pwd)
 BIN="$ROOT/.venv/bin"
 export PATH="$BIN:$PATH"
 STATE=$(mktemp -d -t lead-scoring-stack-XXXXXX)
-PIDS=()
+PIDS=()  # each background service leads its own process group (setsid): its children go with it
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# check DESCRIPTION COMMAND...: the test fails unless COMMAND succeeds. (A bare `[ a ] && [ b ]` does
+# not: under set -e a failure anywhere but in the last command of an && list is ignored.)
+check() {
+  local what=$1; shift
+  if "$@"; then log "check: $what"; else log "CHECK FAILED: $what"; exit 1; fi
+}
+
+start() {  # start NAME COMMAND...: a background service in a process group of its own
+  local name=$1; shift
+  setsid "$@" >"$STATE/logs/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+leftovers() {  # the processes of our services still alive: their process groups, and Postgres
+  local groups
+  groups=$(IFS=,; echo "${PIDS[*]:-}")
+  { if [ -n "$groups" ]; then pgrep -g "$groups"; fi; pgrep -f -- "$STATE/"; } 2>/dev/null | sort -u | tr '\n' ' ' || true
+}
 
 teardown() {
   status=$?
   log "tearing down (exit status $status)"
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  sleep 2
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null || true; done
   [ -n "${REDIS_PORT:-}" ] && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   [ -d "$STATE/pg" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -m immediate stop >/dev/null 2>&1 || true
+  local deadline=$((SECONDS + 30))  # Celery shuts down warmly; give it time, then kill what is left
+  while [ -n "$(leftovers)" ] && [ $SECONDS -lt $deadline ]; do sleep 1; done
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true; done
+  sleep 1
+  left=$(leftovers)
+  if [ -n "$left" ]; then
+    log "FAILED: processes left behind: $left"
+    ps -o pid,pgid,args -p "${left// /,}" 2>/dev/null || true
+    [ "$status" -ne 0 ] || status=1
+  else
+    log "no process left behind"
+  fi
   if [ "$status" -ne 0 ]; then
     for f in "$STATE"/logs/*.log; do echo "----- tail of $f"; tail -n 25 "$f"; done
     # the task logs that mention an error, the most telling first
@@ -72,10 +103,8 @@ wait_for 20 "redis on 127.0.0.1:$REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
 
 # -- MLflow tracking server on Postgres, artifacts served by it --------------------------------------
 MLFLOW_PORT=$(free_port)
-"$BIN/mlflow" server --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
-  --artifacts-destination "$STATE/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
-  >"$STATE/logs/mlflow.log" 2>&1 &
-PIDS+=($!)
+start mlflow "$BIN/mlflow" server --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
+  --artifacts-destination "$STATE/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1
 wait_for 90 "mlflow server on 127.0.0.1:$MLFLOW_PORT" curl -sf "http://127.0.0.1:$MLFLOW_PORT/health"
 
 # -- Airflow on the CeleryExecutor -------------------------------------------------------------------
@@ -110,8 +139,7 @@ log "airflow db migrate"
 for part in "api-server" "scheduler" "dag-processor" "celery worker --concurrency 2"; do
   name=${part%% *}
   # shellcheck disable=SC2086
-  "$BIN/airflow" $part >"$STATE/logs/$name.log" 2>&1 &
-  PIDS+=($!)
+  start "$name" "$BIN/airflow" $part
 done
 API="http://127.0.0.1:$API_PORT"
 wait_for 120 "airflow api-server on $API" curl -sf "$API/api/v2/monitor/health"
@@ -166,10 +194,11 @@ model_input=$(sql "SELECT COUNT(*) FROM model_input")
 predictions=$(sql "SELECT COUNT(*) FROM predictions")
 versions=$(sql "SELECT COUNT(DISTINCT model_version) FROM predictions")
 log "postgres staging: model_input $model_input rows, predictions $predictions rows from $versions model version(s)"
-[ "$model_input" -gt 19000 ] && [ "$predictions" -gt 0 ]
+check "model_input has the 20,000 generated leads (> 19000 rows; $model_input)" [ "$model_input" -gt 19000 ]
+check "predictions has rows ($predictions)" [ "$predictions" -gt 0 ]
+check "predictions come from one model version ($versions)" [ "$versions" -eq 1 ]
 champion=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/registered-models/alias?name=lead_scoring&alias=champion" | json 'd["model_version"]["version"]')
-log "mlflow server: lead_scoring@champion is version $champion"
-[ -n "$champion" ]
+check "the MLflow server has lead_scoring@champion (version $champion)" [ -n "$champion" ]
 workers=$(grep -c "Task finished\|succeeded in" "$STATE/logs/celery.log" || true)
-log "celery worker log: $workers task completions"
+check "the Celery worker ran the tasks ($workers completions in its log)" [ "$workers" -gt 0 ]
 log "stack test passed"

@@ -74,3 +74,20 @@ def test_data_dag_fails_loudly_on_bad_input_and_keeps_tables(airflow_db, home, c
     engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
     assert len(pd.read_sql_table(MODEL_INPUT, engine)) == 5
     engine.dispose()
+
+
+def test_data_dag_reads_only_under_its_home_or_landing_folder(airflow_db, home, cli, tmp_path_factory):
+    """input_path may not leave LEAD_SCORING_HOME (absolute or ../): the validate task fails, nothing is read."""
+    good = write_csv(raw_leads(5), home / "good.csv")
+    assert cli("prepare", "--input", good)[0] == 0
+    outside = write_csv(raw_leads(5), tmp_path_factory.mktemp("elsewhere") / "secret.csv")
+    dag = load_dag("lead_scoring_data_pipeline.py", "data_pipeline_dag")
+
+    for given in (str(outside), f"../{outside.parent.name}/secret.csv"):
+        run = dag.test(run_conf={"input_path": given})
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        assert run.state == "failed" and states["validate"] == "failed", given
+        assert states["publish"] == "upstream_failed"
+    engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
+    assert len(pd.read_sql_table(MODEL_INPUT, engine)) == 5
+    engine.dispose()

@@ -68,6 +68,19 @@ def test_score_writes_predictions_hottest_first_with_reasons(scoring_home, cli):
     assert len(runs) == 1 and runs.loc[0, "rows_scored"] == 300 and runs.loc[0, "status"] == "ok"
 
 
+def test_score_output_is_safe_to_open_in_a_spreadsheet(scoring_home, cli):
+    leads = generate_leads(4, seed=3, start="2021-12-01", end="2021-12-02", with_label=False)
+    hostile = ['=HYPERLINK("http://evil.example","open me")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+    leads.insert(0, "lead_id", hostile)
+    out_csv = scoring_home / "scored_hostile.csv"
+    status, _, err = cli("score", "--input", write_csv(leads, scoring_home / "hostile.csv"), "--output", out_csv)
+    assert status == 0, err
+    written = pd.read_csv(out_csv, dtype={"lead_id": str})
+    assert sorted(written["lead_id"]) == sorted("'" + lead_id for lead_id in hostile)
+    assert written["score"].dtype == "float64"
+    assert sorted(table(scoring_home, "predictions")["lead_id"]) == sorted(hostile)  # the database keeps the ids
+
+
 def test_scoring_the_same_leads_again_replaces_their_rows(scoring_home, cli):
     path = new_leads(scoring_home)
     assert cli("score", "--input", path)[0] == 0
@@ -118,6 +131,20 @@ def test_bad_scoring_input_writes_nothing(scoring_home, cli):
     leads.loc[3, "referred_lead"] = "yes"
     status, _, err = cli("score", "--input", write_csv(leads, scoring_home / "bad.csv"))
     assert status == 2 and "referred_lead" in err and "'yes'" in err
+    engine = sa.create_engine(f"sqlite:///{scoring_home / 'lead_scoring.db'}")
+    assert not sa.inspect(engine).has_table("predictions")
+    engine.dispose()
+
+
+def test_an_infinite_count_is_refused_with_one_line_not_a_traceback(scoring_home, cli):
+    leads = generate_leads(10, seed=2, with_label=False).astype(object)
+    leads.loc[4, "total_leads_droppped"] = "1e309"  # parses as inf
+    path = write_csv(leads, scoring_home / "inf.csv")
+    status, _, err = cli("score", "--input", path)
+    assert status == 2
+    assert err == (
+        f"error: {path}: column 'total_leads_droppped': 1 row(s) not a finite number, e.g. '1e309' on line 6\n"
+    )
     engine = sa.create_engine(f"sqlite:///{scoring_home / 'lead_scoring.db'}")
     assert not sa.inspect(engine).has_table("predictions")
     engine.dispose()

@@ -44,10 +44,31 @@ def test_prepare_writes_five_tables_and_summarises(home, cli):
 
 def test_rerun_replaces_the_tables(home, cli):
     write_csv(raw_leads(10), home / "a.csv")
-    write_csv(raw_leads(4), home / "b.csv")
+    write_csv(raw_leads(5), home / "b.csv")
     assert cli("prepare", "--input", home / "a.csv")[0] == 0
-    assert cli("prepare", "--input", home / "b.csv")[0] == 0
+    assert cli("prepare", "--input", home / "b.csv")[0] == 0  # half of them: at the default limit
+    assert len(staging_snapshot(home)[MODEL_INPUT]) == 5
+
+
+def test_a_much_smaller_export_is_refused_unless_allowed(home, cli, good_run, monkeypatch):
+    """One lead replacing the ten published ones is a mistake more often than not."""
+    small = write_csv(raw_leads(4), home / "small.csv")
+    status, _, err = cli("prepare", "--input", small)
+    assert status == 2
+    assert err == (
+        f"error: {small}: 4 lead(s) would replace the 10 in model_input, fewer than 50% of them "
+        "(LEAD_SCORING_SHRINK_LIMIT); nothing was written. If that is intended: prepare --allow-shrink, "
+        "or the data DAG's param allow_shrink\n"
+    )
+    after = staging_snapshot(home)
+    for name, frame in good_run.items():
+        pd.testing.assert_frame_equal(after[name], frame)
+
+    assert cli("prepare", "--input", small, "--allow-shrink")[0] == 0
     assert len(staging_snapshot(home)[MODEL_INPUT]) == 4
+    monkeypatch.setenv("LEAD_SCORING_SHRINK_LIMIT", "0")  # no limit
+    assert cli("prepare", "--input", write_csv(raw_leads(1), home / "one.csv"))[0] == 0
+    assert len(staging_snapshot(home)[MODEL_INPUT]) == 1
 
 
 def test_lead_ids_are_stable_and_ignore_the_label(home, cli):
@@ -66,6 +87,25 @@ def test_a_lead_id_column_is_kept(home, cli):
     frame.insert(0, LEAD_ID, [f"crm-{i}" for i in range(5)])
     assert cli("prepare", "--input", write_csv(frame, home / "ids.csv"))[0] == 0
     assert staging_snapshot(home)[MODEL_INPUT][LEAD_ID].tolist() == [f"crm-{i}" for i in range(5)]
+
+
+def test_lead_ids_that_read_like_missing_markers_are_ids(home, cli):
+    """'None', 'nan' and 'NULL' mean missing in the counters, but in a lead_id column they are ids."""
+    frame = raw_leads(5)
+    ids = ["None", "nan", "NULL", "crm-3", "crm-4"]
+    frame.insert(0, LEAD_ID, ids)
+    status, _, err = cli("prepare", "--input", write_csv(frame, home / "ids.csv"))
+    assert status == 0, err
+    assert staging_snapshot(home)[MODEL_INPUT][LEAD_ID].tolist() == ids
+
+
+def test_a_column_name_with_a_trailing_space_is_that_column(home, cli):
+    frame = raw_leads(5).rename(columns={"referred_lead": "referred_lead ", LABEL: f"{LABEL} "})
+    status, _, err = cli("prepare", "--input", write_csv(frame, home / "spaced.csv"))
+    assert status == 0, err
+    model_input = staging_snapshot(home)[MODEL_INPUT]
+    assert model_input[LABEL].tolist() == [0, 1, 0, 1, 0]
+    assert model_input["referred_lead"].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
 
 
 def test_duplicates_are_dropped_and_counted(home, cli):
@@ -102,6 +142,34 @@ def _write_bytes(data: bytes):
     return build
 
 
+def _text(edit):
+    """A valid export of 8 leads as CSV text, edited as a whole."""
+
+    def build(path: Path) -> Path:
+        path.write_text(edit(raw_leads(8).to_csv(index=False)))
+        return path
+
+    return build
+
+
+def _comma_after_each(text: str, header: bool) -> str:
+    lines = text.splitlines()
+    return "\n".join([lines[0] + ("," if header else ""), *(line + "," for line in lines[1:])]) + "\n"
+
+
+def _extra_column(text: str, name: str, value: str) -> str:
+    lines = text.splitlines()
+    return "\n".join([f"{lines[0]},{name}", *(f"{line},{value}" for line in lines[1:])]) + "\n"
+
+
+def _late_bad_byte(path: Path) -> Path:
+    """Valid UTF-8 for far more than the 64 KiB checked up front, then one Latin-1 byte at offset 200,000."""
+    data = raw_leads(2000).to_csv(index=False).encode()
+    assert len(data) > 200_001
+    path.write_bytes(data[:200_000] + b"\xe9" + data[200_001:])
+    return path
+
+
 HEADER = ",".join(raw_leads(1).columns).encode()
 
 BAD_INPUTS = {
@@ -130,6 +198,43 @@ BAD_INPUTS = {
     "header only": (_write_bytes(HEADER + b"\n"), ["header but no lead rows"]),
     "not utf-8": (_write_bytes(HEADER + b"\n2021-08-01 10:00:00,b\xe9ngaluru\n"), ["not UTF-8"]),
     "binary": (_write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00"), ["not a text file"]),
+    "not utf-8 after the first 64 KiB": (_late_bad_byte, ["not UTF-8", "byte 0xe9 at offset 200000)"]),
+    "infinite count": (
+        _bad(lambda f: f.loc.__setitem__((2, "total_leads_droppped"), "inf")),
+        ["total_leads_droppped", "1 row(s) not a finite number", "'inf'", "line 4"],
+    ),
+    "count that overflows to infinity": (
+        _bad(lambda f: f.loc.__setitem__((5, "chat_clicked"), "1e309")),
+        ["chat_clicked", "1 row(s) not a finite number", "'1e309'", "line 7"],
+    ),
+    "day-first dates": (
+        _bad(lambda f: f.__setitem__("created_date", ["13/08/2021 10:00:00"] * 4 + ["05/08/2021 10:00:00"] * 4)),
+        ["created_date", "8 row(s) not YYYY-MM-DD", "dd/mm/yyyy", "'13/08/2021 10:00:00'", "line 2"],
+    ),
+    "a duplicated label column": (
+        _text(lambda t: _extra_column(t, "app_complete_flag", "1")),
+        ["column 'app_complete_flag' appears twice in the header (columns 45 and 46)"],
+    ),
+    "a name that differs from another only by a trailing space": (
+        _text(lambda t: _extra_column(t, "referred_lead ", "0")),
+        ["column 'referred_lead' appears twice in the header (columns 7 and 46)"],
+    ),
+    "a comma after every row": (
+        _text(lambda t: _comma_after_each(t, header=False)),
+        ["the rows have one field more than the header"],
+    ),
+    "a comma after every line, the header too": (
+        _text(lambda t: _comma_after_each(t, header=True)),
+        ["1 column(s) of the header have no name, e.g. column 46", "a comma at the end of the header"],
+    ),
+    "many unnamed columns": (
+        _text(lambda t: t.replace("\n", "," * 900 + "\n")),
+        ["900 column(s) of the header have no name, e.g. column 46"],
+    ),
+    "a header of a million columns": (
+        _text(lambda t: "," * 1_000_000 + "\n" + t),
+        ["the header has 1,000,001 columns"],
+    ),
 }
 
 
@@ -175,7 +280,7 @@ def test_failed_write_leaves_previous_tables(home, cli, good_run, monkeypatch):
         from lead_scoring.data_pipeline import prepare
         from lead_scoring.settings import Settings
 
-        prepare(Settings.from_env(), write_csv(raw_leads(3), home / "new.csv"))
+        prepare(Settings.from_env(), write_csv(raw_leads(6), home / "new.csv"))
     after = staging_snapshot(home)
     assert set(after) == set(good_run)  # no scratch table left behind either
     pd.testing.assert_frame_equal(after[MODEL_INPUT], good_run[MODEL_INPUT])

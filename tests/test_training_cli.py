@@ -181,6 +181,58 @@ def test_backtest_refuses_what_is_not_a_month_or_has_no_history(env, cli):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_5_rollback_walks_back_and_versions_are_recorded_as_numbers(env, cli):
+    """After test 3 the champion history is 1, 2, rollback to 1: promoting "02" records version "2";
+    a rollback goes to 1, and one more has nowhere to go (it used to toggle back to 2)."""
+    from lead_scoring import registry
+
+    assert cli("promote", "02", "--reason", "leading zero")[0] == 0
+    assert registry_state(env)[0] == "2"
+    assert registry.champion_history(env)[-1]["version"] == "2"
+
+    status, out, _ = cli("rollback", "--reason", "first")
+    assert status == 0 and "from version 2 to version 1" in out
+    status, _, err = cli("rollback", "--reason", "second")
+    assert status == 2
+    assert err == "error: version 1 is the only champion there has been; nothing to roll back to\n"
+    assert registry_state(env)[0] == "1"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("promote", "2", "--reason", ""),
+        ("promote", "2", "--reason", "   "),
+        ("rollback", "--reason", ""),
+        ("train", "--force-promote", "--reason", " "),
+        ("train", "--force-promote"),
+    ],
+)
+def test_6_a_move_of_champion_needs_a_reason(args, env, cli):
+    from lead_scoring import registry
+
+    before = registry.champion_history(env)
+    status, out, err = cli(*args)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and "--reason" in err and "give a reason" in err
+    assert registry_state(env) == ("1", ["1", "2"])
+    assert registry.champion_history(env) == before
+
+
+def test_champion_stack_walks_back_through_promotions_and_rollbacks():
+    from lead_scoring.registry import champion_stack
+
+    promoted = [{"version": v} for v in ("1", "2", "3")]
+    assert champion_stack(promoted) == ["1", "2", "3"]
+    one_back = [*promoted, {"version": "2", "rollback": True}]
+    assert champion_stack(one_back) == ["1", "2"]
+    assert champion_stack([*one_back, {"version": "1", "rollback": True}]) == ["1"]
+    # entries written before the flag existed are known by their reason
+    assert champion_stack([*promoted, {"version": "2", "why": "rollback from version 3: bad"}]) == ["1", "2"]
+    # a version promoted again is held again
+    assert champion_stack([*promoted, {"version": "1"}]) == ["1", "2", "3", "1"]
+
+
 @pytest.mark.parametrize(
     "rows, positives, message",
     [(40, None, "only 40 lead(s) to train on"), (2000, 0, "0 converted")],
