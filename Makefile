@@ -10,6 +10,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
 DEMO_DIR := $(LEAD_SCORING_HOME)/demo
 DEMO_ROWS ?= 30000
+# the runs view of the lead_scoring experiment (MLflow 3.17 opens an experiment in its GenAI view otherwise)
+export MLFLOW_LINK := from lead_scoring import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
 
 .PHONY: install demo test lint bench stack-test airflow mlflow lock clean
 
@@ -30,7 +32,8 @@ demo: install  ## generate leads and run the pipelines end to end on the embedde
 	$(BIN)/lead-scoring score --input $(DEMO_DIR)/new_leads.csv --output $(DEMO_DIR)/scored_leads.csv
 	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --no-label --out $(LEAD_SCORING_HOME)/landing/leads_2021-12-01.csv
 	@echo
-	@echo "Next: make mlflow   -> http://localhost:5000  (experiment lead_scoring: runs, plots; Models: lead_scoring@champion)"
+	@echo "Next: make mlflow   -> $$($(BIN)/python -c "$$MLFLOW_LINK")"
+	@echo "                       (experiment lead_scoring: runs, plots, sales/ gain tables; Models: lead_scoring@champion)"
 	@echo "      make airflow  -> http://localhost:8080  (the three lead_scoring DAGs; scores in the predictions table;"
 	@echo "                       to score landing/leads_2021-12-01.csv, trigger lead_scoring_inference_pipeline"
 	@echo "                       with logical date 2021-12-02: a manual run covers the last whole day before it)"
@@ -54,7 +57,7 @@ airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, t
 	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone
 
 mlflow: install  ## MLflow UI on the project's tracking store
-	@echo "MLflow UI: http://localhost:5000 (store: $(MLFLOW_TRACKING_URI))"
+	@echo "MLflow UI: $$($(BIN)/python -c "$$MLFLOW_LINK" 2>/dev/null || echo http://localhost:5000) (store: $(MLFLOW_TRACKING_URI))"
 	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --default-artifact-root "$(LEAD_SCORING_HOME)/mlruns" --host 127.0.0.1 --port 5000
 
 lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then review the diff

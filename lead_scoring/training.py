@@ -152,6 +152,12 @@ def fingerprint(model_input: pd.DataFrame) -> dict:
     }
 
 
+def training_run_name(fingerprint: dict) -> str:
+    """An MLflow run name that says what the run is: ``train to 2021-11-30 · 16,421 leads``."""
+    newest = str(fingerprint.get("created_to", ""))[:10] or "?"
+    return f"train to {newest} · {int(fingerprint.get('rows', 0)):,} leads"
+
+
 def backtest_month_starts(model_input: pd.DataFrame, count: int, min_leads: int, min_conversions: int) -> list:
     """The last ``count`` calendar months that can be backtested: both classes in the month, and
     enough leads of both classes before it to fit on. Oldest first; fewer when the data is young."""

@@ -28,6 +28,7 @@ from lead_scoring.training import (
     evaluate,
     required_columns,
     train,
+    training_run_name,
 )
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,12 @@ class TrainingSummary:
     fingerprint: dict = field(default_factory=dict)
     policy: str = ""
     backtests: str = ""
+    link: str = ""
 
     def lines(self) -> list[str]:
         m = self.metrics
         lines = [
-            f"mlflow run       {self.run_id}",
+            f"mlflow run       {self.run_id}" + (f"  ({self.link})" if self.link else ""),
             f"training leads   {self.fingerprint.get('rows')} created {self.fingerprint.get('created_from')} .. "
             f"{self.fingerprint.get('created_to')}",
             f"validation       auc {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
@@ -135,7 +137,8 @@ def train_step(settings: Settings, until: str | None = None, airflow_run: str | 
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
     experiment = registry.experiment_id(settings)
     tags = {"airflow_run": airflow_run} if airflow_run else {}
-    with mlflow.start_run(experiment_id=experiment, tags=tags) as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=training_run_name(result.fingerprint), tags=tags) as run:
+        registry.log_training_dataset(settings, frame, result.fingerprint)
         mlflow.log_params({f"lgbm_{k}": v for k, v in result.params.items()})
         mlflow.log_params(
             {
@@ -281,6 +284,7 @@ def run_training(
         fingerprint,
         policy=run.data.tags.get("decision_policy", ""),
         backtests=_backtest_line(run.data.metrics),
+        link=registry.runs_url(registry.ui_base(settings), run.info.experiment_id),
     )
 
 
