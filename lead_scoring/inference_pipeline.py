@@ -67,7 +67,8 @@ class ScoringSummary:
     duplicates_dropped: int = 0
     positives: int = 0
     buckets: dict[str, int] = field(default_factory=dict)
-    unusual: dict[str, int] = field(default_factory=dict)
+    unusual: dict[str, int] = field(default_factory=dict)  # every count, recorded in scoring_runs
+    thin: dict[str, dict] = field(default_factory=dict)  # the counts whose share exceeds the training leads'
     monitoring: dict = field(default_factory=dict)
     seconds: float = 0.0
     hottest: pd.DataFrame | None = field(default=None, repr=False)
@@ -91,13 +92,19 @@ class ScoringSummary:
             f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
             "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
         ]
-        thin = {_UNUSUAL_WORDS.get(k, k): v for k, v in self.unusual.items() if v}
-        if thin:
-            lines.append("thin evidence    " + ", ".join(f"{k} {v}" for k, v in thin.items()))
+        if self.thin:  # only what is unusual against the training leads
+            lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in self.thin.items()))
         if self.monitoring:
             lines.append(f"monitoring       {self.status}: {self.monitoring.get('summary', '')}")
         lines.append(f"time             {self.seconds:.2f} s")
         return lines
+
+
+def _thin_words(key: str, figures: dict) -> str:
+    words = f"{_UNUSUAL_WORDS.get(key, key)} {figures['count']} ({figures['share']:.0%}"
+    if figures.get("training_share") is not None:
+        words += f" vs {figures['training_share']:.0%} in training"
+    return words + ")"
 
 
 def load_champion(settings: Settings, version: str | None = None) -> Champion:
@@ -193,11 +200,17 @@ def _summarise(
     predictions: pd.DataFrame,
     settings: Settings,
 ) -> ScoringSummary:
-    from lead_scoring.monitoring import compare_with_reference, known_levels
+    from lead_scoring.monitoring import (
+        compare_with_reference,
+        known_levels,
+        thin_evidence_reference,
+        unusual_against_training,
+    )
 
     monitoring = compare_with_reference(
         champion.profile, model_input, predictions, settings.drift_limit, champion.scorer.features
     )
+    unusual = unusual_inputs(model_input, known_levels(champion.profile))
     return ScoringSummary(
         run_key=run_key,
         source=source,
@@ -206,7 +219,8 @@ def _summarise(
         rows_scored=len(predictions),
         positives=int(predictions["predicted_label"].sum()),
         buckets={b: int((predictions["bucket"] == b).sum()) for b in ("hot", "warm", "cold")},
-        unusual=unusual_inputs(model_input, known_levels(champion.profile)),
+        unusual=unusual,
+        thin=unusual_against_training(unusual, len(model_input), thin_evidence_reference(champion.profile)),
         monitoring=monitoring,
     )
 

@@ -109,12 +109,34 @@ def test_a_new_champion_scores_beside_the_old_one(scoring_home, cli):
 
 
 def test_thin_evidence_is_scored_and_counted(scoring_home, cli):
+    """40 leads with no city: unusual (about 4% of the training leads have none), so the summary says
+    so; their share with no interactions is what the training leads had, so it says nothing of it."""
     path = new_leads(scoring_home, rows=40, seed=9, city_mapped=None)
     status, out, _ = cli("score", "--input", path)
     assert status == 0
-    assert "no city 40" in out and "no interactions" in out
+    [line] = [line for line in out.splitlines() if "thin evidence" in line]
+    assert line.strip() == "thin evidence    no city 40 (100% vs 4% in training)"
     runs = table(scoring_home, "scoring_runs")
-    assert '"missing_city": 40' in runs.loc[0, "unusual_inputs"]
+    assert '"missing_city": 40' in runs.loc[0, "unusual_inputs"]  # every count is still recorded
+    assert '"no_interactions": ' in runs.loc[0, "unusual_inputs"]
+
+
+def test_a_batch_like_the_training_leads_has_no_thin_evidence_line(scoring_home, cli):
+    status, out, _ = cli("score", "--input", new_leads(scoring_home, rows=300, seed=10))
+    assert status == 0 and "thin evidence" not in out
+
+
+def test_scoring_runs_in_mlflow_are_named_after_what_they_scored(scoring_home, cli):
+    from lead_scoring import registry
+    from lead_scoring.settings import Settings
+
+    assert cli("score", "--input", new_leads(scoring_home, rows=120, seed=11))[0] == 0
+    settings = Settings.from_env()
+    mlflow_client = registry.client(settings)
+    experiment = mlflow_client.get_experiment_by_name("lead_scoring-scoring")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    names = {run.info.run_name for run in mlflow_client.search_runs([experiment.experiment_id])}
+    assert "score new_11.csv · 120 leads" in names
 
 
 def test_a_shifted_batch_is_flagged_as_drifted(scoring_home, cli):
