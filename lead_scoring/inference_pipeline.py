@@ -26,7 +26,7 @@ from lead_scoring.exports import write_spreadsheet_csv
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import load_mappings
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS, SCORING_RUNS
-from lead_scoring.scoring import build_predictions, unusual_inputs
+from lead_scoring.scoring import PREDICTION_COLUMNS, build_predictions, unusual_inputs
 from lead_scoring.settings import Settings
 from lead_scoring.staging import StagingDatabase, run_key_for
 
@@ -346,6 +346,23 @@ def write_step(settings: Settings, interval_start: str) -> int:
     with _scratch(settings) as db:
         scored = db.read_scratch(_key(interval_start), SCORED)
         return db.merge_rows(_key(interval_start), PREDICTIONS, scored, keys=[LEAD_ID, "model_name", "model_version"])
+
+
+def outbox_path(settings: Settings, interval_start: str) -> Path:
+    """The day's file for sales: ``$LEAD_SCORING_HOME/outbox/scored_YYYY-MM-DD.csv``."""
+    return settings.outbox_dir / f"scored_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+
+
+def outbox_step(settings: Settings, interval_start: str) -> str:
+    """Write the day's scored leads, hottest first, to the outbox (spreadsheet-safe; a rerun of the
+    day rewrites its file whole). Returns the file's path."""
+    with _scratch(settings) as db:
+        scored = db.read_scratch(_key(interval_start), SCORED)
+    order = np.lexsort((scored[LEAD_ID].astype(str).to_numpy(), -scored["score"].to_numpy(dtype=float)))
+    day = scored.take(order).reset_index(drop=True)[list(PREDICTION_COLUMNS)]  # as `score --output` writes
+    path = write_spreadsheet_csv(day, outbox_path(settings, interval_start))
+    log.info("wrote %d scored lead(s) to %s", len(day), path)
+    return str(path)
 
 
 def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict:

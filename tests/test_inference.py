@@ -184,11 +184,16 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
     landing = scoring_home / "landing"
     monkeypatch.setenv("LEAD_SCORING_LANDING_DIR", str(landing))
     leads = generate_leads(600, seed=17, start="2021-12-03", end="2021-12-05", with_label=False)
-    write_csv(leads, landing / "leads_2021-12-04.csv")
     created = pd.to_datetime(leads["created_date"])
+    in_day = (created >= "2021-12-04") & (created < "2021-12-05")
+    leads.insert(0, "lead_id", [f"L{i}" for i in range(len(leads))])
+    leads.loc[in_day.idxmax(), "lead_id"] = "=HYPERLINK(1)"  # one of the day's leads would run as a formula
+    write_csv(leads, landing / "leads_2021-12-04.csv")
     dag = _dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag")
+    outbox = scoring_home / "outbox" / "scored_2021-12-04.csv"
+    outbox.unlink(missing_ok=True)
 
-    for _ in range(2):  # a rerun of the same interval replaces its own rows
+    for _ in range(2):  # a rerun of the same interval replaces its own rows and rewrites its file
         run = dag.test(logical_date=pd.Timestamp("2021-12-05", tz="UTC").to_pydatetime())
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
         assert run.state == "success", states
@@ -197,8 +202,20 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
         in_interval = ((created >= start) & (created < start + pd.Timedelta(days=1))).sum()
         predictions = table(scoring_home, "predictions")
         assert 0 < len(predictions) == in_interval < len(leads)
+        sent = pd.read_csv(outbox, dtype={"lead_id": str})
+        assert len(sent) == in_interval and sent["score"].is_monotonic_decreasing  # the day's leads, hottest first
+        assert set(sent["lead_id"]) == {"'" + i if i.startswith("=") else i for i in predictions["lead_id"]}
+        assert "'=HYPERLINK(1)" in set(sent["lead_id"])  # spreadsheet-safe
+        outbox.write_text("lead_id\nstale\n")  # the rerun must rewrite it whole
     runs = table(scoring_home, "scoring_runs")
     assert len(runs) == 1 and runs.loc[0, "interval_start"].startswith("2021-12-04")
+    from lead_scoring import registry
+    from lead_scoring.settings import Settings
+
+    settings = Settings.from_env()
+    experiment = registry.client(settings).get_experiment_by_name("lead_scoring-scoring")
+    names = [run.info.run_name for run in registry.client(settings).search_runs([experiment.experiment_id])]
+    assert "score 2021-12-04" in names
 
 
 def test_inference_dag_fails_its_monitor_task_on_drift(airflow_db, scoring_home, monkeypatch):
