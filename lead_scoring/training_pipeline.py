@@ -54,7 +54,7 @@ class TrainingSummary:
     def lines(self) -> list[str]:
         m = self.metrics
         lines = [
-            f"mlflow run       {self.run_id}" + (f"  ({self.link})" if self.link else ""),
+            f"mlflow run       {self.run_id}",
             f"training leads   {self.fingerprint.get('rows')} created {self.fingerprint.get('created_from')} .. "
             f"{self.fingerprint.get('created_to')}",
             f"validation       auc {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "

@@ -55,7 +55,9 @@ def test_1_first_training_registers_and_promotes_a_champion(env, cli):
     status, out, err = cli("train")
     assert status == 0, err
     assert "PROMOTED to champion" in out
-    assert "/runs?workflowType=machine_learning)" in out  # the printed link opens the runs view
+    # the printed link opens the runs view
+    assert "see it in the MLflow UI: http://localhost:5000/#/experiments/" in out
+    assert "/runs?workflowType=machine_learning (make mlflow; " in out
     assert registry_state(env) == ("1", ["1"])
     from lead_scoring import registry
 
