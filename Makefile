@@ -10,6 +10,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
 DEMO_DIR := $(LEAD_SCORING_HOME)/demo
 DEMO_ROWS ?= 30000
+# the runs view of the lead_scoring experiment (MLflow 3.17 opens an experiment in its GenAI view otherwise)
+export MLFLOW_LINK := from lead_scoring import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
 
 .PHONY: install demo test test-fast lint bench stack-test airflow mlflow lock clean
 
@@ -35,7 +37,8 @@ demo: install  ## generate leads and run the pipelines end to end on the embedde
 	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --no-label --out $(LEAD_SCORING_HOME)/landing/leads_2021-12-01.csv
 	$(BIN)/lead-scoring generate --rows 300 --seed 9 --start 2021-12-01 --end 2021-12-01 --outcomes --out $(LEAD_SCORING_HOME)/landing/outcomes/outcomes_2021-12-15.csv
 	@echo
-	@echo "Next: make mlflow   -> http://localhost:5000  (experiment lead_scoring: runs, plots; Models: lead_scoring@champion;"
+	@echo "Next: make mlflow   -> $$($(BIN)/python -c "$$MLFLOW_LINK")"
+	@echo "                       (experiment lead_scoring: runs, plots, sales/ gain tables; Models: lead_scoring@champion;"
 	@echo "                       lead_scoring-performance: realized figures per model version, stepped by ISO week)"
 	@echo "      make airflow  -> http://localhost:8080  (the four lead_scoring DAGs; scores in the predictions table;"
 	@echo "                       to score landing/leads_2021-12-01.csv, trigger lead_scoring_inference_pipeline"
@@ -56,7 +59,7 @@ lint: install
 bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
 	$(BIN)/python bench/run.py
 
-stack-test: install  ## Postgres + Redis + Airflow on Celery + MLflow server on loopback, the three DAGs via the REST API
+stack-test: install  ## Postgres + Redis + Airflow on Celery + MLflow server on loopback, the four DAGs via the REST API
 	bash scripts/stack_test.sh
 
 airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, triggerer) on this project's dags/
@@ -65,7 +68,7 @@ airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, t
 	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone
 
 mlflow: install  ## MLflow UI on the project's tracking store
-	@echo "MLflow UI: http://localhost:5000 (store: $(MLFLOW_TRACKING_URI))"
+	@echo "MLflow UI: $$($(BIN)/python -c "$$MLFLOW_LINK" 2>/dev/null || echo http://localhost:5000) (store: $(MLFLOW_TRACKING_URI))"
 	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --default-artifact-root "$(LEAD_SCORING_HOME)/mlruns" --host 127.0.0.1 --port 5000
 
 lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then review the diff

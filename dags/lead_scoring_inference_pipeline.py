@@ -16,7 +16,10 @@ database, hottest first for sales:
    hot/warm/cold bucket and the three reasons that pushed each score most;
 5. **write** them to `predictions`: a rerun or backfill of a day replaces its own rows; a new
    champion's scores are kept beside the old ones;
-6. **monitor**: the share of leads at the policy's reference cut against the share it expects
+6. **outbox**: the day's scored leads, hottest first, to `$LEAD_SCORING_HOME/outbox/scored_YYYY-MM-DD.csv`
+   (spreadsheet-safe: no cell starts a formula), the file a CRM import or the sales team picks up;
+   a rerun of the day rewrites its file;
+7. **monitor**: the share of leads at the policy's reference cut against the share it expects
    (a binomial tolerance for the day's size), score distribution and per-feature drift (PSI)
    against the profile saved with the model; recorded in `scoring_runs` and MLflow. A shifted
    share or drift past `LEAD_SCORING_DRIFT_LIMIT` **fails this task** so Airflow's alerting
@@ -80,6 +83,13 @@ def lead_scoring_inference_pipeline():
         return inference_pipeline.write_step(Settings.from_env(), data_interval_start)
 
     @task
+    def outbox(data_interval_start=None) -> str:
+        """The day's scored leads, hottest first, as a spreadsheet-safe CSV in the outbox."""
+        from lead_scoring import inference_pipeline
+
+        return inference_pipeline.outbox_step(Settings.from_env(), data_interval_start)
+
+    @task
     def monitor(model_version: str, data_interval_start=None, data_interval_end=None) -> dict:
         """Fails loudly when the leads drifted away from the training leads."""
         from lead_scoring import inference_pipeline
@@ -94,11 +104,11 @@ def lead_scoring_inference_pipeline():
 
         inference_pipeline.discard_step(Settings.from_env(), data_interval_start)
 
-    # check what landed, validate and transform it, score it with the champion,
-    # write the scores, then monitor the batch against the training leads.
+    # check what landed, validate and transform it, score it with the champion, write the scores,
+    # leave the day's file in the outbox, then monitor the batch against the training leads.
     version = check_input() >> validate() >> transform() >> score()
     written = version >> write()
-    written >> monitor(version) >> discard_scratch()
+    written >> outbox() >> monitor(version) >> discard_scratch()
 
 
 inference_pipeline_dag = lead_scoring_inference_pipeline()

@@ -151,7 +151,9 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
     click.echo(f"trained {settings.model_name} version {summary.version}")
     for line in summary.lines():
         click.echo(f"  {line}")
-    click.echo(f"  see it in the MLflow UI: make mlflow (tracking store {settings.redacted_tracking_uri()})")
+    click.echo(
+        f"  see it in the MLflow UI: {summary.link} (make mlflow; tracking store {settings.redacted_tracking_uri()})"
+    )
 
 
 @cli.command()

@@ -27,7 +27,7 @@ from lead_scoring.feedback_pipeline import record_scored_leads
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import load_mappings
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS, SCORING_RUNS
-from lead_scoring.scoring import build_predictions, unusual_inputs
+from lead_scoring.scoring import PREDICTION_COLUMNS, build_predictions, unusual_inputs
 from lead_scoring.settings import Settings
 from lead_scoring.staging import StagingDatabase, run_key_for
 
@@ -68,7 +68,8 @@ class ScoringSummary:
     duplicates_dropped: int = 0
     positives: int = 0
     buckets: dict[str, int] = field(default_factory=dict)
-    unusual: dict[str, int] = field(default_factory=dict)
+    unusual: dict[str, int] = field(default_factory=dict)  # every count, recorded in scoring_runs
+    thin: dict[str, dict] = field(default_factory=dict)  # the counts whose share exceeds the training leads'
     monitoring: dict = field(default_factory=dict)
     seconds: float = 0.0
     hottest: pd.DataFrame | None = field(default=None, repr=False)
@@ -92,13 +93,19 @@ class ScoringSummary:
             f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
             "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
         ]
-        thin = {_UNUSUAL_WORDS.get(k, k): v for k, v in self.unusual.items() if v}
-        if thin:
-            lines.append("thin evidence    " + ", ".join(f"{k} {v}" for k, v in thin.items()))
+        if self.thin:  # only what is unusual against the training leads
+            lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in self.thin.items()))
         if self.monitoring:
             lines.append(f"monitoring       {self.status}: {self.monitoring.get('summary', '')}")
         lines.append(f"time             {self.seconds:.2f} s")
         return lines
+
+
+def _thin_words(key: str, figures: dict) -> str:
+    words = f"{_UNUSUAL_WORDS.get(key, key)} {figures['count']} ({figures['share']:.0%}"
+    if figures.get("training_share") is not None:
+        words += f" vs {figures['training_share']:.0%} in training"
+    return words + ")"
 
 
 def load_champion(settings: Settings, version: str | None = None) -> Champion:
@@ -195,11 +202,17 @@ def _summarise(
     predictions: pd.DataFrame,
     settings: Settings,
 ) -> ScoringSummary:
-    from lead_scoring.monitoring import compare_with_reference, known_levels
+    from lead_scoring.monitoring import (
+        compare_with_reference,
+        known_levels,
+        thin_evidence_reference,
+        unusual_against_training,
+    )
 
     monitoring = compare_with_reference(
         champion.profile, model_input, predictions, settings.drift_limit, champion.scorer.features
     )
+    unusual = unusual_inputs(model_input, known_levels(champion.profile))
     return ScoringSummary(
         run_key=run_key,
         source=source,
@@ -208,7 +221,8 @@ def _summarise(
         rows_scored=len(predictions),
         positives=int(predictions["predicted_label"].sum()),
         buckets={b: int((predictions["bucket"] == b).sum()) for b in ("hot", "warm", "cold")},
-        unusual=unusual_inputs(model_input, known_levels(champion.profile)),
+        unusual=unusual,
+        thin=unusual_against_training(unusual, len(model_input), thin_evidence_reference(champion.profile)),
         monitoring=monitoring,
     )
 
@@ -339,6 +353,23 @@ def write_step(settings: Settings, interval_start: str) -> int:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         record_scored_leads(db, interval_run_key(interval_start), model_input, scored["scored_at"].max())
         return written
+
+
+def outbox_path(settings: Settings, interval_start: str) -> Path:
+    """The day's file for sales: ``$LEAD_SCORING_HOME/outbox/scored_YYYY-MM-DD.csv``."""
+    return settings.outbox_dir / f"scored_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+
+
+def outbox_step(settings: Settings, interval_start: str) -> str:
+    """Write the day's scored leads, hottest first, to the outbox (spreadsheet-safe; a rerun of the
+    day rewrites its file whole). Returns the file's path."""
+    with _scratch(settings) as db:
+        scored = db.read_scratch(_key(interval_start), SCORED)
+    order = np.lexsort((scored[LEAD_ID].astype(str).to_numpy(), -scored["score"].to_numpy(dtype=float)))
+    day = scored.take(order).reset_index(drop=True)[list(PREDICTION_COLUMNS)]  # as `score --output` writes
+    path = write_spreadsheet_csv(day, outbox_path(settings, interval_start))
+    log.info("wrote %d scored lead(s) to %s", len(day), path)
+    return str(path)
 
 
 def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict:

@@ -19,12 +19,15 @@ import pandas as pd
 
 from lead_scoring.features import CATEGORICAL_FEATURES, MISSING, NUMERIC_FEATURES, OTHER, LeadFeatures
 from lead_scoring.policy import DecisionPolicy
+from lead_scoring.schema import CITY
+from lead_scoring.scoring import unusual_inputs
 
 _EPSILON = 1e-4
 POOL_BELOW = 0.05
 SCORE_EDGES = [float(x) for x in np.linspace(0.0, 1.0, 11)]
 SHARE_SIGMAS = 4.0  # the flagged-share alarm, in binomial standard deviations (see share_tolerance)
 SHARE_FLOOR = 0.05
+THIN_KEYS = ("missing_city", "no_interactions")
 
 
 def build_reference_profile(
@@ -45,7 +48,39 @@ def build_reference_profile(
     scores = np.asarray(reference_scores, dtype=float)
     profile["scores"] = {"edges": SCORE_EDGES, "shares": _binned(pd.Series(scores), SCORE_EDGES)}
     profile["positive_rate"] = float(policy.share)
+    # shares of training leads the model meets on thin evidence, for the scoring summary to compare with
+    counts = unusual_inputs(model_input, {})
+    profile["thin_evidence"] = {key: counts[key] / max(len(model_input), 1) for key in THIN_KEYS if key in counts}
     return profile
+
+
+def thin_evidence_reference(profile: dict | None) -> dict[str, float]:
+    """The training share of each kind of thin evidence `unusual_inputs` counts: no interactions and
+    no city (saved in the profile), a rare or new level (the share the model pooled as other)."""
+    if not profile:
+        return {}
+    reference = {f"unseen_{col}": float(ref["shares"].get(OTHER, 0.0))
+                 for col, ref in profile["features"].items() if ref["kind"] == "categorical"}  # fmt: skip
+    city = profile["features"].get(CITY, {}).get("shares", {})
+    if MISSING in city:
+        reference["missing_city"] = float(city[MISSING])
+    reference.update({key: float(value) for key, value in profile.get("thin_evidence", {}).items()})
+    return reference
+
+
+def unusual_against_training(counts: dict[str, int], leads: int, reference: dict[str, float]) -> dict[str, dict]:
+    """The kinds of thin evidence whose share of the batch clearly exceeds their share of the training
+    leads (by more than ``share_tolerance``), with the count and both shares. A kind the reference
+    does not know (a model saved before the profile kept it) is reported whenever it occurs."""
+    unusual: dict[str, dict] = {}
+    for key, count in counts.items():
+        if not count or not leads:
+            continue
+        share = count / leads
+        expected = reference.get(key)
+        if expected is None or share > expected + share_tolerance(expected, leads):
+            unusual[key] = {"count": int(count), "share": round(share, 4), "training_share": expected}
+    return unusual
 
 
 def share_tolerance(expected: float, leads: int) -> float:

@@ -1,4 +1,4 @@
-"""Pictures a person looks at in the MLflow UI: ROC, precision-recall, confusion, importance, calibration."""
+"""Pictures a person looks at in the MLflow UI: ROC, precision-recall, confusion, importance, calibration, gain."""
 
 from __future__ import annotations
 
@@ -100,6 +100,44 @@ def write_backtest_plot(rows: list[dict], targets: dict[str, float], out_path: P
     policy = chosen[0]["policy"] if chosen else "?"
     ax.set_title(f"Monthly backtests, policy '{policy}' (dashed: targets)")
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path
+
+
+def write_gain_plot(gain_rows: list[dict], out_path: Path, label: str = "validation leads") -> Path:
+    """Cumulative gain (share of applications reached by calling the top X% of leads) with the lift
+    on a second axis; the diagonal is calling at random."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    percents = [0, *(row["top_percent"] for row in gain_rows)]
+    shares = [0.0, *(100 * row["share_of_applications"] for row in gain_rows)]
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    ax.plot(percents, shares, marker="o", color="tab:green", label=f"model ({label})")
+    ax.plot([0, 100], [0, 100], linestyle=":", color="grey", label="calling at random")
+    for row in gain_rows:
+        if row["top_percent"] in (10, 30, 50):
+            share = 100 * row["share_of_applications"]
+            ax.annotate(f"{share:.0f}%", (row["top_percent"], share), textcoords="offset points", xytext=(4, -14))
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("top X% of leads called (hottest first)")
+    ax.set_ylabel("share of applications reached (%)")
+    lift_ax = ax.twinx()
+    lift_ax.bar(
+        [row["top_percent"] for row in gain_rows], [row["lift"] for row in gain_rows], width=4, alpha=0.25,
+        color="tab:blue", label="lift",
+    )  # fmt: skip
+    lift_ax.set_ylabel("lift over calling at random")
+    lines, labels = ax.get_legend_handles_labels()
+    more_lines, more_labels = lift_ax.get_legend_handles_labels()
+    ax.legend(lines + more_lines, labels + more_labels, loc="lower right")
+    ax.set_title("Cumulative gain: who to call first")
     fig.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=110)

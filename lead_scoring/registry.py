@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from lead_scoring.errors import ModelNotFoundError
+from lead_scoring.scoring import scoring_run_name
 from lead_scoring.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 HISTORY_TAG = "champion_history"
 _HISTORY_KEEP = 40  # entries in the model-level tag; each version keeps its own tags forever
+# MLflow 3.17's UI shows an experiment's runs (not its GenAI traces view) for this kind, and a link
+# with this query parameter opens the runs view whatever the kind
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+RUNS_VIEW = "workflowType=machine_learning"
+LOCAL_UI = "http://localhost:5000"
 
 
 @dataclass
@@ -66,17 +72,44 @@ def client(settings: Settings):  # noqa: ANN201 - mlflow.MlflowClient
 
 
 def experiment_id(settings: Settings, name: str | None = None) -> str:
-    """The experiment's id, created on first use with its artifacts under LEAD_SCORING_HOME/mlruns."""
+    """The experiment's id, created on first use with its artifacts under LEAD_SCORING_HOME/mlruns.
+
+    Tagged as model development, so the MLflow UI opens it on its runs rather than its GenAI view
+    (traces, judges); an experiment created before the tag existed gets it on its next use.
+    """
     name = name or settings.experiment_name
     mlflow_client = client(settings)
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            mlflow_client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return found.experiment_id
     location = None
     if not settings.tracking_uri.startswith(("http://", "https://", "databricks")):
         settings.artifact_root.mkdir(parents=True, exist_ok=True)
         location = settings.artifact_root.resolve().as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=location)
+    return mlflow_client.create_experiment(
+        name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+    )
+
+
+def ui_base(settings: Settings) -> str:
+    """Where a person opens the MLflow UI: the tracking server itself, else `make mlflow`'s address."""
+    if settings.tracking_uri.startswith(("http://", "https://")):
+        return settings.tracking_uri.rstrip("/")
+    return LOCAL_UI
+
+
+def experiment_link(settings: Settings) -> str:
+    """The runs view of the training experiment when it exists (else the UI's front page); never creates it."""
+    found = client(settings).get_experiment_by_name(settings.experiment_name)
+    base = ui_base(settings)
+    return runs_url(base, found.experiment_id) if found is not None else base
+
+
+def runs_url(base: str, experiment: str) -> str:
+    """The MLflow UI's runs table of an experiment (its hash route, forced to the model-training view)."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment}/runs?{RUNS_VIEW}"
 
 
 def actor() -> str:
@@ -321,6 +354,58 @@ def load_validation(settings: Settings, run_id: str) -> pd.DataFrame:
     return frame
 
 
+def log_training_dataset(settings: Settings, frame: pd.DataFrame, fingerprint: dict) -> None:
+    """Log the training leads as the active run's MLflow dataset (the runs table's Dataset column):
+    named by their newest lead, sourced from the staging table, digested by the content hash that
+    the run's ``data_content_sha256`` param also carries."""
+    import mlflow
+
+    from lead_scoring.schema import LABEL, MODEL_INPUT
+
+    newest = str(fingerprint.get("created_to", ""))[:10]
+    dataset = mlflow.data.from_pandas(
+        frame,
+        source=_staging_table_source(settings.redacted_db_url(), MODEL_INPUT),
+        targets=LABEL,
+        name=f"{MODEL_INPUT} to {newest}",
+        digest=str(fingerprint.get("content_sha256", "")) or None,
+    )
+    mlflow.log_input(dataset, context="training")
+
+
+def _staging_table_source(url: str, table: str):  # noqa: ANN202 - an mlflow DatasetSource
+    """A table of the staging database as an MLflow dataset source (MLflow resolves no database URL itself)."""
+    from mlflow.data.dataset_source import DatasetSource
+
+    class StagingTableSource(DatasetSource):
+        def __init__(self, url: str, table: str) -> None:
+            self.url, self.table = url, table
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "staging_table"
+
+        def load(self, **_kwargs) -> None:  # noqa: ANN003
+            raise NotImplementedError("read the table with lead_scoring.staging.StagingDatabase")
+
+        @staticmethod
+        def _can_resolve(raw_source: object) -> bool:
+            return False
+
+        @classmethod
+        def _resolve(cls, raw_source: object) -> StagingTableSource:
+            raise NotImplementedError
+
+        def to_dict(self) -> dict[str, str]:
+            return {"url": f"{self.url}#{self.table}", "table": self.table}
+
+        @classmethod
+        def from_dict(cls, source_dict: dict) -> StagingTableSource:
+            return cls(str(source_dict["url"]).split("#", 1)[0], source_dict["table"])
+
+    return StagingTableSource(url, table)
+
+
 def log_artifact_dir(settings: Settings, run_id: str, local_dir: Path, artifact_path: str) -> None:
     client(settings).log_artifacts(run_id, str(local_dir), artifact_path)
 
@@ -334,7 +419,9 @@ def log_scoring_run(settings: Settings, summary: dict) -> None:
         existing[0].info.run_id
         if existing
         else mlflow_client.create_run(
-            exp, run_name=summary["run_key"][:60], tags={"run_key": summary["run_key"]}
+            exp,
+            run_name=scoring_run_name(summary["run_key"], summary["source"], summary["rows_scored"]),
+            tags={"run_key": summary["run_key"]},
         ).info.run_id
     )
     monitoring = summary.get("monitoring", {})

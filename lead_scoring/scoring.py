@@ -61,6 +61,15 @@ def build_predictions(
     return frame.take(order).reset_index(drop=True)
 
 
+def scoring_run_name(run_key: str, source: str, rows: int) -> str:
+    """An MLflow run name that says what the run is: ``score 2021-12-01`` for a day of the daily DAG,
+    ``score new_leads.csv · 2,000 leads`` for a file scored from the command line."""
+    if run_key.startswith("interval:"):
+        return f"score {run_key.removeprefix('interval:')[:10]}"
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+    return f"score {name} · {rows:,} leads"
+
+
 def unusual_inputs(model_input: pd.DataFrame, known_levels: Mapping[str, set[str]]) -> dict[str, int]:
     """Counts of leads the model has to score on thin evidence: unseen levels, no city, no interactions.
 

@@ -139,6 +139,11 @@ class Settings:
             raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return replace(self, **given)
 
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the daily DAG leaves each day's scored leads for a CRM import or the sales team."""
+        return self.home / "outbox"
+
     def redacted_db_url(self) -> str:
         """The staging URL with any password masked, for messages and logs."""
         return _redact(self.db_url)

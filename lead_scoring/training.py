@@ -152,6 +152,12 @@ def fingerprint(model_input: pd.DataFrame) -> dict:
     }
 
 
+def training_run_name(fingerprint: dict) -> str:
+    """An MLflow run name that says what the run is: ``train to 2021-11-30 · 16,421 leads``."""
+    newest = str(fingerprint.get("created_to", ""))[:10] or "?"
+    return f"train to {newest} · {int(fingerprint.get('rows', 0)):,} leads"
+
+
 def backtest_month_starts(model_input: pd.DataFrame, count: int, min_leads: int, min_conversions: int) -> list:
     """The last ``count`` whole calendar months that can be backtested, oldest first (fewer when the
     data is young): at least ``min_conversions`` leads of each class in the month, and ``min_leads``

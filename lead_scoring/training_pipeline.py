@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from lead_scoring import registry
+from lead_scoring.business import bucket_table, gain_at, gain_table
 from lead_scoring.errors import InputDataError, InsufficientDataError
 from lead_scoring.policy import backtest_metrics, backtest_table
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT
@@ -28,6 +29,7 @@ from lead_scoring.training import (
     evaluate,
     required_columns,
     train,
+    training_run_name,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class TrainingSummary:
     fingerprint: dict = field(default_factory=dict)
     policy: str = ""
     backtests: str = ""
+    link: str = ""
 
     def lines(self) -> list[str]:
         m = self.metrics
@@ -138,7 +141,10 @@ def train_step(
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
     experiment = registry.experiment_id(settings)
     run_tags = {**(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
-    with mlflow.start_run(experiment_id=experiment, tags=run_tags) as run:
+    with mlflow.start_run(
+        experiment_id=experiment, run_name=training_run_name(result.fingerprint), tags=run_tags
+    ) as run:
+        registry.log_training_dataset(settings, frame, result.fingerprint)
         mlflow.log_params({f"lgbm_{k}": v for k, v in result.params.items()})
         mlflow.log_params(
             {
@@ -187,7 +193,7 @@ def train_step(
 
 def evaluate_step(settings: Settings, run_id: str) -> dict:
     """Metrics and plots of a run's validation leads, logged back to the run."""
-    from lead_scoring.plots import write_evaluation_plots
+    from lead_scoring.plots import write_evaluation_plots, write_gain_plot
 
     mlflow_client = registry.client(settings)
     run = mlflow_client.get_run(run_id)
@@ -195,9 +201,16 @@ def evaluate_step(settings: Settings, run_id: str) -> dict:
     validation = registry.load_validation(settings, run_id)
     metrics = evaluate(validation[LABEL].to_numpy(), validation["score"].to_numpy(), threshold)
     scorer_importance = _importance(settings, run)
+    gain = gain_table(validation[LABEL], validation["score"])
+    buckets = bucket_table(validation[LABEL], validation["score"], settings.hot_cutoff, settings.warm_cutoff)
     with tempfile.TemporaryDirectory() as tmp:
         write_evaluation_plots(validation[LABEL], validation["score"], threshold, scorer_importance, Path(tmp))
+        write_gain_plot(gain, Path(tmp) / "cumulative_gain.png")
         mlflow_client.log_artifacts(run_id, tmp, "plots")
+    # the sales view: "call the top X% -> share of applications reached", and each bucket's conversion
+    mlflow_client.log_table(run_id, pd.DataFrame(gain), "sales/gain_validation.json")
+    mlflow_client.log_table(run_id, pd.DataFrame(buckets), "sales/buckets_validation.json")
+    mlflow_client.log_metric(run_id, "valid_gain_at_30pct", gain_at(validation[LABEL], validation["score"], 30))
     for key in METRICS:
         mlflow_client.log_metric(run_id, f"valid_{key}", float(metrics[key]))
     return {k: round(float(metrics[k]), 4) for k in METRICS}
@@ -284,6 +297,7 @@ def run_training(
         fingerprint,
         policy=run.data.tags.get("decision_policy", ""),
         backtests=_backtest_line(run.data.metrics),
+        link=registry.runs_url(registry.ui_base(settings), run.info.experiment_id),
     )
 
 

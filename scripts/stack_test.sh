@@ -79,9 +79,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 }
 
 # -- system packages ---------------------------------------------------------------------------------
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then
-  log "installing postgresql and redis-server from the system's packages"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then
+  log "installing postgresql, redis-server and chromium (the UI check) from the system's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server chromium >/dev/null
 fi
 PG_BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
 mkdir -p "$STATE/logs" "$STATE/home/demo" "$STATE/home/landing" "$STATE/artifacts"
@@ -249,4 +249,9 @@ champion=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/registered-models/alias
 check "the MLflow server has lead_scoring@champion (version $champion)" [ -n "$champion" ]
 workers=$(grep -c "Task finished\|succeeded in" "$STATE/logs/celery.log" || true)
 check "the Celery worker ran the tasks ($workers completions in its log)" [ "$workers" -gt 0 ]
+
+# -- what a person sees: the MLflow runs view and the Airflow DAG list, in headless Chromium ----------
+shots="${LEAD_SCORING_UI_SHOTS:-$STATE/ui}"  # screenshots; set the variable to keep them
+check "the MLflow runs view shows the training run and its dataset; the Airflow UI lists the four DAGs (screenshots in $shots)" \
+  "$BIN/python" scripts/ui_check.py --out "$shots" --airflow "$API" --airflow-token "$TOKEN"
 log "stack test passed"

@@ -35,7 +35,8 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
         ("transform", "score"),
         ("score", "write"),
         ("score", "monitor"),
-        ("write", "monitor"),
+        ("write", "outbox"),
+        ("outbox", "monitor"),
         ("monitor", "discard_scratch"),
     },
     "lead_scoring_feedback_pipeline": {

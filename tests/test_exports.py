@@ -53,3 +53,34 @@ def test_the_writer_writes_the_safe_frame(tmp_path):
     )
     assert path.read_text() == "lead_id,score\n'=1+1,-0.5\nL1,0.9\n"
     assert [p.name for p in path.parent.iterdir()] == ["scores.csv"]  # no temporary file left
+
+
+def test_the_daily_outbox_file_is_the_days_leads_hottest_first_whatever_order_the_scratch_returns(settings):
+    from lead_scoring import inference_pipeline as ip
+    from lead_scoring.staging import StagingDatabase
+
+    scored = pd.DataFrame(
+        {
+            "lead_id": ["L2", "L1", "@L3", "L4"],
+            "score": [0.2, 0.9, 0.5, 0.9],
+            "predicted_label": [0, 1, 1, 1],
+            "bucket": ["cold", "hot", "warm", "hot"],
+            "top_reasons": ["a", "b", "c", "d"],
+            "model_name": "lead_scoring",
+            "model_version": "3",
+            "scored_at": pd.Timestamp("2021-12-02 01:00"),
+        }
+    )
+    db = StagingDatabase(settings.db_url)
+    try:
+        db.write_scratch(ip._key("2021-12-01T00:00:00+00:00"), ip.SCORED, scored)
+    finally:
+        db.dispose()
+    path = ip.outbox_step(settings, "2021-12-01T00:00:00+00:00")
+    assert path == str(settings.home / "outbox" / "scored_2021-12-01.csv")
+    written = pd.read_csv(path, dtype={"lead_id": str})
+    assert written["lead_id"].tolist() == ["L1", "L4", "'@L3", "L2"]  # ties by lead id; @ would run as a formula
+    assert written["top_reasons"].tolist() == ["b", "d", "c", "a"]
+    assert list(written.columns) == [
+        "lead_id", "score", "predicted_label", "bucket", "top_reasons", "model_name", "model_version", "scored_at"
+    ]  # fmt: skip

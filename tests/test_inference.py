@@ -110,12 +110,34 @@ def test_a_new_champion_scores_beside_the_old_one(scoring_home, cli):
 
 
 def test_thin_evidence_is_scored_and_counted(scoring_home, cli):
+    """40 leads with no city: unusual (about 4% of the training leads have none), so the summary says
+    so; their share with no interactions is what the training leads had, so it says nothing of it."""
     path = new_leads(scoring_home, rows=40, seed=9, city_mapped=None)
     status, out, _ = cli("score", "--input", path)
     assert status == 0
-    assert "no city 40" in out and "no interactions" in out
+    [line] = [line for line in out.splitlines() if "thin evidence" in line]
+    assert line.strip() == "thin evidence    no city 40 (100% vs 4% in training)"
     runs = table(scoring_home, "scoring_runs")
-    assert '"missing_city": 40' in runs.loc[0, "unusual_inputs"]
+    assert '"missing_city": 40' in runs.loc[0, "unusual_inputs"]  # every count is still recorded
+    assert '"no_interactions": ' in runs.loc[0, "unusual_inputs"]
+
+
+def test_a_batch_like_the_training_leads_has_no_thin_evidence_line(scoring_home, cli):
+    status, out, _ = cli("score", "--input", new_leads(scoring_home, rows=300, seed=10))
+    assert status == 0 and "thin evidence" not in out
+
+
+def test_scoring_runs_in_mlflow_are_named_after_what_they_scored(scoring_home, cli):
+    from lead_scoring import registry
+    from lead_scoring.settings import Settings
+
+    assert cli("score", "--input", new_leads(scoring_home, rows=120, seed=11))[0] == 0
+    settings = Settings.from_env()
+    mlflow_client = registry.client(settings)
+    experiment = mlflow_client.get_experiment_by_name("lead_scoring-scoring")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    names = {run.info.run_name for run in mlflow_client.search_runs([experiment.experiment_id])}
+    assert "score new_11.csv · 120 leads" in names
 
 
 def test_a_shifted_batch_is_flagged_as_drifted(scoring_home, cli):
@@ -163,11 +185,16 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
     landing = scoring_home / "landing"
     monkeypatch.setenv("LEAD_SCORING_LANDING_DIR", str(landing))
     leads = generate_leads(600, seed=17, start="2021-12-03", end="2021-12-05", with_label=False)
-    write_csv(leads, landing / "leads_2021-12-04.csv")
     created = pd.to_datetime(leads["created_date"])
+    in_day = (created >= "2021-12-04") & (created < "2021-12-05")
+    leads.insert(0, "lead_id", [f"L{i}" for i in range(len(leads))])
+    leads.loc[in_day.idxmax(), "lead_id"] = "=HYPERLINK(1)"  # one of the day's leads would run as a formula
+    write_csv(leads, landing / "leads_2021-12-04.csv")
     dag = _dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag")
+    outbox = scoring_home / "outbox" / "scored_2021-12-04.csv"
+    outbox.unlink(missing_ok=True)
 
-    for _ in range(2):  # a rerun of the same interval replaces its own rows
+    for _ in range(2):  # a rerun of the same interval replaces its own rows and rewrites its file
         run = dag.test(logical_date=pd.Timestamp("2021-12-05", tz="UTC").to_pydatetime())
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
         assert run.state == "success", states
@@ -178,8 +205,20 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
         assert 0 < len(predictions) == in_interval < len(leads)
         scored = table(scoring_home, "scored_leads")  # kept for the feedback loop
         assert set(scored["lead_id"]) == set(predictions["lead_id"]) and len(scored) == in_interval
+        sent = pd.read_csv(outbox, dtype={"lead_id": str})
+        assert len(sent) == in_interval and sent["score"].is_monotonic_decreasing  # the day's leads, hottest first
+        assert set(sent["lead_id"]) == {"'" + i if i.startswith("=") else i for i in predictions["lead_id"]}
+        assert "'=HYPERLINK(1)" in set(sent["lead_id"])  # spreadsheet-safe
+        outbox.write_text("lead_id\nstale\n")  # the rerun must rewrite it whole
     runs = table(scoring_home, "scoring_runs")
     assert len(runs) == 1 and runs.loc[0, "interval_start"].startswith("2021-12-04")
+    from lead_scoring import registry
+    from lead_scoring.settings import Settings
+
+    settings = Settings.from_env()
+    experiment = registry.client(settings).get_experiment_by_name("lead_scoring-scoring")
+    names = [run.info.run_name for run in registry.client(settings).search_runs([experiment.experiment_id])]
+    assert "score 2021-12-04" in names
 
 
 def test_inference_dag_fails_its_monitor_task_on_drift(airflow_db, scoring_home, monkeypatch):

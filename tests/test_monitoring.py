@@ -101,3 +101,42 @@ def test_the_sampling_allowance_and_the_limits_edge():
     just_over = compare_with_reference(profile, model_input, predictions, limit=psi - allowance - 1e-9)
     assert just_under["status"] == "ok" and just_over["status"] == "drifted"
     assert just_over["drifted_features"] == ["medium"]
+
+
+def test_thin_evidence_is_reported_only_where_the_batch_clearly_exceeds_the_training_leads():
+    from lead_scoring.monitoring import unusual_against_training
+
+    reference = {"missing_city": 0.04, "no_interactions": 0.97, "unseen_first_platform_c_raw": 0.0}
+    counts = {"missing_city": 200, "no_interactions": 990, "unseen_first_platform_c_raw": 12, "unseen_city_mapped": 0}
+    # no city: 20% against 4% (tolerance 5 points); no interactions: 99% is within 97% + 5 points;
+    # a rare platform: 1.2% is within 0% + 5 points; a kind with no leads is never reported
+    assert unusual_against_training(counts, 1000, reference) == {
+        "missing_city": {"count": 200, "share": 0.2, "training_share": 0.04}
+    }
+    assert unusual_against_training({"missing_city": 90}, 1000, reference) == {}  # 9% is not past 4% + 5
+    assert unusual_against_training({"missing_city": 91}, 1000, reference) != {}
+    # a profile saved before it kept the share of leads with no interactions: reported as before
+    assert unusual_against_training({"no_interactions": 990}, 1000, {}) == {
+        "no_interactions": {"count": 990, "share": 0.99, "training_share": None}
+    }
+
+
+def test_the_reference_profile_keeps_the_training_shares_of_thin_evidence():
+    from lead_scoring.features import MISSING, OTHER
+    from lead_scoring.monitoring import thin_evidence_reference
+
+    profile = {
+        "features": {
+            "city_mapped": {"kind": "categorical", "shares": {"mumbai": 0.9, OTHER: 0.06, MISSING: 0.04}},
+            "first_platform_c_raw": {"kind": "categorical", "shares": {"Level0": 1.0}},
+            "city_tier": {"kind": "numeric", "edges": [], "shares": []},
+        },
+        "thin_evidence": {"missing_city": 0.05, "no_interactions": 0.97},
+    }
+    assert thin_evidence_reference(profile) == {
+        "unseen_city_mapped": 0.06,
+        "unseen_first_platform_c_raw": 0.0,
+        "missing_city": 0.05,  # the saved share wins over the city feature's (missing) level
+        "no_interactions": 0.97,
+    }
+    assert thin_evidence_reference(None) == {}

@@ -120,3 +120,10 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(sett
     pooled = predict(settings, champion, leads, recent)
     # pool of 10: 0.1 .. 0.9; its top half starts at 0.4 (numpy's "higher" median)
     assert pooled.sort_values("score")["predicted_label"].tolist() == [0, 0, 1, 1, 1]
+
+
+def test_scoring_runs_are_named_after_their_day_or_their_file():
+    from lead_scoring.scoring import scoring_run_name
+
+    assert scoring_run_name("interval:2021-12-01T00:00:00", "landing", 300) == "score 2021-12-01"
+    assert scoring_run_name("file:0123abcd", "demo/new_leads.csv", 2000) == "score new_leads.csv · 2,000 leads"

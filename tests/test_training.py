@@ -211,3 +211,10 @@ def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, mo
     assert max(newest_fitted) < pd.Timestamp("2021-12-01")
     for fold in folds:  # the fold model saw every lead up to its month, none of it
         assert model_input.loc[months < fold.month, "created_date"].max() in newest_fitted
+
+
+def test_training_runs_are_named_after_their_newest_lead_and_their_size():
+    from lead_scoring.training import training_run_name
+
+    fingerprint = {"rows": 16421, "created_to": "2021-11-30 23:41:00", "created_from": "2021-07-01 00:02:00"}
+    assert training_run_name(fingerprint) == "train to 2021-11-30 · 16,421 leads"

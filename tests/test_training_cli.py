@@ -55,6 +55,9 @@ def test_1_first_training_registers_and_promotes_a_champion(env, cli):
     status, out, err = cli("train")
     assert status == 0, err
     assert "PROMOTED to champion" in out
+    # the printed link opens the runs view
+    assert "see it in the MLflow UI: http://localhost:5000/#/experiments/" in out
+    assert "/runs?workflowType=machine_learning (make mlflow; " in out
     assert registry_state(env) == ("1", ["1"])
     from lead_scoring import registry
 
@@ -91,6 +94,44 @@ def test_1_first_training_registers_and_promotes_a_champion(env, cli):
     assert (Path(env.artifact_root)).is_dir()  # artifacts live under LEAD_SCORING_HOME/mlruns
 
 
+def test_1c_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
+    """The experiment opens on its runs (not the GenAI view), the run has a readable name and the
+    training leads as its dataset, and the sales view: gain plot, gain and bucket tables, gain at 30%."""
+    from lead_scoring import registry
+
+    mlflow_client = registry.client(env)
+    experiment = mlflow_client.get_experiment_by_name("lead_scoring")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    link = f"http://localhost:5000/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
+    assert registry.experiment_link(env) == link
+    run = mlflow_client.get_run(registry.version_by_alias(env, "champion").run_id)
+    assert run.info.run_name == "train to 2021-12-31 · 15,000 leads"
+    [dataset_input] = run.inputs.dataset_inputs
+    dataset = dataset_input.dataset
+    assert dataset.name == "model_input to 2021-12-31"
+    assert dataset.digest == run.data.params["data_content_sha256"]
+    assert "lead_scoring.db#model_input" in dataset.source
+    assert [tag.value for tag in dataset_input.tags if tag.key == "mlflow.data.context"] == ["training"]
+
+    artifacts = {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "plots")}
+    assert "plots/cumulative_gain.png" in artifacts
+    assert {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "sales")} == {
+        "sales/buckets_validation.json",
+        "sales/gain_validation.json",
+    }
+    gain = _logged_table(run.info.run_id, "sales/gain_validation.json")
+    assert gain["top_percent"].tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert gain["share_of_applications"].is_monotonic_increasing and gain["share_of_applications"].iloc[-1] == 1.0
+    at_30 = gain.loc[gain["top_percent"] == 30, "share_of_applications"].item()
+    assert run.data.metrics["valid_gain_at_30pct"] == pytest.approx(at_30)
+    assert at_30 > 0.3  # a useful model reaches more than calling at random would
+    buckets = _logged_table(run.info.run_id, "sales/buckets_validation.json")
+    assert buckets["bucket"].tolist() == ["hot", "warm", "cold"]
+    validation = registry.load_validation(env, run.info.run_id)
+    assert buckets["leads"].sum() == len(validation)
+    assert buckets["applications"].sum() == validation["app_complete_flag"].sum()
+
+
 def test_1b_the_registered_pyfunc_scores_what_scoring_meets(env):
     """No lead id, null and never-seen cities and levels, empty interactions, int counts: one row out per lead in."""
     import mlflow
@@ -114,6 +155,14 @@ def test_1b_the_registered_pyfunc_scores_what_scoring_meets(env):
     # same row order: scoring one lead alone gives its score in the batch
     alone = model.predict(leads.iloc[[4]])
     assert alone["score"].iloc[0] == pytest.approx(out["score"].iloc[4])
+
+
+def _logged_table(run_id: str, path: str):  # noqa: ANN202 - a DataFrame
+    import mlflow
+    import pandas as pd
+
+    table = mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+    return pd.DataFrame(table["data"], columns=table["columns"])
 
 
 def test_2_a_weak_candidate_is_registered_but_not_promoted(env, cli):

@@ -1,0 +1,48 @@
+"""Cumulative gain, lift and bucket conversion on ten hand-counted leads."""
+
+from __future__ import annotations
+
+import pytest
+
+from lead_scoring.business import bucket_table, gain_at, gain_table
+
+# hottest first these are: 0.9 apply, 0.8 no, 0.7 apply, 0.6 no, 0.5 no, 0.4 apply, then four no
+SCORES = [0.4, 0.05, 0.9, 0.2, 0.6, 0.7, 0.1, 0.8, 0.5, 0.3]
+LABELS = [1, 0, 1, 0, 0, 1, 0, 0, 0, 0]
+
+
+def test_gain_table_counts_the_applications_reached_by_calling_the_top_leads():
+    rows = gain_table(LABELS, SCORES)
+    assert [r["top_percent"] for r in rows] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert [r["leads_called"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert [r["applications_reached"] for r in rows] == [1, 1, 2, 2, 2, 3, 3, 3, 3, 3]
+    assert [r["share_of_applications"] for r in rows] == [
+        0.3333, 0.3333, 0.6667, 0.6667, 0.6667, 1.0, 1.0, 1.0, 1.0, 1.0
+    ]  # fmt: skip
+    assert [r["lift"] for r in rows] == [3.333, 1.667, 2.222, 1.667, 1.333, 1.667, 1.429, 1.25, 1.111, 1.0]
+    assert gain_at(LABELS, SCORES, 30) == 0.6667
+
+
+def test_gain_table_rounds_the_top_share_of_an_uneven_count_and_survives_no_applications():
+    # 7 leads: the top 30% is round(2.1) = 2 leads, the top 50% round(3.5) = 4 (round half to even)
+    rows = {r["top_percent"]: r for r in gain_table([0, 1, 0, 0, 1, 0, 0], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])}
+    assert rows[30]["leads_called"] == 2 and rows[30]["applications_reached"] == 1
+    assert rows[50]["leads_called"] == 4 and rows[50]["share_of_applications"] == 0.5
+    assert gain_at([0, 0, 0], [0.3, 0.2, 0.1], 30) == 0.0
+    with pytest.raises(ValueError, match="3 labels for 2 scores"):
+        gain_table([0, 1, 0], [0.1, 0.2])
+
+
+def test_bucket_table_counts_leads_and_conversion_per_bucket():
+    rows = bucket_table(LABELS, SCORES, hot=0.6, warm=0.3)
+    assert rows == [
+        {"bucket": "hot", "leads": 4, "applications": 2, "conversion_rate": 0.5, "share_of_applications": 0.6667},
+        {"bucket": "warm", "leads": 3, "applications": 1, "conversion_rate": 0.3333, "share_of_applications": 0.3333},
+        {"bucket": "cold", "leads": 3, "applications": 0, "conversion_rate": 0.0, "share_of_applications": 0.0},
+    ]
+    empty_warm = bucket_table(LABELS, SCORES, hot=0.5, warm=0.5)
+    assert empty_warm[1] == {
+        "bucket": "warm", "leads": 0, "applications": 0, "conversion_rate": 0.0, "share_of_applications": 0.0
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="cut-offs"):
+        bucket_table(LABELS, SCORES, hot=0.3, warm=0.6)
