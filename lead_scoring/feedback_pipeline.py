@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lead_scoring.business import bucket_table, gain_table
 from lead_scoring.errors import InputDataError, LeadScoringError
 from lead_scoring.feedback import (
     Figures,
@@ -176,15 +177,28 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
         db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for("performance"))
     moment = _naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     verdict = latest_complete_verdict(weeks, moment)
-    _log_to_mlflow(settings, weeks)
+    _log_to_mlflow(settings, weeks, scored)
     return PerformanceSummary(weeks, verdict)
 
 
-def _log_to_mlflow(settings: Settings, weeks: tuple[WeekPerformance, ...]) -> None:
+def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict]]:
+    """The business view of a version's live leads with an outcome: gain by top X% and bucket conversion."""
+    labelled = scored[(scored["model_version"] == version) & scored[LABEL].notna()]
+    if labelled.empty:
+        return {}
+    y, score = labelled[LABEL].astype(int), labelled["score"].astype(float)
+    return {
+        "sales/gain_live.json": gain_table(y, score),
+        "sales/buckets_live.json": bucket_table(y, score, hot, warm),
+    }
+
+
+def _log_to_mlflow(settings: Settings, weeks: tuple[WeekPerformance, ...], scored: pd.DataFrame) -> None:
     from lead_scoring import registry
 
     for version in sorted({week.model_version for week in weeks}, key=lambda v: (len(v), v)):
-        registry.log_model_performance(settings, version, [w for w in weeks if w.model_version == version])
+        tables = live_sales_tables(scored, version, settings.hot_cutoff, settings.warm_cutoff)
+        registry.log_model_performance(settings, version, [w for w in weeks if w.model_version == version], tables)
 
 
 def realized_for(settings: Settings, lead_ids: tuple[str, ...]) -> dict[str, Figures]:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -447,18 +447,25 @@ def log_scoring_run(settings: Settings, summary: dict) -> None:
     mlflow_client.set_terminated(run_id)
 
 
-def log_model_performance(settings: Settings, version: str, weeks: Sequence[WeekPerformance]) -> str:
+def log_model_performance(
+    settings: Settings,
+    version: str,
+    weeks: Sequence[WeekPerformance],
+    tables: Mapping[str, Sequence[dict]] | None = None,
+) -> str:
     """A version's realized weekly figures in MLflow (experiment `<experiment>-performance`), one run per version.
 
-    Metrics are stepped by ISO week (step YYYYWW, timestamp the week's Monday). Idempotent: the
-    same figures leave the run as it is; changed figures replace it (the old run is deleted).
+    Metrics are stepped by ISO week (step YYYYWW, timestamp the week's Monday); ``tables`` (artifact
+    path -> rows, e.g. the live gain table) are logged beside them. Idempotent: the same figures
+    leave the run as it is; changed figures replace it (the old run is deleted).
     """
     from mlflow.entities import Metric
 
     mlflow_client = client(settings)
     exp = experiment_id(settings, f"{settings.experiment_name}-performance")
     rows = [week.row() for week in weeks]
-    digest = hashlib.sha1(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
+    tables = dict(tables or {})
+    digest = hashlib.sha1(json.dumps([rows, tables], default=str, sort_keys=True).encode()).hexdigest()
     existing = mlflow_client.search_runs(
         [exp], f"tags.model_name = '{settings.model_name}' and tags.model_version = '{version}'"
     )
@@ -483,5 +490,7 @@ def log_model_performance(settings: Settings, version: str, weeks: Sequence[Week
         metrics.append(Metric("below_target", float(row["status"] == "below_target"), stamp, step))
     for start in range(0, len(metrics), 1000):  # MLflow's batch limit
         mlflow_client.log_batch(run_id, metrics=metrics[start : start + 1000])
+    for path, table in tables.items():
+        mlflow_client.log_table(run_id, pd.DataFrame(list(table)), path)
     mlflow_client.set_terminated(run_id)
     return run_id

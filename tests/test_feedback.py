@@ -260,3 +260,23 @@ def test_the_rules_are_pure():
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_live_sales_tables_take_one_versions_labelled_leads():
+    from lead_scoring.feedback_pipeline import live_sales_tables
+
+    scored = pd.DataFrame(
+        {
+            "model_version": ["1", "1", "1", "1", "1", "2"],
+            "score": [0.9, 0.8, 0.5, 0.2, 0.95, 0.99],
+            "app_complete_flag": [1.0, 0.0, 1.0, 0.0, None, 1.0],  # the fifth has no outcome yet
+        }
+    )
+    tables = live_sales_tables(scored, "1", hot=0.7, warm=0.4)
+    gain = {row["top_percent"]: row for row in tables["sales/gain_live.json"]}
+    # 4 labelled leads, hottest first 0.9 (1), 0.8 (0), 0.5 (1), 0.2 (0): the top half reaches 1 of 2
+    assert gain[50]["leads_called"] == 2 and gain[50]["applications_reached"] == 1
+    assert gain[100]["applications_reached"] == 2
+    buckets = {row["bucket"]: row for row in tables["sales/buckets_live.json"]}
+    assert buckets["hot"]["leads"] == 2 and buckets["warm"]["leads"] == 1 and buckets["cold"]["leads"] == 1
+    assert live_sales_tables(scored, "3", 0.7, 0.4) == {}

@@ -4,6 +4,7 @@ week, more training data."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,13 @@ def test_feedback_writes_the_weekly_figures_of_the_version_that_scored(loop_home
     history = mlflow_client.get_metric_history(run.info.run_id, "precision")
     assert [m.step for m in history] == [202148, 202149, 202150]
     np.testing.assert_allclose([m.value for m in history], performance["precision"].to_numpy())
+    # the business view of the live leads: all 600 labelled leads, the top 100% reaches every application
+    artifacts = {a.path for a in mlflow_client.list_artifacts(run.info.run_id, "sales")}
+    assert artifacts == {"sales/gain_live.json", "sales/buckets_live.json"}
+    stored = json.loads(Path(mlflow_client.download_artifacts(run.info.run_id, "sales/gain_live.json")).read_text())
+    gain = pd.DataFrame(stored["data"], columns=stored["columns"])
+    full = gain[gain["top_percent"] == 100].iloc[0]
+    assert full["leads_called"] == 600 and full["applications_reached"] == preds["app_complete_flag"].sum()
 
     before = {name: table(loop_home, name) for name in ("outcomes", "model_performance", "model_input")}
     status, out, _ = cli("feedback", "--outcomes", loop_home / "outcomes.csv")  # the same file again
