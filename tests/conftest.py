@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DAGS_DIR = PROJECT_ROOT / "dags"
 
 # Airflow reads its configuration when first imported, so its home is fixed for the whole
 # session before any test imports it: a private temp dir, never the user's ~/airflow.
@@ -81,3 +82,13 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, s
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture):
     return lambda *args: run_cli(list(args), capsys)
+
+
+def load_dag(file_name: str, attribute: str):  # noqa: ANN201 - an airflow.sdk DAG
+    """The DAG object ``attribute`` of ``dags/file_name``, imported as the DAG processor would (by path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), DAGS_DIR / file_name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)

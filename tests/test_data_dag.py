@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -10,18 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from lead_scoring.schema import DATA_PIPELINE_TABLES, MODEL_INPUT
+from tests.conftest import load_dag
 from tests.factories import raw_leads, write_csv
 
 pytestmark = pytest.mark.slow
-
-DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
-
-
-def load_dag(file_name: str, attribute: str):
-    spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), DAGS_DIR / file_name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, attribute)
 
 
 def tables(home: Path) -> set[str]:

@@ -3,7 +3,6 @@ week, more training data."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,11 +14,11 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 
 from lead_scoring.generate import generate_leads
 from lead_scoring.settings import Settings
+from tests.conftest import load_dag
 from tests.factories import prepare_and_train, write_csv
 
 pytestmark = pytest.mark.slow
 
-DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 NEW = {"rows": 600, "seed": 41, "start": "2021-12-01", "end": "2021-12-14"}  # three ISO weeks
 
 
@@ -252,13 +251,6 @@ def test_training_records_the_reason_it_was_retrained_for(loop_home):
     assert registry.client(settings).get_run(run_id).data.tags["retrain_reason"] == "week of 2021-12-06 below target"
 
 
-def feedback_dag():
-    spec = importlib.util.spec_from_file_location("feedback_dag", DAGS_DIR / "lead_scoring_feedback_pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.feedback_pipeline_dag
-
-
 def test_feedback_dag_closes_the_loop_reruns_cleanly_and_alerts_below_target(airflow_db, loop_home, cli, monkeypatch):
     """A manual run at 2021-12-21 covers Dec 20: it picks up outcomes_2021-12-20.csv."""
     outcomes_dir = loop_home / "landing" / "outcomes"
@@ -268,7 +260,7 @@ def test_feedback_dag_closes_the_loop_reruns_cleanly_and_alerts_below_target(air
     score_new_leads(loop_home, cli)
     write_outcomes(loop_home, cli, name="landing/outcomes/outcomes_2021-12-20.csv")
     rows_before = len(table(loop_home, "model_input"))
-    dag = feedback_dag()
+    dag = load_dag("lead_scoring_feedback_pipeline.py", "feedback_pipeline_dag")
     when = pd.Timestamp("2021-12-21", tz="UTC").to_pydatetime()
 
     run = dag.test(logical_date=when)
@@ -301,7 +293,9 @@ def test_feedback_dag_closes_the_loop_reruns_cleanly_and_alerts_below_target(air
 
 def test_feedback_dag_skips_a_day_without_outcomes(airflow_db, loop_home, monkeypatch):
     monkeypatch.setenv("LEAD_SCORING_OUTCOMES_DIR", str(loop_home / "no-outcomes"))
-    run = feedback_dag().test(logical_date=pd.Timestamp("2021-12-22", tz="UTC").to_pydatetime())
+    run = load_dag("lead_scoring_feedback_pipeline.py", "feedback_pipeline_dag").test(
+        logical_date=pd.Timestamp("2021-12-22", tz="UTC").to_pydatetime()
+    )
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     assert states["find_outcomes"] == "success" and states["ingest"] == "skipped" and states["publish"] == "skipped"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -10,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from lead_scoring.generate import generate_leads
+from tests.conftest import load_dag
 from tests.factories import prepare_and_train, write_csv
 
 pytestmark = pytest.mark.slow
-DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +172,6 @@ def test_an_infinite_count_is_refused_with_one_line_not_a_traceback(scoring_home
     engine.dispose()
 
 
-def _dag(file_name: str, attribute: str):
-    spec = importlib.util.spec_from_file_location(file_name.removesuffix(".py"), DAGS_DIR / file_name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, attribute)
-
-
 def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, scoring_home, monkeypatch):
     """A manual run at 2021-12-05 covers the last whole day, Dec 4: only that day's leads are scored."""
     landing = scoring_home / "landing"
@@ -190,7 +182,7 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
     leads.insert(0, "lead_id", [f"L{i}" for i in range(len(leads))])
     leads.loc[in_day.idxmax(), "lead_id"] = "=HYPERLINK(1)"  # one of the day's leads would run as a formula
     write_csv(leads, landing / "leads_2021-12-04.csv")
-    dag = _dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag")
+    dag = load_dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag")
     outbox = scoring_home / "outbox" / "scored_2021-12-04.csv"
     outbox.unlink(missing_ok=True)
 
@@ -227,7 +219,7 @@ def test_inference_dag_fails_its_monitor_task_on_drift(airflow_db, scoring_home,
     leads = generate_leads(300, seed=19, start="2021-12-04", end="2021-12-04", with_label=False)
     leads["first_utm_source_c"] = "Level999"
     write_csv(leads, landing / "leads_2021-12-04.csv")
-    dag = _dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag")
+    dag = load_dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag")
 
     run = dag.test(logical_date=pd.Timestamp("2021-12-05", tz="UTC").to_pydatetime())
 

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from lead_scoring.generate import generate_leads
 from lead_scoring.settings import Settings
+from tests.conftest import load_dag
 from tests.factories import write_csv
 
 pytestmark = pytest.mark.slow
-DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
-
-
-def _dag():
-    spec = importlib.util.spec_from_file_location("training_dag", DAGS_DIR / "lead_scoring_training_pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.training_pipeline_dag
 
 
 def test_training_dag_trains_registers_and_promotes(airflow_db, home, cli, monkeypatch):
@@ -27,7 +17,7 @@ def test_training_dag_trains_registers_and_promotes(airflow_db, home, cli, monke
 
     monkeypatch.setenv("LEAD_SCORING_TARGET_PRECISION", "0.6")  # the gate is tested elsewhere; this is wiring
     assert cli("prepare", "--input", write_csv(generate_leads(5000, seed=31), home / "leads.csv"))[0] == 0
-    dag = _dag()
+    dag = load_dag("lead_scoring_training_pipeline.py", "training_pipeline_dag")
 
     run = dag.test()
 
@@ -51,7 +41,7 @@ def test_training_dag_fails_early_on_too_few_leads(airflow_db, home, cli):
     from lead_scoring import registry
 
     assert cli("prepare", "--input", write_csv(generate_leads(50, seed=32), home / "few.csv"))[0] == 0
-    run = _dag().test()
+    run = load_dag("lead_scoring_training_pipeline.py", "training_pipeline_dag").test()
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "failed"
     assert states["check_input"] == "failed" and states["train"] == "upstream_failed"
