@@ -34,11 +34,6 @@ class LeadScorer:
     booster: object  # lightgbm.LGBMClassifier
     policy: DecisionPolicy | None = None  # None: a bare fit, flags at 0.5
 
-    @property
-    def threshold(self) -> float:
-        """The reference cut: what the policy flags at when it has no distribution to rank against."""
-        return self.policy.cut if self.policy is not None else 0.5
-
     def policy_cut(self, scores: np.ndarray, recent: np.ndarray | None = None) -> float:
         """The cut for a batch of ``scores``; ``recent``: this model's latest scores, to rank against."""
         return self.policy.cut_for(scores, recent) if self.policy is not None else 0.5
