@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lead_scoring import staging
+from lead_scoring import bulk
 from tests.postgres import postgres_url, staging_db  # noqa: F401 - fixtures
 
 
@@ -42,14 +42,14 @@ def awkward_frame() -> pd.DataFrame:
 def test_bulk_write_stores_what_to_sql_stores(db):
     frame = awkward_frame()
     with db.engine.begin() as conn:
-        staging.write_frame(conn, frame, "bulk")
+        bulk.write_frame(conn, frame, "bulk")
         frame.to_sql("by_pandas", conn, index=False)
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     with db.engine.connect() as conn:
-        bulk = conn.execute(sa.text(f'SELECT {columns} FROM "bulk" ORDER BY lead_id')).all()
+        written = conn.execute(sa.text(f'SELECT {columns} FROM "bulk" ORDER BY lead_id')).all()
         by_pandas = conn.execute(sa.text(f'SELECT {columns} FROM "by_pandas" ORDER BY lead_id')).all()
         nulls = conn.execute(sa.text('SELECT COUNT(*) FROM "bulk" WHERE text IS NULL AND mixed IS NULL')).scalar()
-    assert bulk == by_pandas
+    assert written == by_pandas
     assert nulls == 1  # missing values are SQL NULLs, not the text 'nan' or '\N'
 
 
@@ -64,7 +64,7 @@ def test_bulk_write_reads_back_as_the_frame(db):
 
 
 def test_bulk_write_of_many_rows_spans_chunks(db, monkeypatch):
-    monkeypatch.setattr(staging, "_WRITE_CHUNK", 7)
+    monkeypatch.setattr(bulk, "_WRITE_CHUNK", 7)
     frame = pd.DataFrame({"i": np.arange(50, dtype="int64"), "x": np.where(np.arange(50) % 3, 1.5, np.nan)})
     db.replace_tables({"bulk": frame}, run_key="chunks")
     read = db.read_table("bulk").sort_values("i").reset_index(drop=True)
@@ -91,10 +91,10 @@ def test_derived_tables_store_the_same_as_independent_writes(db):
 def test_columns_are_copied_only_from_the_same_rows():
     """A frame whose rows differ (filtered or reordered) never borrows another frame's columns."""
     base = awkward_frame()
-    assert staging._columns_to_copy(base.drop(columns=["text"]), {"t": base}) == {
+    assert bulk.columns_to_copy(base.drop(columns=["text"]), {"t": base}) == {
         col: "t" for col in base.columns if col != "text"
     }
-    assert staging._columns_to_copy(base.iloc[::-1], {"t": base}) == {}
-    assert staging._columns_to_copy(base.iloc[:3], {"t": base}) == {}
+    assert bulk.columns_to_copy(base.iloc[::-1], {"t": base}) == {}
+    assert bulk.columns_to_copy(base.iloc[:3], {"t": base}) == {}
     changed = base.assign(number=base["number"].fillna(0.0))
-    assert "number" not in staging._columns_to_copy(changed, {"t": base})
+    assert "number" not in bulk.columns_to_copy(changed, {"t": base})

@@ -264,9 +264,9 @@ def test_missing_path_is_a_clear_error(home, cli, good_run):
 
 def test_failed_write_leaves_previous_tables(home, cli, good_run, monkeypatch):
     """A failure in the middle of writing (disk full, lost connection) publishes nothing."""
-    from lead_scoring import staging
+    from lead_scoring import bulk, staging
 
-    real_write = staging.write_frame
+    real_write = bulk.write_frame
     calls = []
 
     def failing_write(conn, frame, table, if_exists="fail"):
@@ -275,7 +275,7 @@ def test_failed_write_leaves_previous_tables(home, cli, good_run, monkeypatch):
             raise staging.sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
         return real_write(conn, frame, table, if_exists)
 
-    monkeypatch.setattr(staging, "write_frame", failing_write)
+    monkeypatch.setattr(bulk, "write_frame", failing_write)
     with pytest.raises(staging.sa.exc.OperationalError):
         from lead_scoring.data_pipeline import prepare
         from lead_scoring.settings import Settings

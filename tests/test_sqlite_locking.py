@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lead_scoring import staging
+from lead_scoring import bulk
 from lead_scoring.errors import StagingBusyError
 from lead_scoring.schema import MODEL_INPUT, SCORING_RUNS
 from lead_scoring.staging import StagingDatabase
@@ -64,13 +64,13 @@ def test_a_second_writer_waits_for_the_first_and_succeeds(home, cli, monkeypatch
     db_path = home / "lead_scoring.db"
     assert cli("prepare", "--input", write_csv(raw_leads(6), home / "first.csv"))[0] == 0
     waiting = threading.Event()
-    real_write = staging.write_frame
+    real_write = bulk.write_frame
 
     def noting_write(*args, **kwargs):  # noqa: ANN002, ANN003
         waiting.set()  # a deferred writer gets here holding a read snapshot, before it needs the lock
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(staging, "write_frame", noting_write)
+    monkeypatch.setattr(bulk, "write_frame", noting_write)
     with write_lock(db_path, until=waiting, timeout=2):
         status, _, err = cli("prepare", "--input", write_csv(raw_leads(8), home / "second.csv"))
     assert status == 0, err
@@ -100,14 +100,14 @@ def test_a_scoring_run_record_is_not_lost_to_a_waiting_writer(tmp_path):
     db = StagingDatabase(f"sqlite:///{db_path}")
     db.merge_rows("first", SCORING_RUNS, pd.DataFrame({"run_key": ["a"], "rows": [1]}), keys=["run_key"])
     waiting = threading.Event()
-    real_write = staging.write_frame
+    real_write = bulk.write_frame
 
     def noting_write(*args, **kwargs):  # noqa: ANN002, ANN003
         waiting.set()
         return real_write(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(staging, "write_frame", noting_write)
+        mp.setattr(bulk, "write_frame", noting_write)
         with write_lock(db_path, until=waiting, timeout=2):
             db.merge_rows("second", SCORING_RUNS, pd.DataFrame({"run_key": ["b"], "rows": [2]}), keys=["run_key"])
     assert db.read_table(SCORING_RUNS).sort_values("run_key")["run_key"].tolist() == ["a", "b"]
