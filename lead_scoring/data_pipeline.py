@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -78,9 +78,6 @@ class PrepareSummary:
         rate = self.rows_read / self.seconds if self.seconds else float("inf")
         lines.append(f"time             {self.seconds:.2f} s ({rate:,.0f} rows/s)")
         return lines
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def transform_leads(

@@ -17,8 +17,6 @@ from lead_scoring.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER
 from lead_scoring.policy import DecisionPolicy
 from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
 
-OUTPUT_COLUMNS = ("score", "predicted_label", "top_reasons")
-
 _LEVEL_WORDS = {
     "first_platform_c_raw": "platform",
     "first_utm_medium_c_raw": "marketing medium",

@@ -17,7 +17,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -412,10 +411,6 @@ def _staging_table_source(url: str, table: str):  # noqa: ANN202 - an mlflow Dat
             return cls(str(source_dict["url"]).split("#", 1)[0], source_dict["table"])
 
     return StagingTableSource(url, table)
-
-
-def log_artifact_dir(settings: Settings, run_id: str, local_dir: Path, artifact_path: str) -> None:
-    client(settings).log_artifacts(run_id, str(local_dir), artifact_path)
 
 
 def log_scoring_run(settings: Settings, summary: dict) -> None:

@@ -13,7 +13,7 @@ REFERRED_LEAD = "referred_lead"
 CATEGORICAL_COLUMNS: tuple[str, ...] = ("first_platform_c", "first_utm_medium_c", "first_utm_source_c")
 COUNT_COLUMNS: tuple[str, ...] = (TOTAL_LEADS_DROPPED, REFERRED_LEAD)
 OTHERS_LEVEL = "others"
-UNKNOWN_CITY_TIER = 3.0
+UNKNOWN_CITY_TIER = 3.0  # a city the mapping file does not list, or none, unless it sets default_tier
 
 INTERACTION_COLUMNS: tuple[str, ...] = (
     "1_on_1_industry_mentorship",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,6 @@ class Settings:
     # an export with fewer leads than this share of the published model_input's is refused unless
     # the run allows the shrink (--allow-shrink, the data DAG's allow_shrink); 0: no limit
     shrink_limit: float = 0.5
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
