@@ -14,7 +14,7 @@ import pandas as pd
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY_TIER, COUNT_COLUMNS, CREATED_DATE, INTERACTION_GROUPS, LABEL
 from lead_scoring.settings import Settings
-from lead_scoring.training import evaluate
+from lead_scoring.training import classification_metrics
 
 REFERENCE_FEATURES = [CITY_TIER, *CATEGORICAL_COLUMNS, *COUNT_COLUMNS, *INTERACTION_GROUPS]
 
@@ -90,8 +90,8 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
         leads=len(test),
         champion_version=champion.version,
         trained_until=champion.tags.get("trained_until", "?"),
-        champion=evaluate(test[LABEL], scores, champion.scorer.policy_cut(scores)),
-        reference=evaluate(test[LABEL], reference_scores(train, test), 0.5),
+        champion=classification_metrics(test[LABEL], scores, champion.scorer.policy_cut(scores)),
+        reference=classification_metrics(test[LABEL], reference_scores(train, test), 0.5),
         targets={"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall},
     )
 
@@ -217,8 +217,8 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
         labels = daily_labels(
             result.scorer.policy, scores, inside[CREATED_DATE].dt.normalize().to_numpy(), settings.policy_pool
         )
-        old_rule = evaluate(y, scores, result.validation_cut)
-        daily = evaluate(y, labels.astype(float), 0.5)  # the flags as set; AUC comes from the scores
+        old_rule = classification_metrics(y, scores, result.validation_cut)
+        daily = classification_metrics(y, labels.astype(float), 0.5)  # the flags as set; AUC comes from the scores
         figures.append(
             MonthFigures(
                 month=str(month),

@@ -145,7 +145,7 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
     if force_promote:
         _required_reason(ctx, None, reason)
     settings = _settings(ctx, db_url=db_url)
-    steps = ["check input", "train", "evaluate", "register", "promote"]
+    steps = ["check input", "train", "report", "register", "promote"]
     with _progress(steps, "train") as advance:
         summary = run_training(settings, until, force=force_promote, reason=reason, on_step=advance)
     click.echo(f"trained {settings.model_name} version {summary.version}")

@@ -194,11 +194,12 @@ def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: floa
 
 
 def _log_to_mlflow(settings: Settings, weeks: tuple[WeekPerformance, ...], scored: pd.DataFrame) -> None:
-    from lead_scoring import registry
+    from lead_scoring.tracking import tracking
 
+    track = tracking(settings)
     for version in sorted({week.model_version for week in weeks}, key=lambda v: (len(v), v)):
         tables = live_sales_tables(scored, version, settings.hot_cutoff, settings.warm_cutoff)
-        registry.log_model_performance(settings, version, [w for w in weeks if w.model_version == version], tables)
+        track.log_model_performance(version, [w.row() for w in weeks if w.model_version == version], tables)
 
 
 def realized_for(settings: Settings, lead_ids: tuple[str, ...]) -> dict[str, Figures]:

@@ -27,12 +27,12 @@ from lead_scoring.feedback_pipeline import record_scored_leads
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import load_mappings
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS, SCORING_RUNS
-from lead_scoring.scoring import PREDICTION_COLUMNS, build_predictions, unusual_inputs
+from lead_scoring.scoring import PREDICTION_COLUMNS, build_predictions, scoring_run_name, unusual_inputs
 from lead_scoring.settings import Settings
 from lead_scoring.staging import StagingDatabase, run_key_for
 
 if TYPE_CHECKING:
-    from lead_scoring.registry import Champion
+    from lead_scoring.registry import ScoringModel
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _thin_words(key: str, figures: dict) -> str:
     return words + ")"
 
 
-def load_champion(settings: Settings, version: str | None = None) -> Champion:
+def load_champion(settings: Settings, version: str | None = None) -> ScoringModel:
     """The registry's champion (or a given version), its pyfunc model and its reference profile."""
     from lead_scoring import registry
 
@@ -157,7 +157,7 @@ def score_file(
 
 
 def predict(
-    settings: Settings, champion: Champion, model_input: pd.DataFrame, recent: np.ndarray | None = None
+    settings: Settings, champion: ScoringModel, model_input: pd.DataFrame, recent: np.ndarray | None = None
 ) -> pd.DataFrame:
     """The champion's predictions for a model-input frame, as `predictions` rows (pure but for the model).
 
@@ -180,7 +180,7 @@ def predict(
     )
 
 
-def recent_scores(db: StagingDatabase, champion: Champion, limit: int) -> np.ndarray:
+def recent_scores(db: StagingDatabase, champion: ScoringModel, limit: int) -> np.ndarray:
     """The latest ``limit`` scores the champion's version wrote to `predictions` (empty at first)."""
     if limit <= 0 or not db.has_table(PREDICTIONS):
         return np.empty(0)
@@ -197,7 +197,7 @@ def recent_scores(db: StagingDatabase, champion: Champion, limit: int) -> np.nda
 def _summarise(
     run_key: str,
     source: str,
-    champion: Champion,
+    champion: ScoringModel,
     model_input: pd.DataFrame,
     predictions: pd.DataFrame,
     settings: Settings,
@@ -257,13 +257,31 @@ def _record_run(
     )
     db.merge_rows(run_key_for("runs:" + summary.run_key), SCORING_RUNS, row, keys=["run_key"])
     try:
-        from lead_scoring import registry
-
-        registry.log_scoring_run(settings, {**vars(summary), "hottest": None})
+        _log_scoring_run(settings, summary)
     except LeadScoringError:
         raise
     except Exception:  # noqa: BLE001 - monitoring in MLflow must not lose the scores already written
         log.exception("could not log scoring run %s to MLflow", summary.run_key)
+
+
+def _log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
+    """The run's monitoring figures in MLflow (experiment `<experiment>-scoring`), one run per run key."""
+    from lead_scoring.tracking import tracking
+
+    monitoring = summary.monitoring
+    metrics = {
+        "rows_scored": summary.rows_scored,
+        "positive_share": monitoring.get("positive_share"),
+        "expected_positive_share": monitoring.get("expected_positive_share"),
+        "share_at_reference_cut": monitoring.get("share_at_reference_cut"),
+        "share_tolerance": monitoring.get("share_tolerance"),
+        "score_psi": monitoring.get("score_psi"),
+        "max_feature_psi": monitoring.get("max_feature_psi"),
+        **{f"psi_{k}": v for k, v in monitoring.get("feature_psi", {}).items()},
+    }
+    tags = {"model_version": str(summary.model_version), "status": summary.status, "source": summary.source}
+    name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)
+    tracking(settings).log_scoring_run(summary.run_key, name, metrics, tags)
 
 
 def _content_key(lead_ids: pd.Series, version: str) -> str:

@@ -48,6 +48,11 @@ class LeadScorer:
             state["policy"] = DecisionPolicy("validation", cut=float(legacy), share=float("nan"))
         self.__dict__.update(state)
 
+    def importance(self) -> dict[str, float]:
+        """The booster's total gain per feature (the importance plot's bars)."""
+        booster = self.booster.booster_
+        return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))
+
     def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
         return self.booster.predict_proba(self.features.transform(model_input))[:, 1]
 

@@ -120,7 +120,7 @@ def choose_threshold(y_true: np.ndarray, y_score: np.ndarray, min_recall: float)
     return float(thresholds[best])
 
 
-def evaluate(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict:
+def classification_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict:
     """Metrics from probabilities of the positive class, in sklearn's (y_true, y_score) order."""
     y_true = np.asarray(y_true).astype(int)
     y_score = np.asarray(y_score, dtype=float)
@@ -292,7 +292,7 @@ def train(
     policy = final_policy(kind, parameter, validation_cut, reference_scores)
     # Refit on every lead up to the cut-off: the newest leads are the most like tomorrow's.
     scorer = replace(fit_scorer(model_input, params, min_level_count), policy=policy)
-    metrics = evaluate(valid[LABEL].to_numpy(), valid_scores, policy.cut_for(valid_scores))
+    metrics = classification_metrics(valid[LABEL].to_numpy(), valid_scores, policy.cut_for(valid_scores))
     validation = pd.DataFrame(
         {
             LEAD_ID: valid[LEAD_ID].to_numpy(),

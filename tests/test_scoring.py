@@ -95,9 +95,9 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(sett
         def unwrap_python_model(self):  # noqa: ANN202
             return SimpleNamespace(scorer=scorer)
 
-    from lead_scoring.registry import Champion
+    from lead_scoring.registry import ScoringModel
 
-    champion = Champion("lead_scoring", "7", "run", Model(), None, {})
+    champion = ScoringModel("lead_scoring", "7", "run", Model(), None, {})
     stored = pd.DataFrame(
         {
             "lead_id": [f"S{i}" for i in range(6)],
