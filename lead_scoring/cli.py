@@ -251,7 +251,7 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 @click.pass_context
 def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int) -> None:
     """Score new leads with the champion into the `predictions` table."""
-    from lead_scoring.inference_pipeline import score_file
+    from lead_scoring.inference import score_file
 
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", "load champion", "transform", "score", "write", "monitor"]
@@ -261,7 +261,7 @@ def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url
     for line in summary.lines():
         click.echo(f"  {line}")
     if summary.status == "drifted":
-        click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring['summary']}", err=True)
+        click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring.summary}", err=True)
     if top and summary.hottest is not None:
         click.echo(f"\nthe {min(top, len(summary.hottest))} hottest leads:")
         for row in summary.hottest.head(top).itertuples():

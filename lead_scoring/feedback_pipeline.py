@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from lead_scoring.business import bucket_table, gain_table
-from lead_scoring.errors import InputDataError, LeadScoringError
+from lead_scoring.errors import BelowTargetError, InputDataError
 from lead_scoring.feedback import (
     Figures,
     Targets,
@@ -54,10 +54,6 @@ from lead_scoring.staging import StagingDatabase, run_key_for
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[[str], None]
-
-
-class BelowTargetError(LeadScoringError):
-    """The latest complete week's realized figures miss a target (the tables are written either way)."""
 
 
 # -- scored leads: kept when they are scored --------------------------------------------------------

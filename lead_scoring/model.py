@@ -16,12 +16,7 @@ from lead_scoring import explain
 from lead_scoring.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
 from lead_scoring.policy import DecisionPolicy
 from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
-
-_LEVEL_WORDS = {
-    "first_platform_c_raw": "platform",
-    "first_utm_medium_c_raw": "marketing medium",
-    "first_utm_source_c_raw": "traffic source",
-}
+from lead_scoring.scoring import FEATURE_NOUNS
 
 
 @dataclass
@@ -125,7 +120,7 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
                 values == MISSING, "no city given", np.where(values == OTHER, "a rarely seen city", "city " + values)
             )
         else:
-            label = _LEVEL_WORDS[col]
+            label = FEATURE_NOUNS[col]
             words[col] = np.where(
                 values == MISSING,
                 f"no {label}",
