@@ -211,7 +211,8 @@ def evaluate(
 ) -> None:
     """Out-of-time check: the champion vs the reference on labelled leads it has not seen (--since),
     or the `predictions` already written graded against labels that arrived later (--labels)."""
-    from lead_scoring.baseline import out_of_time_report, predictions_report
+    from lead_scoring.baseline import out_of_time_report
+    from lead_scoring.feedback_pipeline import predictions_report
 
     settings = _settings(ctx, db_url=db_url)
     if (since is None) == (labels is None):
