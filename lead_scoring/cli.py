@@ -49,17 +49,10 @@ def cli(ctx: click.Context, verbose: int) -> None:
 def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
     from lead_scoring.data_pipeline import prepare as run_prepare
+    from lead_scoring.schema import DATA_STEPS
 
     settings = _settings(ctx, db_url=db_url)
-    steps = [
-        "validate",
-        "loaded_data",
-        "city_tier_mapped",
-        "categorical_variables_mapped",
-        "interactions_mapped",
-        "model_input",
-        "write",
-    ]
+    steps = ["validate", *(step.label for step in DATA_STEPS), "write"]
     with _progress(steps, "prepare") as advance:
         summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
