@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lead_scoring.errors import ConfigurationError
-from lead_scoring.schema import CATEGORICAL_COLUMNS, INTERACTION_COLUMNS
+from lead_scoring.schema import CATEGORICAL_COLUMNS, INTERACTION_COLUMNS, UNKNOWN_CITY_TIER
 from lead_scoring.settings import Settings
 
 
@@ -31,7 +31,7 @@ def load_mappings(settings: Settings) -> Mappings:
         city_tiers = {
             city.strip().lower(): float(tier) for tier, cities in tiers_doc["tiers"].items() for city in cities
         }
-        default_tier = float(tiers_doc.get("default_tier", 3))
+        default_tier = float(tiers_doc.get("default_tier", UNKNOWN_CITY_TIER))
         levels = {col: frozenset(vals) for col, vals in levels_doc["levels"].items()}
         groups = {group: tuple(cols) for group, cols in groups_doc["groups"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

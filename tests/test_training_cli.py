@@ -171,13 +171,13 @@ def test_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
         "sales/buckets_validation.json",
         "sales/gain_validation.json",
     }
-    gain = _logged_table(run.info.run_id, "sales/gain_validation.json")
+    gain = _logged_table(env, run.info.run_id, "sales/gain_validation.json")
     assert gain["top_percent"].tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     assert gain["share_of_applications"].is_monotonic_increasing and gain["share_of_applications"].iloc[-1] == 1.0
     at_30 = gain.loc[gain["top_percent"] == 30, "share_of_applications"].item()
     assert run.data.metrics["valid_gain_at_30pct"] == pytest.approx(at_30)
     assert at_30 > 0.3  # a useful model reaches more than calling at random would
-    buckets = _logged_table(run.info.run_id, "sales/buckets_validation.json")
+    buckets = _logged_table(env, run.info.run_id, "sales/buckets_validation.json")
     assert buckets["bucket"].tolist() == ["hot", "warm", "cold"]
     validation = registry.load_validation(env, run.info.run_id)
     assert buckets["leads"].sum() == len(validation)
@@ -186,13 +186,10 @@ def test_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
 
 def test_the_registered_pyfunc_scores_what_scoring_meets(env):
     """No lead id, null and never-seen cities and levels, empty interactions, int counts: one row out per lead in."""
-    import mlflow
-
     from lead_scoring import registry
     from lead_scoring.training_pipeline import load_training_input
 
-    registry.client(env)
-    model = mlflow.pyfunc.load_model(f"models:/{env.model_name}@champion")
+    model = registry.load_scoring_model(env).model  # the champion's pyfunc, as the registry serves it
     leads = load_training_input(env).head(6).drop(columns=["lead_id", "app_complete_flag"])
     leads["city_mapped"] = [None, "atlantis", np.nan, "mumbai", None, "pune"]
     leads["first_platform_c_raw"] = [None, "Level999", "Level0", None, "Level0", "Level0"]
@@ -209,11 +206,12 @@ def test_the_registered_pyfunc_scores_what_scoring_meets(env):
     assert alone["score"].iloc[0] == pytest.approx(out["score"].iloc[4])
 
 
-def _logged_table(run_id: str, path: str):  # noqa: ANN202 - a DataFrame
-    import mlflow
+def _logged_table(env, run_id: str, path: str):  # noqa: ANN001, ANN202 - settings in, a DataFrame out
     import pandas as pd
 
-    table = mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+    from lead_scoring.tracking import tracking
+
+    table = tracking(env).load_document(run_id, path)
     return pd.DataFrame(table["data"], columns=table["columns"])
 
 
