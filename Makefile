@@ -52,9 +52,10 @@ test: install  ## run the test suite
 test-fast: install  ## the inner loop: everything but the end-to-end runs through Airflow and MLflow
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: install
+lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) and mypy --strict on the package
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
 	$(BIN)/python bench/run.py
