@@ -68,10 +68,11 @@ def lead_scoring_training_pipeline():
     @task
     def train(params=None, run_id=None, triggering_asset_events=None) -> str:
         """Returns the MLflow run id; the feedback loop's reason for retraining, if any, becomes a run tag."""
-        from lead_scoring import feedback, training_pipeline
+        from lead_scoring import training_pipeline
 
-        tags = feedback.retrain_tags(triggering_asset_events)
-        return training_pipeline.train_step(Settings.from_env(), params["until"], airflow_run=run_id, tags=tags)
+        return training_pipeline.train_step(
+            Settings.from_env(), params["until"], airflow_run=run_id, asset_events=triggering_asset_events
+        )
 
     @task
     def validation_report(mlflow_run_id: str) -> dict:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lead_scoring.errors import ConfigurationError
 from lead_scoring.schema import CATEGORICAL_COLUMNS, INTERACTION_COLUMNS, UNKNOWN_CITY_TIER
-from lead_scoring.settings import Settings
+
+if TYPE_CHECKING:  # the settings name the files; reading them needs nothing else of the settings module
+    from lead_scoring.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import pandas as pd
 from lead_scoring import registry
 from lead_scoring.business import bucket_table, gain_at, gain_table
 from lead_scoring.errors import InputDataError, InsufficientDataError, ModelNotFoundError
+from lead_scoring.feedback import retrain_tags
 from lead_scoring.policy import backtest_metrics, backtest_table
 from lead_scoring.registry import PROFILE_PATH
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT
@@ -126,10 +127,15 @@ def check_input_step(settings: Settings, until: str | None = None, as_of: str | 
 
 
 def train_step(
-    settings: Settings, until: str | None = None, airflow_run: str | None = None, tags: dict[str, str] | None = None
+    settings: Settings,
+    until: str | None = None,
+    airflow_run: str | None = None,
+    tags: dict[str, str] | None = None,
+    asset_events: Mapping[object, Iterable[object]] | None = None,
 ) -> str:
-    """Train, and log everything to a new MLflow run; returns its run id. ``tags``: extra run tags
-    (e.g. the feedback loop's `retrain_reason`)."""
+    """Train, and log everything to a new MLflow run; returns its run id. ``tags``: extra run tags;
+    ``asset_events``: the DAG run's triggering asset events, whose `retrain_reason` (the feedback
+    loop's) becomes a tag too."""
     from lead_scoring.monitoring import build_reference_profile
 
     track = tracking(settings)
@@ -140,7 +146,7 @@ def train_step(
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
     result = train_with_settings(settings, frame)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
-    run_tags = {**(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
+    run_tags = {**retrain_tags(asset_events), **(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
     model = TrainingModel(result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL)
     with tempfile.TemporaryDirectory() as tmp:
         record = training_run_record(settings, result, until, profile, Path(tmp))
