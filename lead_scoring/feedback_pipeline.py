@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -177,7 +178,7 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
     return PerformanceSummary(weeks, verdict)
 
 
-def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict]]:
+def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict[str, Any]]]:
     """The business view of a version's live leads with an outcome: gain by top X% and bucket conversion."""
     labelled = scored[(scored["model_version"] == version) & scored[LABEL].notna()]
     if labelled.empty:
@@ -219,7 +220,7 @@ class PredictionsReport:
     source: str
     model_version: str
     leads: int
-    metrics: dict
+    metrics: dict[str, Any]
 
     def lines(self) -> list[str]:
         m = self.metrics
@@ -388,7 +389,7 @@ def find_outcomes_step(settings: Settings, interval_start: object) -> bool:
     return path.is_file()
 
 
-def ingest_step(settings: Settings, interval_start: object) -> dict:
+def ingest_step(settings: Settings, interval_start: object) -> dict[str, Any]:
     summary = ingest_outcomes(settings, outcomes_file(settings, interval_start))
     return {
         "matched": summary.matched,
@@ -398,7 +399,7 @@ def ingest_step(settings: Settings, interval_start: object) -> dict:
     }
 
 
-def performance_step(settings: Settings, interval_end: object) -> dict:
+def performance_step(settings: Settings, interval_end: object) -> dict[str, Any]:
     summary = recompute_performance(settings, as_of=interval_end)
     return {
         "weeks": len(summary.weeks),
@@ -407,12 +408,12 @@ def performance_step(settings: Settings, interval_end: object) -> dict:
     }
 
 
-def append_step(settings: Settings) -> dict:
+def append_step(settings: Settings) -> dict[str, Any]:
     appended = append_labelled(settings)
     return {"added": appended.added, "relabelled": appended.relabelled, "model_input_rows": appended.model_input_rows}
 
 
-def retrain_reason_step(settings: Settings, appended: dict, interval_end: object) -> str:
+def retrain_reason_step(settings: Settings, appended: dict[str, Any], interval_end: object) -> str:
     """Why `model_input` should be republished (new labels, or a week below target); empty: it need not."""
     weeks = _stored_weeks(settings)
     verdict = latest_complete_verdict(weeks, _naive_utc(interval_end))
@@ -421,7 +422,7 @@ def retrain_reason_step(settings: Settings, appended: dict, interval_end: object
     return reason
 
 
-def check_targets_step(settings: Settings, interval_end: object) -> dict:
+def check_targets_step(settings: Settings, interval_end: object) -> dict[str, Any]:
     """Raise :class:`BelowTargetError` when the latest complete judged week missed a target."""
     verdict = latest_complete_verdict(_stored_weeks(settings), _naive_utc(interval_end))
     if verdict.status == "below_target":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,7 +131,7 @@ def outbox_step(settings: Settings, interval_start: str) -> str:
     return str(path)
 
 
-def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict:
+def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict[str, Any]:
     """Record the run in `scoring_runs` and MLflow; raise :class:`DriftDetectedError` past the drift limit."""
     key = _key(interval_start)
     scoring = load_model(settings, version=model_version)
