@@ -111,7 +111,25 @@ def train_with_settings(settings: Settings, frame: pd.DataFrame) -> TrainingResu
     )
 
 
-def check_input_step(settings: Settings, until: str | None = None, as_of: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class InputCheck:
+    """What the check-input task found in `model_input` (its XCom, as a dict)."""
+
+    leads: int
+    conversions: int
+    newest: str
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """The gate's decision on a version (the promote task's XCom, as a dict)."""
+
+    version: str
+    promoted: bool
+    reasons: tuple[str, ...]
+
+
+def check_input_step(settings: Settings, until: str | None = None, as_of: str | None = None) -> InputCheck:
     """Right schema, enough leads of both classes and, when a limit is set, fresh enough."""
     frame = load_training_input(settings, until)
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
@@ -123,7 +141,7 @@ def check_input_step(settings: Settings, until: str | None = None, as_of: str | 
                 f"the newest lead in {MODEL_INPUT} is from {newest:%Y-%m-%d}, {age} days before {as_of}: "
                 f"stale (limit {settings.max_staging_age_days} days)"
             )
-    return {"leads": len(frame), "conversions": int(frame[LABEL].sum()), "newest": str(newest)}
+    return InputCheck(leads=len(frame), conversions=int(frame[LABEL].sum()), newest=str(newest))
 
 
 def train_step(
@@ -245,7 +263,9 @@ def register_step(settings: Settings, run_id: str, airflow_run: str | None = Non
     return registry.register(settings, run.tags["model_uri"], tags)
 
 
-def promote_step(settings: Settings, version: str, *, force: bool = False, reason: str | None = None) -> dict[str, Any]:
+def promote_step(
+    settings: Settings, version: str, *, force: bool = False, reason: str | None = None
+) -> PromotionOutcome:
     """The gate: champion only when the version meets the targets and is not worse than the champion."""
     track = tracking(settings)
     candidate_version = track.version(str(version))
@@ -279,7 +299,7 @@ def promote_step(settings: Settings, version: str, *, force: bool = False, reaso
         registry.move_champion(
             settings, str(version), reason=reason or "; ".join(decision.reasons), forced=force and not decision.promote
         )
-    return {"version": str(version), "promoted": promote, "reasons": reasons}
+    return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
 
 
 def run_training(
@@ -308,8 +328,8 @@ def run_training(
         run_id,
         version,
         metrics,
-        decision["promoted"],
-        decision["reasons"],
+        decision.promoted,
+        list(decision.reasons),
         fingerprint,
         policy=run.tags.get("decision_policy", ""),
         backtests=_backtest_line(run.metrics),
