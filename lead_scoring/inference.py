@@ -39,7 +39,8 @@ StepCallback = Callable[[str], None]
 
 
 def load_model(settings: Settings, version: str | None = None) -> ScoringModel:
-    """The registry's champion (or a given version), its pyfunc model and its reference profile."""
+    """The registry's champion (or a given version), its pyfunc model and its reference profile: the one
+    place both scoring paths load a model."""
     return load_scoring_model(settings, version)
 
 
