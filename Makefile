@@ -60,6 +60,7 @@ lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) a
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
 	$(BIN)/python bench/run.py

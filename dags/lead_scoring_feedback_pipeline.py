@@ -30,6 +30,8 @@ left them.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
@@ -62,26 +64,26 @@ def lead_scoring_feedback_pipeline():
         """Validate the outcomes and upsert them (the newer label wins); returns the counts."""
         from lead_scoring import feedback_pipeline
 
-        return feedback_pipeline.ingest_step(Settings.from_env(), data_interval_start)
+        return dataclasses.asdict(feedback_pipeline.ingest_step(Settings.from_env(), data_interval_start))
 
     @task
     def recompute_performance(data_interval_end=None) -> dict:
         from lead_scoring import feedback_pipeline
 
-        return feedback_pipeline.performance_step(Settings.from_env(), data_interval_end)
+        return dataclasses.asdict(feedback_pipeline.performance_step(Settings.from_env(), data_interval_end))
 
     @task
     def check_targets(data_interval_end=None) -> dict:
         """Fails loudly when the latest complete week is below target."""
         from lead_scoring import feedback_pipeline
 
-        return feedback_pipeline.check_targets_step(Settings.from_env(), data_interval_end)
+        return dataclasses.asdict(feedback_pipeline.check_targets_step(Settings.from_env(), data_interval_end))
 
     @task
     def append_labelled() -> dict:
         from lead_scoring import feedback_pipeline
 
-        return feedback_pipeline.append_step(Settings.from_env())
+        return dataclasses.asdict(feedback_pipeline.append_step(Settings.from_env()))
 
     @task.short_circuit
     def retraining_needed(appended: dict, data_interval_end=None) -> str:

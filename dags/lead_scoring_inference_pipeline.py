@@ -32,6 +32,8 @@ Backfill past days with `airflow backfill create --dag-id lead_scoring_inference
 
 from __future__ import annotations
 
+import dataclasses
+
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task, teardown
 
@@ -94,9 +96,10 @@ def lead_scoring_inference_pipeline():
         """Fails loudly when the leads drifted away from the training leads."""
         from lead_scoring import inference_pipeline
 
-        return inference_pipeline.monitor_step(
+        monitored = inference_pipeline.monitor_step(
             Settings.from_env(), data_interval_start, data_interval_end, model_version
         )
+        return dataclasses.asdict(monitored)
 
     @teardown
     def discard_scratch(data_interval_start=None) -> None:

@@ -31,6 +31,8 @@ asset), or the feedback pipeline adds newly labelled leads to it or finds a week
 
 from __future__ import annotations
 
+import dataclasses
+
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
@@ -63,7 +65,8 @@ def lead_scoring_training_pipeline():
         """Schema, size and class balance of model_input."""
         from lead_scoring import training_pipeline
 
-        return training_pipeline.check_input_step(Settings.from_env(), params["until"], str(dag_run.run_after))
+        checked = training_pipeline.check_input_step(Settings.from_env(), params["until"], str(dag_run.run_after))
+        return dataclasses.asdict(checked)
 
     @task
     def train(params=None, run_id=None, triggering_asset_events=None) -> str:
@@ -93,7 +96,7 @@ def lead_scoring_training_pipeline():
         """The gate: champion only when the version earns it."""
         from lead_scoring import training_pipeline
 
-        return training_pipeline.promote_step(Settings.from_env(), version)
+        return dataclasses.asdict(training_pipeline.promote_step(Settings.from_env(), version))
 
     # check the input, train and log a run, report on its validation leads, register it, then gate the promotion.
     mlflow_run = train()

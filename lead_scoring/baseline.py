@@ -7,9 +7,11 @@ after the ones they learned from: the evidence the README's table is made of.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY_TIER, COUNT_COLUMNS, CREATED_DATE, INTERACTION_GROUPS, LABEL
@@ -19,7 +21,7 @@ from lead_scoring.training import classification_metrics
 REFERENCE_FEATURES = [CITY_TIER, *CATEGORICAL_COLUMNS, *COUNT_COLUMNS, *INTERACTION_GROUPS]
 
 
-def reference_scores(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+def reference_scores(train: pd.DataFrame, test: pd.DataFrame) -> NDArray[Any]:
     """Scores of the reference approach trained on ``train``, for ``test``."""
     from lightgbm import LGBMClassifier
 
@@ -27,7 +29,7 @@ def reference_scores(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         pd.concat([train[REFERENCE_FEATURES], test[REFERENCE_FEATURES]]), columns=list(CATEGORICAL_COLUMNS), dtype=float
     )
     model = LGBMClassifier(verbose=-1, random_state=42).fit(both.iloc[: len(train)], train[LABEL])
-    return model.predict_proba(both.iloc[len(train) :])[:, 1]
+    return np.asarray(model.predict_proba(both.iloc[len(train) :]))[:, 1]
 
 
 @dataclass
@@ -37,9 +39,9 @@ class OutOfTimeReport:
     leads: int
     champion_version: str
     trained_until: str
-    champion: dict
-    reference: dict
-    targets: dict
+    champion: dict[str, Any]
+    reference: dict[str, Any]
+    targets: dict[str, Any]
 
     def lines(self) -> list[str]:
         rows = [
@@ -103,14 +105,14 @@ class MonthFigures:
     base_rate: float
     auc: float
     policy: str
-    old_rule: dict  # the validation rule's cut on the final model
-    daily: dict  # the chosen policy, as daily scoring runs would have flagged the month
+    old_rule: dict[str, float]  # the validation rule's cut on the final model
+    daily: dict[str, float]  # the chosen policy, as daily scoring runs would have flagged the month
 
 
 @dataclass(frozen=True)
 class MonthlyReport:
     months: tuple[MonthFigures, ...]
-    targets: dict
+    targets: dict[str, Any]
 
     def lines(self) -> list[str]:
         t = self.targets
@@ -160,10 +162,9 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
                 f"{name}: need labelled leads of both classes in the month, and leads before it"
             )
         result = train_with_settings(settings, before)
+        policy = result.policy
         y, scores = inside[LABEL].to_numpy(), result.scorer.predict_proba(inside)
-        labels = daily_labels(
-            result.scorer.policy, scores, inside[CREATED_DATE].dt.normalize().to_numpy(), settings.policy_pool
-        )
+        labels = daily_labels(policy, scores, inside[CREATED_DATE].dt.normalize().to_numpy(), settings.policy_pool)
         old_rule = classification_metrics(y, scores, result.validation_cut)
         daily = classification_metrics(y, labels.astype(float), 0.5)  # the flags as set; AUC comes from the scores
         figures.append(
@@ -172,12 +173,8 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
                 leads=len(inside),
                 base_rate=float(y.mean()),
                 auc=old_rule["auc"],
-                policy=f"{result.scorer.policy.kind} "
-                + (
-                    f"top {result.scorer.policy.share:.1%}"
-                    if result.scorer.policy.kind == "rank"
-                    else f"{result.scorer.policy.cut:.3f}"
-                ),
+                policy=f"{policy.kind} "
+                + (f"top {policy.share:.1%}" if policy.kind == "rank" else f"{policy.cut:.3f}"),
                 old_rule=old_rule,
                 daily=daily,
             )

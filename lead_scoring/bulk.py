@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from numpy.typing import NDArray
 from sqlalchemy.engine import Connection
 
 _WRITE_CHUNK = 100_000  # rows per executemany / COPY: bounds the memory of the Python values
@@ -86,7 +88,7 @@ def write_frame(conn: Connection, frame: pd.DataFrame, table: str, if_exists: st
     quote = conn.dialect.identifier_preparer.quote
     columns = ", ".join(quote(c) for c in frame.columns)
     sql = f"INSERT INTO {quote(table)} ({columns}) VALUES ({', '.join([marker] * frame.shape[1])})"
-    cursor = conn.connection.driver_connection.cursor()  # the connection's DBAPI transaction
+    cursor = _driver(conn).cursor()  # the connection's DBAPI transaction
     try:
         for chunk in _chunks(frame):
             # an iterator of row tuples: each is freed once bound, none pile up for the garbage collector
@@ -103,7 +105,7 @@ def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + _WRITE_CHUNK]
 
 
-def _python_values(column: pd.Series, missing: float | None) -> list:
+def _python_values(column: pd.Series, missing: float | None) -> list[Any]:
     """A column as driver-ready Python values: ``missing`` for missing, text for date-times."""
     if column.dtype == np.float64 and missing is _NAN:
         return column.tolist()  # NaN is already the missing marker
@@ -119,7 +121,7 @@ def _python_values(column: pd.Series, missing: float | None) -> list:
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how pandas' to_sql writes a date-time to SQLite
 
 
-def _datetime_text(column: pd.Series, missing: object) -> np.ndarray:
+def _datetime_text(column: pd.Series, missing: object) -> NDArray[Any]:
     """``YYYY-MM-DD HH:MM:SS.ffffff`` per value (``missing`` for NaT), 3x faster than ``dt.strftime``."""
     text = np.datetime_as_string(column.to_numpy().astype("datetime64[us]"), unit="us")
     text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")  # 'YYYY-MM-DDTHH...' -> 'YYYY-MM-DD HH...'
@@ -140,7 +142,7 @@ def _copy_rows(conn: Connection, frame: pd.DataFrame, table: str) -> None:
     quote = conn.dialect.identifier_preparer.quote
     columns = ", ".join(quote(c) for c in frame.columns)
     sql = f"COPY {quote(table)} ({columns}) FROM STDIN"
-    with conn.connection.driver_connection.cursor() as cursor:
+    with _driver(conn).cursor() as cursor:
         for chunk in _chunks(frame):
             fields = [_copy_fields(chunk[c]) for c in chunk.columns]
             text = "".join("\t".join(row) + "\n" for row in zip(*fields, strict=True))
@@ -157,3 +159,11 @@ def _copy_fields(column: pd.Series) -> list[str]:
     if not pd.api.types.is_numeric_dtype(column) and text.str.contains(_COPY_SPECIALS).any():
         text = text.map(lambda value: value.translate(_COPY_ESCAPES))
     return text.where(column.notna(), _COPY_NULL).tolist()
+
+
+def _driver(conn: Connection) -> Any:
+    """The DBAPI connection under SQLAlchemy's, in its open transaction."""
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection is closed")
+    return driver

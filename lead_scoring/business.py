@@ -9,14 +9,17 @@ print the rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from lead_scoring.scoring import COLD, HOT, WARM
 
 GAIN_STEPS: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 
 
-def _ranked(y_true: object, y_score: object) -> np.ndarray:
+def _ranked(y_true: object, y_score: object) -> NDArray[Any]:
     """The labels ordered hottest first; ties keep their input order (a stable sort)."""
     labels = np.asarray(y_true).astype(int)
     scores = np.asarray(y_score, dtype=float)
@@ -25,7 +28,7 @@ def _ranked(y_true: object, y_score: object) -> np.ndarray:
     return labels[np.argsort(-scores, kind="stable")]
 
 
-def gain_table(y_true: object, y_score: object, steps: tuple[int, ...] = GAIN_STEPS) -> list[dict]:
+def gain_table(y_true: object, y_score: object, steps: tuple[int, ...] = GAIN_STEPS) -> list[dict[str, Any]]:
     """One row per X in ``steps``: calling the top X% of leads by score, how many leads that is, the
     applications among them, the share of all applications reached and the lift over calling at random.
 
@@ -56,7 +59,7 @@ def gain_at(y_true: object, y_score: object, percent: int) -> float:
     return gain_table(y_true, y_score, (percent,))[0]["share_of_applications"]
 
 
-def bucket_table(y_true: object, y_score: object, hot: float, warm: float) -> list[dict]:
+def bucket_table(y_true: object, y_score: object, hot: float, warm: float) -> list[dict[str, Any]]:
     """Hot (score >= ``hot``), warm (>= ``warm``) and cold leads: how many, the applications among
     them, their conversion rate and their share of all applications."""
     labels = np.asarray(y_true).astype(int)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lead_scoring.errors import LeadScoringError
 from lead_scoring.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("lead_scoring")
 
@@ -87,7 +91,7 @@ def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_labe
     click.echo(f"wrote {len(leads):,} synthetic leads to {out_path}")
 
 
-def _write_outcomes(leads, out_path: Path) -> None:  # noqa: ANN001 - a DataFrame
+def _write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
     """The leads' outcomes, keyed by the lead ids scoring derives from the same rows read back from CSV."""
     import tempfile
 
@@ -208,13 +212,13 @@ def evaluate(
     from lead_scoring.feedback_pipeline import predictions_report
 
     settings = _settings(ctx, db_url=db_url)
-    if (since is None) == (labels is None):
-        raise click.UsageError("give either --since DATE or --labels CSV")
-    if labels is not None:
-        report = predictions_report(settings, str(labels), model_version)
+    if labels is not None and since is None:
+        lines = predictions_report(settings, str(labels), model_version).lines()
+    elif since is not None and labels is None:
+        lines = out_of_time_report(settings, since, until).lines()
     else:
-        report = out_of_time_report(settings, since, until)
-    for line in report.lines():
+        raise click.UsageError("give either --since DATE or --labels CSV")
+    for line in lines:
         click.echo(line)
 
 
@@ -340,7 +344,7 @@ def _configure_logging(level: int) -> None:
 
 
 @contextmanager
-def _progress(steps: list[str], title: str) -> Iterator:
+def _progress(steps: list[str], title: str) -> Iterator[Callable[[str], None]]:
     """A progress bar on stderr (only when it is a terminal) advanced once per named step."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -11,9 +11,14 @@ is additive over trees, so the sum is LightGBM's answer up to float rounding (ab
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from lightgbm import Booster
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +26,7 @@ log = logging.getLogger(__name__)
 _CHECKED_ROWS = 32
 
 
-def contributions(booster, features: pd.DataFrame, checked_rows: int = _CHECKED_ROWS) -> np.ndarray:  # noqa: ANN001
+def contributions(booster: Booster, features: pd.DataFrame, checked_rows: int = _CHECKED_ROWS) -> NDArray[Any]:
     """What ``booster.predict(features, pred_contrib=True)`` returns (binary model), faster.
 
     The first ``checked_rows`` rows are compared with LightGBM's own answer; on a difference the
@@ -29,12 +34,12 @@ def contributions(booster, features: pd.DataFrame, checked_rows: int = _CHECKED_
     """
     matrix = _lightgbm_matrix(booster, features)
     if matrix is None or features.empty:
-        return booster.predict(features, pred_contrib=True)
+        return np.asarray(booster.predict(features, pred_contrib=True))
     columns = [_column(features[col]) for col in features.columns]
     result = np.zeros((features.shape[1] + 1, len(features)))  # a row per feature: each tree adds to a few
     bias = features.shape[1]
     for index, tree in enumerate(booster.dump_model()["tree_info"]):
-        splits: dict[int, list[dict]] = {}
+        splits: dict[int, list[dict[str, Any]]] = {}
         _collect_splits(tree["tree_structure"], splits)
         numbered = [_sides(columns[feature], nodes) for feature, nodes in sorted(splits.items())]
         if np.prod([float(count) for _, count in numbered]) >= 2**62:  # too many to number: row by row
@@ -47,7 +52,7 @@ def contributions(booster, features: pd.DataFrame, checked_rows: int = _CHECKED_
                 radix *= count
             cell_of = pd.factorize(cells)[0]
             first = first_positions(cell_of)
-        values = booster.predict(matrix[first], pred_contrib=True, start_iteration=index, num_iteration=1)
+        values = np.asarray(booster.predict(matrix[first], pred_contrib=True, start_iteration=index, num_iteration=1))
         for feature in [*splits, bias]:
             result[feature] += values[cell_of, feature]
     result = result.T
@@ -56,18 +61,18 @@ def contributions(booster, features: pd.DataFrame, checked_rows: int = _CHECKED_
         result[checked], booster.predict(matrix[checked], pred_contrib=True), rtol=1e-9, atol=1e-9
     ):
         log.warning("per-tree contributions disagree with LightGBM's; using its whole-model TreeSHAP")
-        return booster.predict(matrix, pred_contrib=True)
+        return np.asarray(booster.predict(matrix, pred_contrib=True))
     return result
 
 
-def first_positions(codes: np.ndarray) -> np.ndarray:
+def first_positions(codes: NDArray[Any]) -> NDArray[Any]:
     """Where each code of ``pd.factorize`` first appears (its codes are numbered in order of first
     appearance, so a new code is one above every code before it): no sort."""
     running = np.maximum.accumulate(codes)
     return np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
 
 
-def _lightgbm_matrix(booster, features: pd.DataFrame) -> np.ndarray | None:  # noqa: ANN001
+def _lightgbm_matrix(booster: Booster, features: pd.DataFrame) -> NDArray[Any] | None:
     """The float matrix LightGBM makes of the frame (category codes as numbers, -1 as NaN), or None
     when the frame's categories are not those the model was trained with."""
     categorical = [col for col in features.columns if isinstance(features[col].dtype, pd.CategoricalDtype)]
@@ -88,20 +93,20 @@ def _lightgbm_matrix(booster, features: pd.DataFrame) -> np.ndarray | None:  # n
     return matrix
 
 
-def _column(values: pd.Series) -> np.ndarray:
+def _column(values: pd.Series) -> NDArray[Any]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return values.cat.codes.to_numpy().astype(np.int64)
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _collect_splits(node: dict, splits: dict[int, list[dict]]) -> None:
+def _collect_splits(node: dict[str, Any], splits: dict[int, list[dict[str, Any]]]) -> None:
     if "split_feature" in node:
         splits.setdefault(node["split_feature"], []).append(node)
         _collect_splits(node["left_child"], splits)
         _collect_splits(node["right_child"], splits)
 
 
-def _sides(values: np.ndarray, nodes: list[dict]) -> tuple[np.ndarray, int]:
+def _sides(values: NDArray[Any], nodes: list[dict[str, Any]]) -> tuple[NDArray[Any], int]:
     """Number each value by the side it takes at every one of these splits of one feature; and how many numbers.
 
     Finer than needed is safe (it only makes more cells): zero and missing get numbers of their own,

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from lead_scoring.errors import InputDataError
@@ -190,7 +191,7 @@ class Figures:
         )
 
 
-def realized_figures(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Figures:
+def realized_figures(labels: NDArray[Any], scores: NDArray[Any], predicted: NDArray[Any]) -> Figures:
     """AUC from the scores (positive class, sklearn's (y_true, y_score) order); the rest from ``predicted``."""
     y = np.asarray(labels).astype(int)
     flagged = np.asarray(predicted).astype(int)
@@ -220,7 +221,7 @@ class WeekPerformance:
     status: WeekStatus
     misses: tuple[str, ...] = ()
 
-    def row(self) -> dict:
+    def row(self) -> dict[str, Any]:
         judged = self.status != "too_few_labels"
         figures = {
             name: (getattr(self.figures, name) if judged else None)

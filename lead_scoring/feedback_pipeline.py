@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ from lead_scoring.feedback import (
     Figures,
     Targets,
     TargetsVerdict,
+    Verdict,
     WeekPerformance,
     labelled_training_rows,
     latest_complete_verdict,
@@ -177,7 +179,7 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
     return PerformanceSummary(weeks, verdict)
 
 
-def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict]]:
+def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict[str, Any]]]:
     """The business view of a version's live leads with an outcome: gain by top X% and bucket conversion."""
     labelled = scored[(scored["model_version"] == version) & scored[LABEL].notna()]
     if labelled.empty:
@@ -219,7 +221,7 @@ class PredictionsReport:
     source: str
     model_version: str
     leads: int
-    metrics: dict
+    metrics: dict[str, Any]
 
     def lines(self) -> list[str]:
         m = self.metrics
@@ -388,46 +390,69 @@ def find_outcomes_step(settings: Settings, interval_start: object) -> bool:
     return path.is_file()
 
 
-def ingest_step(settings: Settings, interval_start: object) -> dict:
+@dataclass(frozen=True)
+class IngestCounts:
+    """What the ingest task did (its XCom, as a dict): the file's outcomes matched, new, changed, never scored."""
+
+    matched: int
+    new: int
+    changed: int
+    unmatched: int
+
+
+@dataclass(frozen=True)
+class PerformanceCounts:
+    """What the performance task recomputed (its XCom, as a dict)."""
+
+    weeks: int
+    below_target: int
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class TargetsCheck:
+    """The check-targets task's verdict (its XCom, as a dict)."""
+
+    verdict: Verdict
+    week_start: str | None
+
+
+def ingest_step(settings: Settings, interval_start: object) -> IngestCounts:
     summary = ingest_outcomes(settings, outcomes_file(settings, interval_start))
-    return {
-        "matched": summary.matched,
-        "new": summary.new,
-        "changed": summary.changed,
-        "unmatched": summary.unmatched,
-    }
+    return IngestCounts(matched=summary.matched, new=summary.new, changed=summary.changed, unmatched=summary.unmatched)
 
 
-def performance_step(settings: Settings, interval_end: object) -> dict:
+def performance_step(settings: Settings, interval_end: object) -> PerformanceCounts:
     summary = recompute_performance(settings, as_of=interval_end)
-    return {
-        "weeks": len(summary.weeks),
-        "below_target": summary.count("below_target"),
-        "verdict": summary.verdict.status,
-    }
+    return PerformanceCounts(
+        weeks=len(summary.weeks), below_target=summary.count("below_target"), verdict=summary.verdict.status
+    )
 
 
-def append_step(settings: Settings) -> dict:
-    appended = append_labelled(settings)
-    return {"added": appended.added, "relabelled": appended.relabelled, "model_input_rows": appended.model_input_rows}
+def append_step(settings: Settings) -> AppendSummary:
+    return append_labelled(settings)
 
 
-def retrain_reason_step(settings: Settings, appended: dict, interval_end: object) -> str:
-    """Why `model_input` should be republished (new labels, or a week below target); empty: it need not."""
+def retrain_reason_step(settings: Settings, appended: Mapping[str, int], interval_end: object) -> str:
+    """Why `model_input` should be republished (new labels, or a week below target); empty: it need not.
+
+    ``appended``: the append task's XCom, an :class:`AppendSummary` as a dict.
+    """
+    added = AppendSummary(**appended)
     weeks = _stored_weeks(settings)
     verdict = latest_complete_verdict(weeks, _naive_utc(interval_end))
-    reason = retrain_reason(int(appended["added"]), int(appended["relabelled"]), verdict)
+    reason = retrain_reason(added.added, added.relabelled, verdict)
     log.info("retraining: %s", reason or "no reason")
     return reason
 
 
-def check_targets_step(settings: Settings, interval_end: object) -> dict:
+def check_targets_step(settings: Settings, interval_end: object) -> TargetsCheck:
     """Raise :class:`BelowTargetError` when the latest complete judged week missed a target."""
     verdict = latest_complete_verdict(_stored_weeks(settings), _naive_utc(interval_end))
     if verdict.status == "below_target":
         raise BelowTargetError(f"realized performance: {verdict.describe()}")
     log.info("realized performance: %s", verdict.describe())
-    return {"verdict": verdict.status, "week_start": str(verdict.week_start) if verdict.week_start else None}
+    return TargetsCheck(verdict=verdict.status, week_start=str(verdict.week_start) if verdict.week_start else None)
 
 
 def _stored_weeks(settings: Settings) -> tuple[WeekPerformance, ...]:

@@ -9,11 +9,14 @@ Fully vectorised: a million leads take a few seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring.schema import (
     CATEGORICAL_COLUMNS,
@@ -29,7 +32,7 @@ from lead_scoring.schema import (
 
 
 @lru_cache(maxsize=1)
-def load_profile() -> dict:
+def load_profile() -> dict[str, Any]:
     """The measured figures the generator follows."""
     return json.loads(resources.files("lead_scoring").joinpath("generator_profile.json").read_text("utf-8"))
 
@@ -67,7 +70,9 @@ def generate_leads(
     return frame[list(RAW_COLUMNS if with_label else RAW_FEATURE_COLUMNS)]
 
 
-def _created_dates(rng: np.random.Generator, rows: int, start: str, end: str, profile: dict) -> pd.DatetimeIndex:
+def _created_dates(
+    rng: np.random.Generator, rows: int, start: str, end: str, profile: dict[str, Any]
+) -> pd.DatetimeIndex:
     days = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
     if len(days) == 0:
         raise ValueError(f"empty date range: {start} .. {end}")
@@ -78,7 +83,9 @@ def _created_dates(rng: np.random.Generator, rows: int, start: str, end: str, pr
     return pd.DatetimeIndex(day + seconds.astype("timedelta64[s]"))
 
 
-def _levels(rng: np.random.Generator, rows: int, profile: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _levels(
+    rng: np.random.Generator, rows: int, profile: dict[str, Any]
+) -> tuple[NDArray[Any], dict[str, NDArray[Any]]]:
     combos = profile["combos"]
     known = np.array(combos["levels"] + ["other"], dtype=object)
     share = np.append(combos["share"], profile["rare_combo_share"])
@@ -98,7 +105,7 @@ def _levels(rng: np.random.Generator, rows: int, profile: dict) -> tuple[np.ndar
     return combo, levels
 
 
-def _cities(rng: np.random.Generator, rows: int, profile: dict) -> tuple[np.ndarray, np.ndarray]:
+def _cities(rng: np.random.Generator, rows: int, profile: dict[str, Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     names = profile["cities"]["names"]
     choices = np.array([*names, "<rare>", "<missing>"], dtype=object)
     share = np.array([*profile["cities"]["share"], profile["rare_city_share"], profile["city_missing_share"]])
@@ -111,7 +118,7 @@ def _cities(rng: np.random.Generator, rows: int, profile: dict) -> tuple[np.ndar
     return city, key
 
 
-def _interactions(rng: np.random.Generator, rows: int, profile: dict) -> dict[str, np.ndarray]:
+def _interactions(rng: np.random.Generator, rows: int, profile: dict[str, Any]) -> dict[str, NDArray[Any]]:
     """The 37 counters: missing on almost every lead, as in the real exports."""
     present = rng.random(rows) < profile["interaction_present_share"]
     columns = {}
@@ -124,14 +131,14 @@ def _interactions(rng: np.random.Generator, rows: int, profile: dict) -> dict[st
 
 
 def _conversion_logit(
-    model: dict,
-    combo: np.ndarray,
-    city_key: np.ndarray,
-    referred: np.ndarray,
-    dropped: np.ndarray,
+    model: dict[str, Any],
+    combo: NDArray[Any],
+    city_key: NDArray[Any],
+    referred: NDArray[Any],
+    dropped: NDArray[Any],
     created: pd.DatetimeIndex,
-) -> np.ndarray:
-    def effect(table: dict[str, float], keys: np.ndarray) -> np.ndarray:
+) -> NDArray[Any]:
+    def effect(table: dict[str, float], keys: NDArray[Any]) -> NDArray[Any]:
         return pd.Series(keys).map(table).fillna(0.0).to_numpy()
 
     missing = (city_key == "<missing>").astype(int).astype(str)
@@ -147,12 +154,12 @@ def _conversion_logit(
     )
 
 
-def _with_missing(rng: np.random.Generator, values: np.ndarray, share: float) -> np.ndarray:
+def _with_missing(rng: np.random.Generator, values: NDArray[Any], share: float) -> NDArray[Any]:
     out = values.astype(float).copy()
     out[rng.random(len(out)) < share] = np.nan
     return out
 
 
-def _normalised(values) -> np.ndarray:  # noqa: ANN001 - any iterable of weights
+def _normalised(values: Iterable[float]) -> NDArray[Any]:
     weights = np.asarray(list(values), dtype=float)
     return weights / weights.sum()

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring.data_pipeline import read_and_validate, transform_leads
 from lead_scoring.exports import write_spreadsheet_csv
@@ -38,7 +39,8 @@ StepCallback = Callable[[str], None]
 
 
 def load_model(settings: Settings, version: str | None = None) -> ScoringModel:
-    """The registry's champion (or a given version), its pyfunc model and its reference profile."""
+    """The registry's champion (or a given version), its pyfunc model and its reference profile: the one
+    place both scoring paths load a model."""
     return load_scoring_model(settings, version)
 
 
@@ -83,7 +85,7 @@ def score_file(
 
 
 def predict(
-    settings: Settings, scoring: ScoringModel, model_input: pd.DataFrame, recent: np.ndarray | None = None
+    settings: Settings, scoring: ScoringModel, model_input: pd.DataFrame, recent: NDArray[Any] | None = None
 ) -> pd.DataFrame:
     """The scoring version's predictions for a model-input frame, as `predictions` rows (pure but for the model).
 

@@ -9,6 +9,7 @@ The scoring itself is :mod:`lead_scoring.inference`, which the CLI's ``score`` r
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from lead_scoring.exports import write_spreadsheet_csv
 from lead_scoring.feedback_pipeline import record_scored_leads
 from lead_scoring.inference import load_model, predict, summarise
 from lead_scoring.mappings import load_mappings
+from lead_scoring.monitoring import DriftStatus
 from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.scoring import PREDICTION_COLUMNS
 from lead_scoring.scoring_runs import recent_scores, record_run
@@ -130,7 +132,15 @@ def outbox_step(settings: Settings, interval_start: str) -> str:
     return str(path)
 
 
-def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> dict:
+@dataclass(frozen=True)
+class Monitored:
+    """What the monitor task recorded (its XCom, as a dict)."""
+
+    rows_scored: int
+    status: DriftStatus
+
+
+def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> Monitored:
     """Record the run in `scoring_runs` and MLflow; raise :class:`DriftDetectedError` past the drift limit."""
     key = _key(interval_start)
     scoring = load_model(settings, version=model_version)
@@ -147,7 +157,7 @@ def monitor_step(settings: Settings, interval_start: str, interval_end: str, mod
             f"input drift on {interval_start}: {summary.monitoring.summary} "
             f"(limit {settings.drift_limit}); scores were written"
         )
-    return {"rows_scored": summary.rows_scored, "status": summary.status}
+    return Monitored(rows_scored=summary.rows_scored, status=summary.status)
 
 
 def discard_step(settings: Settings, interval_start: str) -> None:

@@ -8,9 +8,11 @@ see ``policy.py``) and ``top_reasons`` (the three features that moved this lead'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring import explain
 from lead_scoring.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
@@ -18,25 +20,28 @@ from lead_scoring.policy import DecisionPolicy
 from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
 from lead_scoring.scoring import FEATURE_NOUNS
 
+if TYPE_CHECKING:
+    from lightgbm import LGBMClassifier
+
 
 @dataclass
 class LeadScorer:
     """Everything scoring needs, fitted together: features, booster and the decision policy."""
 
     features: LeadFeatures
-    booster: object  # lightgbm.LGBMClassifier
+    booster: LGBMClassifier
     policy: DecisionPolicy | None = None  # None: a bare fit, flags at 0.5
 
-    def policy_cut(self, scores: np.ndarray, recent: np.ndarray | None = None) -> float:
+    def policy_cut(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> float:
         """The cut for a batch of ``scores``; ``recent``: this model's latest scores, to rank against."""
         return self.policy.cut_for(scores, recent) if self.policy is not None else 0.5
 
-    def labels(self, scores: np.ndarray, recent: np.ndarray | None = None) -> np.ndarray:
+    def labels(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> NDArray[Any]:
         """0/1 per score under the policy."""
         scores = np.asarray(scores, dtype=float)
         return (scores >= self.policy_cut(scores, recent)).astype("int64")
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         # a scorer pickled before decision policies held a bare threshold: it keeps flagging at it
         legacy = state.pop("threshold", None)
         if legacy is not None and state.get("policy") is None:
@@ -48,8 +53,8 @@ class LeadScorer:
         booster = self.booster.booster_
         return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))
 
-    def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict_proba(self.features.transform(model_input))[:, 1]
+    def predict_proba(self, model_input: pd.DataFrame) -> NDArray[Any]:
+        return np.asarray(self.booster.predict_proba(self.features.transform(model_input)))[:, 1]
 
     def predict_frame(self, model_input: pd.DataFrame, reasons: int = 3) -> pd.DataFrame:
         """Score, 0/1 under the policy (ranked within this batch) and the top reasons, one row per row, same order.
@@ -77,7 +82,7 @@ class LeadScorer:
         )
 
 
-def distinct_rows(features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def distinct_rows(features: pd.DataFrame) -> tuple[pd.DataFrame, NDArray[Any]]:
     """The distinct rows of a feature frame, and for each row the position of its copy among them."""
     columns = {
         col: values.cat.codes.to_numpy() if isinstance(values.dtype, pd.CategoricalDtype) else values.to_numpy()
@@ -129,7 +134,7 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
     return words[list(FEATURES)]
 
 
-def top_reasons(contributions: np.ndarray, words: pd.DataFrame, count: int = 3) -> np.ndarray:
+def top_reasons(contributions: NDArray[Any], words: pd.DataFrame, count: int = 3) -> NDArray[Any]:
     """For each row, the ``count`` features with the largest contribution, e.g. "referred by a learner (+)"."""
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :count]
     rows = np.arange(len(contributions))[:, None]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring.features import CATEGORICAL_FEATURES, MISSING, NUMERIC_FEATURES, OTHER, LeadFeatures
 from lead_scoring.policy import DecisionPolicy
@@ -35,12 +36,12 @@ THIN_KEYS = (MISSING_CITY, NO_INTERACTIONS)
 
 
 def build_reference_profile(
-    model_input: pd.DataFrame, features: LeadFeatures, reference_scores: np.ndarray, policy: DecisionPolicy
-) -> dict:
+    model_input: pd.DataFrame, features: LeadFeatures, reference_scores: NDArray[Any], policy: DecisionPolicy
+) -> dict[str, Any]:
     """Per-feature distributions of the training leads, the reference score distribution and the
     share of leads the decision policy expects to flag at its reference cut."""
     transformed = features.transform(model_input)
-    profile: dict = {"features": {}, "threshold": float(policy.cut)}
+    profile: dict[str, Any] = {"features": {}, "threshold": float(policy.cut)}
     for col in NUMERIC_FEATURES:
         values = transformed[col].fillna(0.0)
         inner = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
@@ -58,7 +59,7 @@ def build_reference_profile(
     return profile
 
 
-def thin_evidence_reference(profile: dict | None) -> dict[str, float]:
+def thin_evidence_reference(profile: dict[str, Any] | None) -> dict[str, float]:
     """The training share of each kind of thin evidence `unusual_inputs` counts: no interactions and
     no city (saved in the profile), a rare or new level (the share the model pooled as other)."""
     if not profile:
@@ -72,11 +73,13 @@ def thin_evidence_reference(profile: dict | None) -> dict[str, float]:
     return reference
 
 
-def unusual_against_training(counts: dict[str, int], leads: int, reference: dict[str, float]) -> dict[str, dict]:
+def unusual_against_training(
+    counts: Mapping[str, int], leads: int, reference: Mapping[str, float]
+) -> dict[str, dict[str, float | None]]:
     """The kinds of thin evidence whose share of the batch clearly exceeds their share of the training
     leads (by more than ``share_tolerance``), with the count and both shares. A kind the reference
     does not know (a model saved before the profile kept it) is reported whenever it occurs."""
-    unusual: dict[str, dict] = {}
+    unusual: dict[str, dict[str, float | None]] = {}
     for key, count in counts.items():
         if not count or not leads:
             continue
@@ -99,7 +102,7 @@ def share_tolerance(expected: float, leads: int) -> float:
     return max(SHARE_FLOOR, SHARE_SIGMAS * float(np.sqrt(p * (1.0 - p) / max(leads, 1))))
 
 
-def flagged_share_check(scores: np.ndarray, cut: float, expected: float) -> tuple[float, float, bool]:
+def flagged_share_check(scores: NDArray[Any], cut: float, expected: float) -> tuple[float, float, bool]:
     """The batch's share at or above the reference cut, the tolerance, and whether it is outside it."""
     scores = np.asarray(scores, dtype=float)
     observed = float((scores >= cut).mean()) if len(scores) else 0.0
@@ -113,7 +116,7 @@ def population_stability_index(expected: list[float], actual: list[float]) -> fl
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def feature_psi(reference: dict, values: pd.Series) -> tuple[float, int]:
+def feature_psi(reference: dict[str, Any], values: pd.Series) -> tuple[float, int]:
     """PSI of one feature of a batch against its reference entry, and the number of bins it used."""
     if reference["kind"] == "numeric":
         edges = [float(x) for x in reference["edges"]]
@@ -220,7 +223,7 @@ def compare_with_reference(
     )
 
 
-def known_levels(profile: dict | None) -> dict[str, set[str]]:
+def known_levels(profile: dict[str, Any] | None) -> dict[str, set[str]]:
     """The categorical levels the model learned, per feature (the other/missing buckets excluded)."""
     if not profile:
         return {}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 def write_evaluation_plots(
-    y_true: np.ndarray, y_score: np.ndarray, threshold: float, importance: dict[str, float], out_dir: Path
+    y_true: NDArray[Any], y_score: NDArray[Any], threshold: float, importance: dict[str, float], out_dir: Path
 ) -> list[Path]:
     """Write the five PNGs into ``out_dir`` and return their paths."""
     import matplotlib
@@ -23,7 +25,7 @@ def write_evaluation_plots(
     y_score = np.asarray(y_score, dtype=float)
     written: list[Path] = []
 
-    def save(fig, name: str) -> None:  # noqa: ANN001 - a matplotlib figure
+    def save(fig: Any, name: str) -> None:  # a matplotlib Figure (matplotlib 3.7 has no types)
         path = out_dir / name
         fig.tight_layout()
         fig.savefig(path, dpi=110)
@@ -54,7 +56,7 @@ def write_evaluation_plots(
     save(fig, "confusion_matrix.png")
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    names = sorted(importance, key=importance.get)
+    names = sorted(importance, key=lambda name: importance[name])
     ax.barh(names, [importance[n] for n in names], color="steelblue")
     ax.set_xlabel("total gain")
     ax.set_title("Feature importance")
@@ -67,7 +69,7 @@ def write_evaluation_plots(
     return written
 
 
-def write_backtest_plot(rows: list[dict], targets: dict[str, float], out_path: Path) -> Path:
+def write_backtest_plot(rows: list[dict[str, Any]], targets: dict[str, float], out_path: Path) -> Path:
     """The chosen policy month by month: AUC, precision, recall and flagged share, targets dashed."""
     import matplotlib
 
@@ -107,7 +109,7 @@ def write_backtest_plot(rows: list[dict], targets: dict[str, float], out_path: P
     return out_path
 
 
-def write_gain_plot(gain_rows: list[dict], out_path: Path, label: str = "validation leads") -> Path:
+def write_gain_plot(gain_rows: list[dict[str, Any]], out_path: Path, label: str = "validation leads") -> Path:
     """Cumulative gain (share of applications reached by calling the top X% of leads) with the lift
     on a second axis; the diagonal is calling at random."""
     import matplotlib

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 PolicyKind = Literal["validation", "balanced", "rank"]
 POLICY_KINDS: tuple[PolicyKind, ...] = ("rank", "balanced", "validation")  # ties go to the earlier kind
@@ -47,7 +48,7 @@ class DecisionPolicy:
         if not 0.0 <= self.cut <= 1.0 or not (0.0 <= self.share <= 1.0 or np.isnan(self.share)):
             raise ValueError(f"policy cut {self.cut} and share {self.share} must lie in [0, 1]")
 
-    def cut_for(self, scores: np.ndarray, recent: np.ndarray | None = None) -> float:
+    def cut_for(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> float:
         """The score cut for a batch: for ``rank``, the share's quantile of the pooled scores when enough."""
         if self.kind != "rank":
             return self.cut
@@ -58,7 +59,7 @@ class DecisionPolicy:
             return self.cut
         return rank_cut(pool, self.share)
 
-    def labels(self, scores: np.ndarray, recent: np.ndarray | None = None) -> np.ndarray:
+    def labels(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> NDArray[Any]:
         scores = np.asarray(scores, dtype=float)
         return (scores >= self.cut_for(scores, recent)).astype("int64")
 
@@ -80,7 +81,7 @@ class DecisionPolicy:
         }
 
 
-def daily_labels(policy: DecisionPolicy, scores: np.ndarray, days: np.ndarray, pool: int) -> np.ndarray:
+def daily_labels(policy: DecisionPolicy, scores: NDArray[Any], days: NDArray[Any], pool: int) -> NDArray[Any]:
     """0/1 per lead as daily scoring runs set them: each day's leads ranked among the latest ``pool``
     scores of the days before it (what `predictions` holds), oldest day first."""
     scores = np.asarray(scores, dtype=float)
@@ -95,7 +96,7 @@ def daily_labels(policy: DecisionPolicy, scores: np.ndarray, days: np.ndarray, p
     return labels
 
 
-def rank_cut(scores: np.ndarray, share: float) -> float:
+def rank_cut(scores: NDArray[Any], share: float) -> float:
     """The cut that flags the top ``share`` of ``scores`` (ties at the cut are flagged too)."""
     scores = np.asarray(scores, dtype=float)
     if not len(scores):
@@ -108,8 +109,8 @@ class BacktestMonth:
     """One rolling-origin fold: a month scored by a model fitted on every lead before it."""
 
     month: str  # YYYY-MM
-    labels: np.ndarray = field(repr=False)
-    scores: np.ndarray = field(repr=False)
+    labels: NDArray[Any] = field(repr=False)
+    scores: NDArray[Any] = field(repr=False)
     validation_cut: float  # the validation rule's cut, chosen on the fold model's own validation leads
 
     @property
@@ -117,7 +118,7 @@ class BacktestMonth:
         return len(self.labels)
 
     @cached_property
-    def curve(self) -> tuple[np.ndarray, np.ndarray, float]:
+    def curve(self) -> tuple[NDArray[Any], NDArray[Any], float]:
         """Scores ascending, the converted leads at or above each position (one more: 0), and the AUC."""
         from sklearn.metrics import roc_auc_score
 

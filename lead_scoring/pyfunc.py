@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from importlib import metadata
+from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.pyfunc.model import PythonModel
+from mlflow.types import ColSpec, Schema, TensorSpec
 from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from lead_scoring.model import LeadScorer
@@ -16,27 +19,24 @@ from lead_scoring.schema import LABEL, LEAD_ID
 _RUNTIME_PACKAGES = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle")
 
 
-class LeadScoringModel(mlflow.pyfunc.PythonModel):
+class LeadScoringModel(PythonModel):
     """Model-input frame in; ``score``, ``predicted_label`` and ``top_reasons`` out, same row order."""
 
     def __init__(self, scorer: LeadScorer) -> None:
         self.scorer = scorer
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return self.scorer.predict_frame(model_input).reset_index(drop=True)
 
 
-def model_signature(model_input: pd.DataFrame):  # noqa: ANN201 - mlflow.models.ModelSignature
+def model_signature(model_input: pd.DataFrame) -> ModelSignature:
     """The signature scoring really meets, not what five example rows happen to show.
 
     ``created_date`` is a datetime; every count is a double (missing interactions are NaN); every
     text column (city, platform, medium, source) is an optional string that may be null; the lead id
     and the label are optional and ignored by the model.
     """
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    inputs = []
+    inputs: list[ColSpec | TensorSpec] = []
     for col in model_input.columns:
         if col == LABEL:
             continue
@@ -48,7 +48,11 @@ def model_signature(model_input: pd.DataFrame):  # noqa: ANN201 - mlflow.models.
             inputs.append(ColSpec("string", col, required=False))
     if LEAD_ID not in model_input.columns:
         inputs.insert(0, ColSpec("string", LEAD_ID, required=False))
-    outputs = [ColSpec("double", "score"), ColSpec("long", "predicted_label"), ColSpec("string", "top_reasons")]
+    outputs: list[ColSpec | TensorSpec] = [
+        ColSpec("double", "score"),
+        ColSpec("long", "predicted_label"),
+        ColSpec("string", "top_reasons"),
+    ]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring.errors import LeadScoringError
 from lead_scoring.schema import PREDICTIONS, SCORING_RUNS
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def recent_scores(db: StagingDatabase, scoring: ScoringModel, limit: int) -> np.ndarray:
+def recent_scores(db: StagingDatabase, scoring: ScoringModel, limit: int) -> NDArray[Any]:
     """The latest ``limit`` scores the scoring version wrote to `predictions` (empty at first)."""
     if limit <= 0 or not db.has_table(PREDICTIONS):
         return np.empty(0)

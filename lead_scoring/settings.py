@@ -178,8 +178,9 @@ def _problems(settings: Settings) -> list[str]:
         if not ok:
             problems.append(f"{_name(name)}={getattr(settings, name)}: {rule}")
 
-    for name in ("validation_share", "target_auc", "target_precision", "target_recall"):
-        check(0 < getattr(settings, name) < 1, name, "must be between 0 and 1 (exclusive)")
+    check(0 < settings.validation_share < 1, "validation_share", "must be between 0 and 1 (exclusive)")
+    for name in ("target_auc", "target_precision", "target_recall"):  # a figure must be able to exceed it
+        check(0 <= getattr(settings, name) < 1, name, "must be at least 0 and below 1")
     for name in ("recall_margin", "shrink_limit", "warm_cutoff", "hot_cutoff"):
         check(0 <= getattr(settings, name) <= 1, name, "must be between 0 and 1")
     check(

@@ -201,9 +201,10 @@ class StagingDatabase:
         except OperationalError as exc:
             if not _is_locked(exc):
                 raise
-            waited = self.engine.url.query.get("timeout", SQLITE_BUSY_TIMEOUT)
+            given = self.engine.url.query.get("timeout")
+            waited = float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT
             raise StagingBusyError(
-                f"the staging database {self.redacted_url} is locked by another run (waited {float(waited):g} s "
+                f"the staging database {self.redacted_url} is locked by another run (waited {waited:g} s "
                 "for its write lock); nothing was written: run again when it has finished"
             ) from None
 
@@ -247,7 +248,7 @@ def _is_locked(exc: OperationalError) -> bool:
     return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     dbapi_connection.isolation_level = None  # transactions are begun explicitly, see _create_engine
     cursor = dbapi_connection.cursor()
     try:

@@ -171,13 +171,13 @@ class Tracking:
         found = self.client.get_experiment_by_name(self.settings.experiment_name)
         if found is None:
             return None
-        runs = self.client.search_runs(
+        found_runs = self.client.search_runs(
             [found.experiment_id],
             f"tags.airflow_run = '{_escaped(airflow_run)}' and attributes.status = 'FINISHED'",
             order_by=["attributes.start_time DESC"],
         )
-        runs = [run for run in runs if run.data.tags.get("model_uri")]
-        return str(runs[0].info.run_id) if runs else None
+        logged = [run for run in found_runs if run.data.tags.get("model_uri")]
+        return str(logged[0].info.run_id) if logged else None
 
     def log_training_run(self, record: TrainingRunRecord, model: TrainingModel, tags: Mapping[str, str]) -> str:
         """A new run in the training experiment with everything of ``record``, then the model; returns its id.
@@ -225,9 +225,10 @@ class Tracking:
         newest lead, sourced from the staging table, digested by the content hash that the run's
         ``data_content_sha256`` param also carries."""
         import mlflow
+        from mlflow.data.pandas_dataset import from_pandas
 
         newest = str(model.fingerprint.get("created_to", ""))[:10]
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             model.training_leads,
             source=_staging_table_source(model.source_url, model.source_table),
             targets=model.target,
@@ -441,7 +442,8 @@ class Tracking:
         import mlflow
 
         exported = {var: os.environ.get(var) for var in _URI_VARIABLES}
-        previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+        # (is_tracking_uri_set is untyped in mlflow)
+        previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None  # type: ignore[no-untyped-call]
         mlflow.set_tracking_uri(self.uri)
         os.environ["MLFLOW_REGISTRY_URI"] = self.uri
         try:
@@ -476,7 +478,7 @@ def _staging_table_source(url: str, table: str) -> Any:
     """A table of the staging database as an MLflow dataset source (MLflow resolves no database URL itself)."""
     from mlflow.data.dataset_source import DatasetSource
 
-    class StagingTableSource(DatasetSource):  # type: ignore[misc]  # mlflow's classes are untyped
+    class StagingTableSource(DatasetSource):
         def __init__(self, url: str, table: str) -> None:
             self.url, self.table = url, table
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.metrics import f1_score, log_loss, precision_recall_curve, precision_score, recall_score, roc_auc_score
 
 from lead_scoring.errors import InsufficientDataError
@@ -24,7 +26,7 @@ from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 # is capped because TreeSHAP (the reasons) costs leaves x depth^2 per tree: 300 trees of depth 5
 # explain a lead 2.2x faster than 200 unbounded trees of 31 leaves (mean depth 11), with the same
 # out-of-time AUC (0.782 vs 0.784) and more recall to spare in December (0.784 vs 0.762).
-LIGHTGBM_PARAMS: dict = {
+LIGHTGBM_PARAMS: dict[str, Any] = {
     "n_estimators": 300,
     "learning_rate": 0.05,
     "num_leaves": 15,
@@ -53,16 +55,24 @@ class TrainingResult:
     """A refitted scorer plus the out-of-sample evidence it was selected on."""
 
     scorer: LeadScorer
-    params: dict
+    params: dict[str, Any]
     validation: pd.DataFrame  # lead_id, created_date, label, score (from the model fitted before the split)
-    metrics: dict
-    fingerprint: dict
+    metrics: dict[str, Any]
+    fingerprint: dict[str, Any]
     train_rows: int
     validation_start: pd.Timestamp
     trained_until: pd.Timestamp
     policy_choice: PolicyChoice | None = None  # None: too little history to backtest a month
-    reference_scores: np.ndarray | None = None  # the scores the policy's reference cut and share come from
+    # the scores the policy's reference cut and share come from
+    reference_scores: NDArray[Any] = field(default_factory=lambda: np.empty(0))
     validation_cut: float = float("nan")  # the validation rule's cut, whichever policy was chosen
+
+    @property
+    def policy(self) -> DecisionPolicy:
+        """The decision policy chosen at training (a trained scorer always has one)."""
+        if self.scorer.policy is None:
+            raise ValueError("a trained scorer has a decision policy")
+        return self.scorer.policy
 
 
 @dataclass
@@ -100,7 +110,7 @@ def split_by_time(model_input: pd.DataFrame, validation_share: float) -> tuple[p
     return fit, valid
 
 
-def fit_scorer(model_input: pd.DataFrame, params: dict, min_level_count: int) -> LeadScorer:
+def fit_scorer(model_input: pd.DataFrame, params: dict[str, Any], min_level_count: int) -> LeadScorer:
     """Features and booster fitted on ``model_input``; no decision policy yet (flags at 0.5)."""
     from lightgbm import LGBMClassifier
 
@@ -110,7 +120,7 @@ def fit_scorer(model_input: pd.DataFrame, params: dict, min_level_count: int) ->
     return LeadScorer(features=features, booster=booster)
 
 
-def choose_threshold(y_true: np.ndarray, y_score: np.ndarray, min_recall: float) -> float:
+def choose_threshold(y_true: NDArray[Any], y_score: NDArray[Any], min_recall: float) -> float:
     """The cut with the highest precision among those whose recall is at least ``min_recall``."""
     precision, recall, thresholds = precision_recall_curve(y_true, y_score)
     eligible = recall[:-1] >= min(min_recall, 1.0)
@@ -120,7 +130,7 @@ def choose_threshold(y_true: np.ndarray, y_score: np.ndarray, min_recall: float)
     return float(thresholds[best])
 
 
-def classification_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict:
+def classification_metrics(y_true: NDArray[Any], y_score: NDArray[Any], threshold: float) -> dict[str, Any]:
     """Metrics from probabilities of the positive class, in sklearn's (y_true, y_score) order."""
     y_true = np.asarray(y_true).astype(int)
     y_score = np.asarray(y_score, dtype=float)
@@ -139,7 +149,7 @@ def classification_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: f
     }
 
 
-def fingerprint(model_input: pd.DataFrame) -> dict:
+def fingerprint(model_input: pd.DataFrame) -> dict[str, Any]:
     """Rows, date range and a content hash of the training input, to tell two datasets apart."""
     # hash each row, then sort the hashes: order-independent, and cheap at a million rows
     row_hashes = np.sort(pd.util.hash_pandas_object(model_input, index=False).to_numpy())
@@ -153,13 +163,13 @@ def fingerprint(model_input: pd.DataFrame) -> dict:
     }
 
 
-def training_run_name(fingerprint: dict) -> str:
+def training_run_name(fingerprint: dict[str, Any]) -> str:
     """An MLflow run name that says what the run is: ``train to 2021-11-30 · 16,421 leads``."""
     newest = str(fingerprint.get("created_to", ""))[:10] or "?"
     return f"train to {newest} · {int(fingerprint.get('rows', 0)):,} leads"
 
 
-def backtest_month_starts(model_input: pd.DataFrame, count: int, min_leads: int, min_conversions: int) -> list:
+def backtest_month_starts(model_input: pd.DataFrame, count: int, min_leads: int, min_conversions: int) -> list[Any]:
     """The last ``count`` whole calendar months that can be backtested, oldest first (fewer when the
     data is young): at least ``min_conversions`` leads of each class in the month, and ``min_leads``
     leads with ``min_conversions`` of each class before it to fit on.
@@ -193,7 +203,7 @@ def backtest(
     min_level_count: int,
     min_leads: int,
     min_conversions: int,
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
     workers: int | None = None,
     max_leads: int = 0,
 ) -> list[BacktestMonth]:
@@ -217,7 +227,7 @@ def backtest(
     fold_params = {**params, "n_jobs": max(1, cores // workers)}
     months = model_input[CREATED_DATE].dt.to_period("M")
 
-    def fold(month) -> BacktestMonth:  # noqa: ANN001 - a pandas Period
+    def fold(month: pd.Period) -> BacktestMonth:
         before, inside = model_input[months < month], model_input[months == month]
         if max_leads and len(before) > max_leads:  # the newest max_leads: a fold costs at most that much
             before = before.nlargest(max_leads, CREATED_DATE)
@@ -236,7 +246,7 @@ def backtest(
 
 
 def final_policy(
-    kind: PolicyKind, parameter: float, validation_cut: float, reference_scores: np.ndarray
+    kind: PolicyKind, parameter: float, validation_cut: float, reference_scores: NDArray[Any]
 ) -> DecisionPolicy:
     """The chosen kind's policy for the final model, its reference cut and share on the final model's scale."""
     scores = np.asarray(reference_scores, dtype=float)
@@ -258,7 +268,7 @@ def train(
     min_fold_leads: int = 1000,
     min_fold_conversions: int = 100,
     max_fold_leads: int = 0,
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
 ) -> TrainingResult:
     """Backtest month by month, choose the decision policy on the backtests, then refit on every lead.
 
@@ -317,11 +327,11 @@ def train(
 
 
 def decide_promotion(
-    candidate: dict,
-    champion: dict | None,
+    candidate: dict[str, Any],
+    champion: dict[str, Any] | None,
     targets: Targets,
     tolerance: float,
-    worst_month: dict | None = None,
+    worst_month: dict[str, Any] | None = None,
 ) -> PromotionDecision:
     """Champion only if every target is met on the validation leads and in the worst backtest month,
     and it is not worse than the champion on the same leads.

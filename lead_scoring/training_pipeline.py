@@ -49,10 +49,10 @@ IMPORTANCE_PATH = "features/importance_gain.json"  # the booster's gain per feat
 class TrainingSummary:
     run_id: str
     version: str
-    metrics: dict
+    metrics: dict[str, Any]
     promoted: bool
     reasons: list[str] = field(default_factory=list)
-    fingerprint: dict = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
     policy: str = ""
     backtests: str = ""
     link: str = ""
@@ -111,7 +111,25 @@ def train_with_settings(settings: Settings, frame: pd.DataFrame) -> TrainingResu
     )
 
 
-def check_input_step(settings: Settings, until: str | None = None, as_of: str | None = None) -> dict:
+@dataclass(frozen=True)
+class InputCheck:
+    """What the check-input task found in `model_input` (its XCom, as a dict)."""
+
+    leads: int
+    conversions: int
+    newest: str
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """The gate's decision on a version (the promote task's XCom, as a dict)."""
+
+    version: str
+    promoted: bool
+    reasons: tuple[str, ...]
+
+
+def check_input_step(settings: Settings, until: str | None = None, as_of: str | None = None) -> InputCheck:
     """Right schema, enough leads of both classes and, when a limit is set, fresh enough."""
     frame = load_training_input(settings, until)
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
@@ -123,7 +141,7 @@ def check_input_step(settings: Settings, until: str | None = None, as_of: str | 
                 f"the newest lead in {MODEL_INPUT} is from {newest:%Y-%m-%d}, {age} days before {as_of}: "
                 f"stale (limit {settings.max_staging_age_days} days)"
             )
-    return {"leads": len(frame), "conversions": int(frame[LABEL].sum()), "newest": str(newest)}
+    return InputCheck(leads=len(frame), conversions=int(frame[LABEL].sum()), newest=str(newest))
 
 
 def train_step(
@@ -145,7 +163,7 @@ def train_step(
     frame = load_training_input(settings, until)
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
     result = train_with_settings(settings, frame)
-    profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
+    profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.policy)
     run_tags = {**retrain_tags(asset_events), **(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
     model = TrainingModel(result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL)
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,7 +263,9 @@ def register_step(settings: Settings, run_id: str, airflow_run: str | None = Non
     return registry.register(settings, run.tags["model_uri"], tags)
 
 
-def promote_step(settings: Settings, version: str, *, force: bool = False, reason: str | None = None) -> dict:
+def promote_step(
+    settings: Settings, version: str, *, force: bool = False, reason: str | None = None
+) -> PromotionOutcome:
     """The gate: champion only when the version meets the targets and is not worse than the champion."""
     track = tracking(settings)
     candidate_version = track.version(str(version))
@@ -279,7 +299,7 @@ def promote_step(settings: Settings, version: str, *, force: bool = False, reaso
         registry.move_champion(
             settings, str(version), reason=reason or "; ".join(decision.reasons), forced=force and not decision.promote
         )
-    return {"version": str(version), "promoted": promote, "reasons": reasons}
+    return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
 
 
 def run_training(
@@ -308,8 +328,8 @@ def run_training(
         run_id,
         version,
         metrics,
-        decision["promoted"],
-        decision["reasons"],
+        decision.promoted,
+        list(decision.reasons),
         fingerprint,
         policy=run.tags.get("decision_policy", ""),
         backtests=_backtest_line(run.metrics),
@@ -317,7 +337,7 @@ def run_training(
     )
 
 
-def _backtest_line(metrics: dict[str, float]) -> str:
+def _backtest_line(metrics: Mapping[str, float]) -> str:
     """Each backtest month's precision and recall under the chosen policy, in one line."""
     months = sorted({k[len("backtest_") : len("backtest_YYYY_MM")] for k in metrics if k.endswith("_flagged_share")})
     if not months:
@@ -332,7 +352,9 @@ def _backtest_line(metrics: dict[str, float]) -> str:
     return "; ".join(parts)
 
 
-def _champion_on_same_leads(settings: Settings, candidate_version: VersionFacts) -> tuple[dict | None, str | None]:
+def _champion_on_same_leads(
+    settings: Settings, candidate_version: VersionFacts
+) -> tuple[dict[str, Any] | None, str | None]:
     """Score the candidate's validation leads with the current champion (preferring leads it never saw)."""
     current = registry.version_by_alias(settings, registry.CHAMPION)
     if current is None or current.version == candidate_version.version:

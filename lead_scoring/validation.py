@@ -10,10 +10,12 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from numpy.typing import NDArray
 from pandas.util import hash_array
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
@@ -33,10 +35,10 @@ from lead_scoring.schema import (
 
 log = logging.getLogger(__name__)
 
-_COUNT = dict(nullable=True, coerce=True)
 # ISO 8601 only (YYYY-MM-DD, then optionally the time): a guessed format would read 05/08/2021 as
 # 8 May or 5 August depending on the other rows of the file
-_ISO_DATE_TIME = pandas_engine.DateTime(to_datetime_kwargs={"format": "ISO8601"})
+# (pandera's @immutable decorator hides the dataclass __init__, and its to_datetime_kwargs, from type checkers)
+_ISO_DATE_TIME = pandas_engine.DateTime(to_datetime_kwargs={"format": "ISO8601"})  # type: ignore[call-arg]
 
 
 def _finite() -> pa.Check:
@@ -44,14 +46,19 @@ def _finite() -> pa.Check:
     return pa.Check(lambda values: ~np.isinf(values), name="finite", error="finite")
 
 
+def _count(*checks: pa.Check) -> pa.Column:
+    """A count column: a number, missing allowed, read from text."""
+    return pa.Column(float, list(checks), nullable=True, coerce=True)
+
+
 def _raw_schema(with_label: bool) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {
         CREATED_DATE: pa.Column(_ISO_DATE_TIME, nullable=False, coerce=True),
         CITY: pa.Column(str, nullable=True),
         **{col: pa.Column(str, nullable=True) for col in CATEGORICAL_COLUMNS},
-        TOTAL_LEADS_DROPPED: pa.Column(float, [_finite(), pa.Check.ge(0)], **_COUNT),
-        REFERRED_LEAD: pa.Column(float, pa.Check.isin([0, 1]), **_COUNT),
-        **{col: pa.Column(float, [_finite(), pa.Check.ge(0)], **_COUNT) for col in INTERACTION_COLUMNS},
+        TOTAL_LEADS_DROPPED: _count(_finite(), pa.Check.ge(0)),
+        REFERRED_LEAD: _count(pa.Check.isin([0, 1])),
+        **{col: _count(_finite(), pa.Check.ge(0)) for col in INTERACTION_COLUMNS},
     }
     if with_label:
         columns[LABEL] = pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True)
@@ -213,7 +220,7 @@ def derive_lead_ids(frame: pd.DataFrame, columns: Sequence[str] = RAW_FEATURE_CO
 _EMPTY_TEXT_HASH = hash_array(np.array([""], dtype=object))[0]
 
 
-def _text_hash(column: pd.Series) -> np.ndarray:
+def _text_hash(column: pd.Series) -> NDArray[Any]:
     """``hash_array`` of a text column with missing cells hashed as the empty string (no filled copy).
 
     Each value hashes on its own, so only the present ones are hashed: most interaction columns of
@@ -226,7 +233,7 @@ def _text_hash(column: pd.Series) -> np.ndarray:
     return hashed
 
 
-def _combine_hashes(hashes: list[np.ndarray]) -> np.ndarray:
+def _combine_hashes(hashes: list[NDArray[Any]]) -> NDArray[Any]:
     """Row hashes from column hashes, exactly as ``hash_pandas_object`` combines them (CPython's tuple
     hash; the uint64 arithmetic wraps around)."""
     combined = np.full(len(hashes[0]), 0x345678, dtype=np.uint64)
