@@ -13,7 +13,7 @@ DEMO_ROWS ?= 30000
 # the runs view of the lead_scoring experiment (MLflow 3.17 opens an experiment in its GenAI view otherwise)
 export MLFLOW_LINK := from lead_scoring import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
 
-.PHONY: install demo test test-fast lint bench stack-test airflow mlflow lock clean
+.PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow lock clean
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
@@ -52,9 +52,18 @@ test: install  ## run the test suite
 test-fast: install  ## the inner loop: everything but the end-to-end runs through Airflow and MLflow
 	$(BIN)/python -m pytest -m "not slow"
 
+<<<<<<< HEAD
+mutate: install  ## mutation testing of the pure core against the fast tests (not in CI: ~1 h on 2 cores)
+	$(BIN)/mutmut run --max-children $$(nproc)
+	$(BIN)/python tools/mutation_report.py
+
 lint: install
+=======
+lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) and mypy --strict on the package
+>>>>>>> arch
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
 	$(BIN)/python bench/run.py

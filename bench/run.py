@@ -2,7 +2,7 @@
 beside prepare, and the parse time of every DAG file.
 
     make bench                       # 100k and 1M leads, 3 runs each, median reported
-    python bench/run.py --sizes 100000 --runs 1 --quick
+    python bench/run.py --sizes 1000000 --quick   # 1M leads, one run (--quick: one run of any size >= 1M)
 
 Writes bench/results/latest.json and prints a table. Generated leads are cached in bench/cache/.
 """

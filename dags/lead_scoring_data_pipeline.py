@@ -6,12 +6,8 @@ Turns a raw CodePro lead export into the model input in the staging database
 
 1. **validate** the export: required columns, dates, counts, 0/1 flags; exact duplicates dropped;
    a bad file fails this task with one plain message and nothing is written;
-2. **load**: missing `total_leads_droppped` / `referred_lead` become 0 (`loaded_data`);
-3. **city tier**: `city_mapped` -> tier 1/2/3 (`city_tier_mapped`);
-4. **categorical levels**: rare source/medium/platform levels -> `others` (`categorical_variables_mapped`);
-5. **interactions**: 37 click counters -> five interaction groups (`interactions_mapped`);
-6. **model input**: the model's input contract (`model_input`);
-7. **publish**: the run's five tables replace the previous ones in one transaction.
+{steps}
+{publish}. **publish**: the run's tables replace the previous ones in one transaction.
 
 Each step writes this run's private scratch table, so a failed run leaves the published tables
 untouched and a rerun replaces its own output. Publishing updates the `model_input` asset,
@@ -25,13 +21,19 @@ even when the export has far fewer leads than the published `model_input`
 
 from __future__ import annotations
 
+import dataclasses
+
 import pendulum
 from airflow.sdk import Asset, Param, dag, task, teardown
 
-from lead_scoring.schema import MODEL_INPUT_ASSET_URI
+from lead_scoring.schema import DATA_STEPS, MODEL_INPUT_ASSET_URI
 from lead_scoring.settings import Settings
 
 model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET_URI)
+# the middle of the doc above is the declared steps, numbered after validate
+STEP_DOCS = "\n".join(
+    f"{number}. **{step.task_id}**: {step.label} (`{step.writes}`);" for number, step in enumerate(DATA_STEPS, start=2)
+)
 
 
 @dag(
@@ -40,7 +42,7 @@ model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    doc_md=__doc__,
+    doc_md=__doc__.replace("{steps}", STEP_DOCS).replace("{publish}", str(len(DATA_STEPS) + 2)),
     tags=["lead_scoring", "data"],
     params={
         "input_path": Param(
@@ -62,46 +64,24 @@ def lead_scoring_data_pipeline():
         """Validate the raw export; returns row counts."""
         from lead_scoring import data_pipeline
 
-        return data_pipeline.validate_step(
+        validated = data_pipeline.validate_step(
             Settings.from_env(), params["input_path"], run_id, allow_shrink=bool(params.get("allow_shrink"))
         )
+        return dataclasses.asdict(validated)
 
     @task
-    def load(run_id=None) -> int:
+    def run_step(task_id: str, run_id=None) -> int:
+        """One declared step of lead_scoring.schema.DATA_STEPS over this run's scratch tables; returns its rows."""
         from lead_scoring import data_pipeline
 
-        return data_pipeline.load_step(Settings.from_env(), run_id)
-
-    @task
-    def map_city_tier(run_id=None) -> int:
-        from lead_scoring import data_pipeline
-
-        return data_pipeline.city_tier_step(Settings.from_env(), run_id)
-
-    @task
-    def map_categorical_levels(run_id=None) -> int:
-        from lead_scoring import data_pipeline
-
-        return data_pipeline.categorical_levels_step(Settings.from_env(), run_id)
-
-    @task
-    def map_interactions(run_id=None) -> int:
-        from lead_scoring import data_pipeline
-
-        return data_pipeline.interactions_step(Settings.from_env(), run_id)
-
-    @task
-    def build_model_input(run_id=None) -> int:
-        from lead_scoring import data_pipeline
-
-        return data_pipeline.model_input_step(Settings.from_env(), run_id)
+        return data_pipeline.run_step(Settings.from_env(), run_id, task_id)
 
     @task(outlets=[model_input_asset])
     def publish(run_id=None) -> dict:
-        """Swap the run's five tables in together; updates the model_input asset."""
+        """Swap the run's tables in together; updates the model_input asset."""
         from lead_scoring import data_pipeline
 
-        return data_pipeline.publish_step(Settings.from_env(), run_id)
+        return dataclasses.asdict(data_pipeline.publish_step(Settings.from_env(), run_id))
 
     @teardown
     def discard_scratch(run_id=None) -> None:
@@ -110,17 +90,13 @@ def lead_scoring_data_pipeline():
 
         data_pipeline.discard_step(Settings.from_env(), run_id)
 
-    # validate the export, load it, map city tiers, categorical levels and interactions,
-    # build the model input, then publish all five tables at once.
-    published = (
-        validate()
-        >> load()
-        >> map_city_tier()
-        >> map_categorical_levels()
-        >> map_interactions()
-        >> build_model_input()
-        >> publish()
-    )
+    # validate the export, run the declared steps in order, then publish all their tables at once.
+    previous = validate()
+    for step in DATA_STEPS:
+        current = run_step.override(task_id=step.task_id, doc_md=step.label)(step.task_id)
+        previous >> current
+        previous = current
+    published = previous >> publish()
     published >> discard_scratch()
 
 

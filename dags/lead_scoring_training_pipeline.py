@@ -13,8 +13,9 @@ Trains a LightGBM lead scorer on the staging table `model_input`, tracks the run
    targets is chosen; the model is then refit on all leads. Parameters, a data fingerprint,
    validation and `backtest_*` metrics, the backtest table and plot, the drift profile and the
    model (one pyfunc: features + booster + decision policy) go to a new MLflow run;
-3. **evaluate**: ROC, precision-recall, confusion matrix, feature importance and calibration
-   plots of the validation leads, logged to the same run;
+3. **validation report**: ROC, precision-recall, confusion matrix, feature importance, calibration
+   and cumulative-gain plots of the validation leads, and the sales tables (gain by top X%, bucket
+   conversion), logged to the same run;
 4. **register**: a new version of the registered model `lead_scoring`, alias `challenger`
    (a rerun of this DAG run reuses its version);
 5. **promote**: the version becomes `champion` only if it meets AUC > 0.75, precision > 0.65 and
@@ -67,16 +68,18 @@ def lead_scoring_training_pipeline():
     @task
     def train(params=None, run_id=None, triggering_asset_events=None) -> str:
         """Returns the MLflow run id; the feedback loop's reason for retraining, if any, becomes a run tag."""
-        from lead_scoring import feedback, training_pipeline
-
-        tags = feedback.retrain_tags(triggering_asset_events)
-        return training_pipeline.train_step(Settings.from_env(), params["until"], airflow_run=run_id, tags=tags)
-
-    @task
-    def evaluate(mlflow_run_id: str) -> dict:
         from lead_scoring import training_pipeline
 
-        return training_pipeline.evaluate_step(Settings.from_env(), mlflow_run_id)
+        return training_pipeline.train_step(
+            Settings.from_env(), params["until"], airflow_run=run_id, asset_events=triggering_asset_events
+        )
+
+    @task
+    def validation_report(mlflow_run_id: str) -> dict:
+        """Plots and the sales view of the validation leads, logged to the training run."""
+        from lead_scoring import training_pipeline
+
+        return training_pipeline.validation_report_step(Settings.from_env(), mlflow_run_id)
 
     @task
     def register(mlflow_run_id: str, run_id=None) -> str:
@@ -92,11 +95,11 @@ def lead_scoring_training_pipeline():
 
         return training_pipeline.promote_step(Settings.from_env(), version)
 
-    # check the input, train and log a run, evaluate it, register it, then gate the promotion.
+    # check the input, train and log a run, report on its validation leads, register it, then gate the promotion.
     mlflow_run = train()
     check_input() >> mlflow_run
     version = register(mlflow_run)
-    evaluate(mlflow_run) >> version
+    validation_report(mlflow_run) >> version
     promote(version)
 
 

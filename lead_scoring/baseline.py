@@ -14,7 +14,7 @@ import pandas as pd
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY_TIER, COUNT_COLUMNS, CREATED_DATE, INTERACTION_GROUPS, LABEL
 from lead_scoring.settings import Settings
-from lead_scoring.training import evaluate
+from lead_scoring.training import classification_metrics
 
 REFERENCE_FEATURES = [CITY_TIER, *CATEGORICAL_COLUMNS, *COUNT_COLUMNS, *INTERACTION_GROUPS]
 
@@ -90,63 +90,10 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
         leads=len(test),
         champion_version=champion.version,
         trained_until=champion.tags.get("trained_until", "?"),
-        champion=evaluate(test[LABEL], scores, champion.scorer.policy_cut(scores)),
-        reference=evaluate(test[LABEL], reference_scores(train, test), 0.5),
+        champion=classification_metrics(test[LABEL], scores, champion.scorer.policy_cut(scores)),
+        reference=classification_metrics(test[LABEL], reference_scores(train, test), 0.5),
         targets={"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall},
     )
-
-
-@dataclass
-class PredictionsReport:
-    source: str
-    model_version: str
-    leads: int
-    metrics: dict
-
-    def lines(self) -> list[str]:
-        m = self.metrics
-        return [
-            f"predictions of model v{self.model_version} joined by lead_id with the labels in {self.source}: "
-            f"{self.leads} leads",
-            f"AUC {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  "
-            f"(predicted_label as stored, under the model's decision policy; flagged share {m['positive_rate']:.1%})",
-        ]
-
-
-def predictions_report(settings: Settings, labels_path: str, version: str | None = None) -> PredictionsReport:
-    """How the stored `predictions` of a model version fare against labels that arrived later."""
-    from lead_scoring import registry
-    from lead_scoring.data_pipeline import read_and_validate
-    from lead_scoring.staging import StagingDatabase
-
-    labelled, report = read_and_validate(labels_path)
-    if not report.has_label:
-        raise InsufficientDataError(f"{labels_path}: no app_complete_flag column to compare with")
-    if version is None:
-        champion = registry.version_by_alias(settings, registry.CHAMPION)
-        if champion is None:
-            raise InsufficientDataError("no champion: name the model version with --version")
-        version = str(champion.version)
-    db = StagingDatabase(settings.db_url)
-    try:
-        predictions = db.read_table("predictions")
-    finally:
-        db.dispose()
-    predictions = predictions[predictions["model_version"].astype(str) == str(version)]
-    joined = predictions.merge(labelled[["lead_id", LABEL]], on="lead_id", how="inner")
-    if joined.empty or joined[LABEL].nunique() < 2:
-        raise InsufficientDataError(f"no scored leads of model v{version} match labelled leads of both classes")
-    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
-
-    y, predicted = joined[LABEL].to_numpy(), joined["predicted_label"].to_numpy()
-    metrics = {  # graded as stored: the scores, and the 0/1 labels its decision policy set
-        "auc": float(roc_auc_score(y, joined["score"])),
-        "precision": float(precision_score(y, predicted, zero_division=0)),
-        "recall": float(recall_score(y, predicted, zero_division=0)),
-        "f1": float(f1_score(y, predicted, zero_division=0)),
-        "positive_rate": float(predicted.mean()),
-    }
-    return PredictionsReport(str(labels_path), str(version), len(joined), metrics)
 
 
 @dataclass(frozen=True)
@@ -217,8 +164,8 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
         labels = daily_labels(
             result.scorer.policy, scores, inside[CREATED_DATE].dt.normalize().to_numpy(), settings.policy_pool
         )
-        old_rule = evaluate(y, scores, result.validation_cut)
-        daily = evaluate(y, labels.astype(float), 0.5)  # the flags as set; AUC comes from the scores
+        old_rule = classification_metrics(y, scores, result.validation_cut)
+        daily = classification_metrics(y, labels.astype(float), 0.5)  # the flags as set; AUC comes from the scores
         figures.append(
             MonthFigures(
                 month=str(month),

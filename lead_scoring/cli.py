@@ -49,17 +49,10 @@ def cli(ctx: click.Context, verbose: int) -> None:
 def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
     from lead_scoring.data_pipeline import prepare as run_prepare
+    from lead_scoring.schema import DATA_STEPS
 
     settings = _settings(ctx, db_url=db_url)
-    steps = [
-        "validate",
-        "loaded_data",
-        "city_tier_mapped",
-        "categorical_variables_mapped",
-        "interactions_mapped",
-        "model_input",
-        "write",
-    ]
+    steps = ["validate", *(step.label for step in DATA_STEPS), "write"]
     with _progress(steps, "prepare") as advance:
         summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
@@ -145,7 +138,7 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
     if force_promote:
         _required_reason(ctx, None, reason)
     settings = _settings(ctx, db_url=db_url)
-    steps = ["check input", "train", "evaluate", "register", "promote"]
+    steps = ["check input", "train", "report", "register", "promote"]
     with _progress(steps, "train") as advance:
         summary = run_training(settings, until, force=force_promote, reason=reason, on_step=advance)
     click.echo(f"trained {settings.model_name} version {summary.version}")
@@ -211,7 +204,8 @@ def evaluate(
 ) -> None:
     """Out-of-time check: the champion vs the reference on labelled leads it has not seen (--since),
     or the `predictions` already written graded against labels that arrived later (--labels)."""
-    from lead_scoring.baseline import out_of_time_report, predictions_report
+    from lead_scoring.baseline import out_of_time_report
+    from lead_scoring.feedback_pipeline import predictions_report
 
     settings = _settings(ctx, db_url=db_url)
     if (since is None) == (labels is None):
@@ -251,7 +245,7 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 @click.pass_context
 def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int) -> None:
     """Score new leads with the champion into the `predictions` table."""
-    from lead_scoring.inference_pipeline import score_file
+    from lead_scoring.inference import score_file
 
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", "load champion", "transform", "score", "write", "monitor"]
@@ -261,7 +255,7 @@ def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url
     for line in summary.lines():
         click.echo(f"  {line}")
     if summary.status == "drifted":
-        click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring['summary']}", err=True)
+        click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring.summary}", err=True)
     if top and summary.hottest is not None:
         click.echo(f"\nthe {min(top, len(summary.hottest))} hottest leads:")
         for row in summary.hottest.head(top).itertuples():

@@ -1,8 +1,9 @@
 """The data pipeline: raw lead export -> the five staging tables.
 
-``prepare`` runs it in one process (the CLI); the ``*_step`` functions run one step each over
-this run's scratch tables (the Airflow DAG, one task per step), and ``publish_step`` makes the
-run's tables visible together.
+The steps are declared once, in :data:`lead_scoring.schema.DATA_STEPS`. ``prepare`` runs them in
+one process (the CLI); ``validate_step``, ``run_step`` and ``publish_step`` run one each over this
+run's scratch tables (the Airflow DAG, one task per step), and ``publish_step`` makes the run's
+tables visible together.
 """
 
 from __future__ import annotations
@@ -11,55 +12,39 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from lead_scoring import transforms
 from lead_scoring.errors import InputDataError
 from lead_scoring.frames import copy_on_write
 from lead_scoring.mappings import Mappings, load_mappings
-from lead_scoring.schema import (
-    CATEGORICAL_VARIABLES_MAPPED,
-    CITY_TIER_MAPPED,
-    DATA_PIPELINE_TABLES,
-    INTERACTIONS_MAPPED,
-    LABEL,
-    LOADED_DATA,
-    MODEL_INPUT,
-)
+from lead_scoring.schema import DATA_PIPELINE_TABLES, DATA_STEPS, LABEL, MODEL_INPUT, VALIDATED_LEADS, DataStep
 from lead_scoring.settings import Settings
 from lead_scoring.sources import read_raw_leads
 from lead_scoring.staging import StagingDatabase, run_key_for
-from lead_scoring.transforms import (
-    build_model_input,
-    load_leads,
-    map_city_tier,
-    map_interaction_groups,
-    map_significant_levels,
-)
 from lead_scoring.validation import ValidationReport, validate_raw_leads
 
 log = logging.getLogger(__name__)
 
-VALIDATED_LEADS = "validated_leads"  # scratch only: the validated export before the load step
-
 StepCallback = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PrepareSummary:
     """What one data-pipeline run did, for the CLI summary and the task log."""
 
     source: str
     rows_read: int
     duplicates_dropped: int
-    unknown_columns: list[str]
+    unknown_columns: tuple[str, ...]
     rows_written: int
     positives: int | None
     ids_derived: bool
     seconds: float
-    tables: list[str] = field(default_factory=lambda: list(DATA_PIPELINE_TABLES))
+    tables: tuple[str, ...] = DATA_PIPELINE_TABLES
 
     def lines(self) -> list[str]:
         dropped = f"{self.duplicates_dropped} exact duplicate(s)" if self.duplicates_dropped else "none"
@@ -79,32 +64,27 @@ class PrepareSummary:
         lines.append(f"time             {self.seconds:.2f} s ({rate:,.0f} rows/s)")
         return lines
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def transform_leads(
     validated: pd.DataFrame, mappings: Mappings, on_step: StepCallback | None = None
 ) -> dict[str, pd.DataFrame]:
-    """All five staging tables from validated leads (pure)."""
+    """All the staging tables from validated leads, step by step as :data:`DATA_STEPS` declares (pure)."""
     notify = on_step or (lambda _name: None)
-    notify(LOADED_DATA)
-    loaded = load_leads(validated)
-    notify(CITY_TIER_MAPPED)
-    city = map_city_tier(loaded, mappings)
-    notify(CATEGORICAL_VARIABLES_MAPPED)
-    categorical = map_significant_levels(city, mappings)
-    notify(INTERACTIONS_MAPPED)
-    interactions = map_interaction_groups(categorical, mappings)
-    notify(MODEL_INPUT)
-    model_input = build_model_input(interactions, loaded)
-    return {
-        LOADED_DATA: loaded,
-        CITY_TIER_MAPPED: city,
-        CATEGORICAL_VARIABLES_MAPPED: categorical,
-        INTERACTIONS_MAPPED: interactions,
-        MODEL_INPUT: model_input,
-    }
+    frames = {VALIDATED_LEADS: validated}
+    for step in DATA_STEPS:
+        notify(step.label)
+        frames[step.writes] = apply_step(step, [frames[name] for name in step.reads], mappings)
+    return {name: frames[name] for name in DATA_PIPELINE_TABLES}
+
+
+def apply_step(step: DataStep, inputs: list[pd.DataFrame], mappings: Mappings | None) -> pd.DataFrame:
+    """One declared step: its pure function on the frames it reads (and the mappings when it uses them)."""
+    function: Callable[..., pd.DataFrame] = getattr(transforms, step.function)
+    if not step.uses_mappings:
+        return function(*inputs)
+    if mappings is None:
+        raise ValueError(f"step {step.task_id} maps with the mapping tables: none were given")
+    return function(*inputs, mappings)
 
 
 def read_and_validate(path: str | Path, *, use_label: bool = True) -> tuple[pd.DataFrame, ValidationReport]:
@@ -174,7 +154,7 @@ def _summary(report: ValidationReport, model_input: pd.DataFrame, seconds: float
         source=report.source,
         rows_read=report.rows_read,
         duplicates_dropped=report.duplicates_dropped,
-        unknown_columns=report.unknown_columns,
+        unknown_columns=tuple(report.unknown_columns),
         rows_written=len(model_input),
         positives=int(model_input[LABEL].sum()) if LABEL in model_input.columns else None,
         ids_derived=report.ids_derived,
@@ -185,7 +165,27 @@ def _summary(report: ValidationReport, model_input: pd.DataFrame, seconds: float
 # -- one step per Airflow task, over this run's scratch tables -------------------------------------
 
 
-def validate_step(settings: Settings, input_path: str | Path, run_id: str, *, allow_shrink: bool = False) -> dict:
+@dataclass(frozen=True)
+class ValidatedExport:
+    """What the validate task found (its XCom, as a dict)."""
+
+    rows_read: int
+    duplicates_dropped: int
+    unknown_columns: tuple[str, ...]
+    rows_valid: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the publish task made visible (its XCom, as a dict)."""
+
+    model_input_rows: int
+    tables: tuple[str, ...]
+
+
+def validate_step(
+    settings: Settings, input_path: str | Path, run_id: str, *, allow_shrink: bool = False
+) -> ValidatedExport:
     """Validate the export and keep it as this run's scratch copy; returns the validation counts.
 
     ``input_path`` is the DAG run's param: it must resolve under LEAD_SCORING_HOME or the landing
@@ -199,40 +199,37 @@ def validate_step(settings: Settings, input_path: str | Path, run_id: str, *, al
             with StagingDatabase(settings.db_url) as db:
                 check_shrink(len(validated), db.count_rows(MODEL_INPUT), settings.shrink_limit, report.source)
         _write(settings, run_id, VALIDATED_LEADS, validated)
-    return {
-        "rows_read": report.rows_read,
-        "duplicates_dropped": report.duplicates_dropped,
-        "unknown_columns": report.unknown_columns,
-        "rows_valid": len(validated),
-    }
+    return ValidatedExport(
+        rows_read=report.rows_read,
+        duplicates_dropped=report.duplicates_dropped,
+        unknown_columns=tuple(report.unknown_columns),
+        rows_valid=len(validated),
+    )
 
 
-def load_step(settings: Settings, run_id: str) -> int:
-    return _apply(settings, run_id, VALIDATED_LEADS, LOADED_DATA, lambda df, _m: load_leads(df))
+def step_by_task(task_id: str) -> DataStep:
+    """The declared step an Airflow task runs."""
+    for step in DATA_STEPS:
+        if step.task_id == task_id:
+            return step
+    raise KeyError(f"no data-pipeline step {task_id!r}; the steps: {', '.join(s.task_id for s in DATA_STEPS)}")
 
 
-def city_tier_step(settings: Settings, run_id: str) -> int:
-    return _apply(settings, run_id, LOADED_DATA, CITY_TIER_MAPPED, map_city_tier)
-
-
-def categorical_levels_step(settings: Settings, run_id: str) -> int:
-    return _apply(settings, run_id, CITY_TIER_MAPPED, CATEGORICAL_VARIABLES_MAPPED, map_significant_levels)
-
-
-def interactions_step(settings: Settings, run_id: str) -> int:
-    return _apply(settings, run_id, CATEGORICAL_VARIABLES_MAPPED, INTERACTIONS_MAPPED, map_interaction_groups)
-
-
-def model_input_step(settings: Settings, run_id: str) -> int:
+def run_step(settings: Settings, run_id: str, task_id: str) -> int:
+    """One declared step over this run's scratch tables: reads its inputs, writes its output; returns its rows."""
+    step = step_by_task(task_id)
     key = run_key_for(run_id)
     with copy_on_write(), StagingDatabase(settings.db_url) as db:
-        inputs = {db.scratch_name(key, name): db.read_scratch(key, name) for name in (INTERACTIONS_MAPPED, LOADED_DATA)}
-        model_input = build_model_input(*inputs.values())
-        db.write_scratch(key, MODEL_INPUT, model_input, earlier=inputs)
-    return len(model_input)
+        inputs = {db.scratch_name(key, name): db.read_scratch(key, name) for name in step.reads}
+        mappings = load_mappings(settings) if step.uses_mappings else None
+        result = apply_step(step, list(inputs.values()), mappings)
+        # the columns a step leaves as they were are copied inside the database, not sent again
+        db.write_scratch(key, step.writes, result, earlier=inputs)
+    log.info("%s: %d rows", step.writes, len(result))
+    return len(result)
 
 
-def publish_step(settings: Settings, run_id: str) -> dict:
+def publish_step(settings: Settings, run_id: str) -> Published:
     """Publish this run's five tables together and clear its scratch tables."""
     db = StagingDatabase(settings.db_url)
     key = run_key_for(run_id)
@@ -242,7 +239,7 @@ def publish_step(settings: Settings, run_id: str) -> dict:
         counts = db.query(f"SELECT COUNT(*) AS n FROM {MODEL_INPUT}")
     finally:
         db.dispose()
-    return {"model_input_rows": int(counts["n"].iloc[0]), "tables": list(DATA_PIPELINE_TABLES)}
+    return Published(model_input_rows=int(counts["n"].iloc[0]), tables=DATA_PIPELINE_TABLES)
 
 
 def discard_step(settings: Settings, run_id: str) -> None:
@@ -252,23 +249,6 @@ def discard_step(settings: Settings, run_id: str) -> None:
         db.drop_scratch(run_key_for(run_id))
     finally:
         db.dispose()
-
-
-def _apply(
-    settings: Settings,
-    run_id: str,
-    source: str,
-    target: str,
-    step: Callable[[pd.DataFrame, Mappings], pd.DataFrame],
-) -> int:
-    key = run_key_for(run_id)
-    with copy_on_write(), StagingDatabase(settings.db_url) as db:
-        frame = db.read_scratch(key, source)
-        result = step(frame, load_mappings(settings))
-        # the columns a step leaves as they were are copied inside the database, not sent again
-        db.write_scratch(key, target, result, earlier={db.scratch_name(key, source): frame})
-    log.info("%s: %d rows", target, len(result))
-    return len(result)
 
 
 def _write(settings: Settings, run_id: str, name: str, frame: pd.DataFrame) -> None:

@@ -29,3 +29,11 @@ class ModelNotFoundError(LeadScoringError):
 
 class StagingBusyError(LeadScoringError):
     """Another run held the staging database's write lock for longer than the wait allowed; nothing was written."""
+
+
+class DriftDetectedError(LeadScoringError):
+    """Incoming leads no longer look like the leads the model learned from (scores were still written)."""
+
+
+class BelowTargetError(LeadScoringError):
+    """The latest complete week's realized figures miss a target (the tables are written either way)."""

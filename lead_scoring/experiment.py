@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lead_scoring import registry
 from lead_scoring.features import LeadFeatures
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 from lead_scoring.settings import Settings
+from lead_scoring.tracking import RunValues, tracking
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ def compare_learners(
     settings: Settings, model_input: pd.DataFrame, learners: tuple[str, ...] = DEFAULT_LEARNERS, folds: int = 3
 ) -> SelectionResult:
     """PyCaret's compare_models on the project's features, folds in time order; one MLflow run per learner."""
-    import mlflow
-
     # PyCaret opens its log file when first imported, in the working directory unless told otherwise
     os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", str(settings.home / "pycaret.log"))
     from pycaret.classification import ClassificationExperiment
@@ -67,19 +65,20 @@ def compare_learners(
         n_jobs=2,
         verbose=False,
         html=False,
-        log_experiment=False,  # logged below, one run per learner, with MLflow 3's API
+        log_experiment=False,  # logged below, one run per learner, through lead_scoring.tracking
         system_log=False,  # no logs.log dropped in the working directory
     )
     experiment.compare_models(include=list(learners), sort="AUC", n_select=len(learners), verbose=False)
     table = experiment.pull().reset_index(names="learner")
 
-    experiment_id = registry.experiment_id(settings, f"{settings.experiment_name}-selection")
-    with mlflow.start_run(experiment_id=experiment_id, run_name="compare_models") as parent:
-        mlflow.log_params(
-            {"learners": ",".join(learners), "folds": folds, "fold_strategy": "timeseries", "rows": len(data)}
+    children = [
+        RunValues(
+            name=str(row["Model"]),
+            params={"learner": row["learner"]},
+            metrics={f"cv_{name}": float(row[column]) for column, name in METRICS.items()},
         )
-        for _, row in table.iterrows():
-            with mlflow.start_run(experiment_id=experiment_id, run_name=row["Model"], nested=True):
-                mlflow.log_param("learner", row["learner"])
-                mlflow.log_metrics({f"cv_{name}": float(row[column]) for column, name in METRICS.items()})
-    return SelectionResult(parent_run_id=parent.info.run_id, table=table)
+        for _, row in table.iterrows()
+    ]
+    params = {"learners": ",".join(learners), "folds": folds, "fold_strategy": "timeseries", "rows": len(data)}
+    parent = tracking(settings).log_selection(f"{settings.experiment_name}-selection", params, children)
+    return SelectionResult(parent_run_id=parent, table=table)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from lead_scoring.business import bucket_table, gain_table
-from lead_scoring.errors import InputDataError, LeadScoringError
+from lead_scoring.errors import BelowTargetError, InputDataError, InsufficientDataError
 from lead_scoring.feedback import (
     Figures,
     Targets,
@@ -54,10 +54,6 @@ from lead_scoring.staging import StagingDatabase, run_key_for
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[[str], None]
-
-
-class BelowTargetError(LeadScoringError):
-    """The latest complete week's realized figures miss a target (the tables are written either way)."""
 
 
 # -- scored leads: kept when they are scored --------------------------------------------------------
@@ -194,11 +190,12 @@ def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: floa
 
 
 def _log_to_mlflow(settings: Settings, weeks: tuple[WeekPerformance, ...], scored: pd.DataFrame) -> None:
-    from lead_scoring import registry
+    from lead_scoring.tracking import tracking
 
+    track = tracking(settings)
     for version in sorted({week.model_version for week in weeks}, key=lambda v: (len(v), v)):
         tables = live_sales_tables(scored, version, settings.hot_cutoff, settings.warm_cutoff)
-        registry.log_model_performance(settings, version, [w for w in weeks if w.model_version == version], tables)
+        track.log_model_performance(version, [w.row() for w in weeks if w.model_version == version], tables)
 
 
 def realized_for(settings: Settings, lead_ids: tuple[str, ...]) -> dict[str, Figures]:
@@ -210,6 +207,63 @@ def realized_for(settings: Settings, lead_ids: tuple[str, ...]) -> dict[str, Fig
         version: realized_figures(group[LABEL].to_numpy(), group["score"].to_numpy(), group["predicted_label"])
         for version, group in sorted(scored.groupby("model_version"), key=lambda item: (len(item[0]), item[0]))
     }
+
+
+# -- stored predictions graded against late labels (`lead-scoring evaluate --labels`) -----------------
+
+
+@dataclass(frozen=True)
+class PredictionsReport:
+    """The stored `predictions` of a model version graded against labels that arrived later."""
+
+    source: str
+    model_version: str
+    leads: int
+    metrics: dict
+
+    def lines(self) -> list[str]:
+        m = self.metrics
+        return [
+            f"predictions of model v{self.model_version} joined by lead_id with the labels in {self.source}: "
+            f"{self.leads} leads",
+            f"AUC {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  "
+            f"(predicted_label as stored, under the model's decision policy; flagged share {m['positive_rate']:.1%})",
+        ]
+
+
+def predictions_report(settings: Settings, labels_path: str, version: str | None = None) -> PredictionsReport:
+    """How the stored `predictions` of a model version fare against labels that arrived later."""
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+    from lead_scoring import registry
+    from lead_scoring.data_pipeline import read_and_validate
+
+    labelled, report = read_and_validate(labels_path)
+    if not report.has_label:
+        raise InsufficientDataError(f"{labels_path}: no app_complete_flag column to compare with")
+    if version is None:
+        champion = registry.version_by_alias(settings, registry.CHAMPION)
+        if champion is None:
+            raise InsufficientDataError("no champion: name the model version with --version")
+        version = str(champion.version)
+    db = StagingDatabase(settings.db_url)
+    try:
+        predictions = db.read_table(PREDICTIONS)
+    finally:
+        db.dispose()
+    predictions = predictions[predictions["model_version"].astype(str) == str(version)]
+    joined = predictions.merge(labelled[["lead_id", LABEL]], on="lead_id", how="inner")
+    if joined.empty or joined[LABEL].nunique() < 2:
+        raise InsufficientDataError(f"no scored leads of model v{version} match labelled leads of both classes")
+    y, predicted = joined[LABEL].to_numpy(), joined["predicted_label"].to_numpy()
+    metrics = {  # graded as stored: the scores, and the 0/1 labels its decision policy set
+        "auc": float(roc_auc_score(y, joined["score"])),
+        "precision": float(precision_score(y, predicted, zero_division=0)),
+        "recall": float(recall_score(y, predicted, zero_division=0)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+        "positive_rate": float(predicted.mean()),
+    }
+    return PredictionsReport(str(labels_path), str(version), len(joined), metrics)
 
 
 # -- more training data ------------------------------------------------------------------------------

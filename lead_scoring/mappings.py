@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lead_scoring.errors import ConfigurationError
-from lead_scoring.schema import CATEGORICAL_COLUMNS, INTERACTION_COLUMNS
-from lead_scoring.settings import Settings
+from lead_scoring.schema import CATEGORICAL_COLUMNS, INTERACTION_COLUMNS, UNKNOWN_CITY_TIER
+
+if TYPE_CHECKING:  # the settings name the files; reading them needs nothing else of the settings module
+    from lead_scoring.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ def load_mappings(settings: Settings) -> Mappings:
         city_tiers = {
             city.strip().lower(): float(tier) for tier, cities in tiers_doc["tiers"].items() for city in cities
         }
-        default_tier = float(tiers_doc.get("default_tier", 3))
+        default_tier = float(tiers_doc.get("default_tier", UNKNOWN_CITY_TIER))
         levels = {col: frozenset(vals) for col, vals in levels_doc["levels"].items()}
         groups = {group: tuple(cols) for group, cols in groups_doc["groups"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

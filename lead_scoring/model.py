@@ -16,14 +16,7 @@ from lead_scoring import explain
 from lead_scoring.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
 from lead_scoring.policy import DecisionPolicy
 from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
-
-OUTPUT_COLUMNS = ("score", "predicted_label", "top_reasons")
-
-_LEVEL_WORDS = {
-    "first_platform_c_raw": "platform",
-    "first_utm_medium_c_raw": "marketing medium",
-    "first_utm_source_c_raw": "traffic source",
-}
+from lead_scoring.scoring import FEATURE_NOUNS
 
 
 @dataclass
@@ -49,6 +42,11 @@ class LeadScorer:
         if legacy is not None and state.get("policy") is None:
             state["policy"] = DecisionPolicy("validation", cut=float(legacy), share=float("nan"))
         self.__dict__.update(state)
+
+    def importance(self) -> dict[str, float]:
+        """The booster's total gain per feature (the importance plot's bars)."""
+        booster = self.booster.booster_
+        return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))
 
     def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
         return self.booster.predict_proba(self.features.transform(model_input))[:, 1]
@@ -122,7 +120,7 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
                 values == MISSING, "no city given", np.where(values == OTHER, "a rarely seen city", "city " + values)
             )
         else:
-            label = _LEVEL_WORDS[col]
+            label = FEATURE_NOUNS[col]
             words[col] = np.where(
                 values == MISSING,
                 f"no {label}",

@@ -14,20 +14,24 @@ leads look alike feature by feature, but the model scores them all higher) shows
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
 
 from lead_scoring.features import CATEGORICAL_FEATURES, MISSING, NUMERIC_FEATURES, OTHER, LeadFeatures
 from lead_scoring.policy import DecisionPolicy
 from lead_scoring.schema import CITY
-from lead_scoring.scoring import unusual_inputs
+from lead_scoring.scoring import MISSING_CITY, NO_INTERACTIONS, unseen_kind, unusual_inputs
 
 _EPSILON = 1e-4
 POOL_BELOW = 0.05
 SCORE_EDGES = [float(x) for x in np.linspace(0.0, 1.0, 11)]
 SHARE_SIGMAS = 4.0  # the flagged-share alarm, in binomial standard deviations (see share_tolerance)
 SHARE_FLOOR = 0.05
-THIN_KEYS = ("missing_city", "no_interactions")
+THIN_KEYS = (MISSING_CITY, NO_INTERACTIONS)
 
 
 def build_reference_profile(
@@ -59,11 +63,11 @@ def thin_evidence_reference(profile: dict | None) -> dict[str, float]:
     no city (saved in the profile), a rare or new level (the share the model pooled as other)."""
     if not profile:
         return {}
-    reference = {f"unseen_{col}": float(ref["shares"].get(OTHER, 0.0))
+    reference = {unseen_kind(col): float(ref["shares"].get(OTHER, 0.0))
                  for col, ref in profile["features"].items() if ref["kind"] == "categorical"}  # fmt: skip
     city = profile["features"].get(CITY, {}).get("shares", {})
     if MISSING in city:
-        reference["missing_city"] = float(city[MISSING])
+        reference[MISSING_CITY] = float(city[MISSING])
     reference.update({key: float(value) for key, value in profile.get("thin_evidence", {}).items()})
     return reference
 
@@ -128,21 +132,52 @@ def sampling_allowance(bins: int, leads: int) -> float:
     return 2.0 * max(bins - 1, 0) / max(leads, 1)
 
 
+DriftStatus = Literal["ok", "drifted", "no_reference", "no_leads"]
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """A batch against the reference profile saved with its model (``compare_with_reference``)."""
+
+    status: DriftStatus
+    positive_share: float  # share of the batch flagged by the decision policy
+    summary: str  # one line for a person
+    expected_positive_share: float | None = None  # the share the policy expects (NaN: a model from before policies)
+    share_at_reference_cut: float | None = None  # None: no expected share to check against
+    share_tolerance: float | None = None
+    score_psi: float | None = None
+    feature_psi: Mapping[str, float] = field(default_factory=dict)
+    max_feature_psi: float | None = None
+    drifted_features: tuple[str, ...] = ()
+
+    def metrics(self) -> dict[str, float | None]:
+        """The report's figures by name, as `scoring_runs` and the MLflow scoring run keep them."""
+        return {
+            "positive_share": self.positive_share,
+            "expected_positive_share": self.expected_positive_share,
+            "share_at_reference_cut": self.share_at_reference_cut,
+            "share_tolerance": self.share_tolerance,
+            "score_psi": self.score_psi,
+            "max_feature_psi": self.max_feature_psi,
+        }
+
+
 def compare_with_reference(
-    profile: dict | None,
+    profile: dict[str, Any] | None,
     model_input: pd.DataFrame,
     predictions: pd.DataFrame,
     limit: float,
     features: LeadFeatures | None = None,
-) -> dict:
+) -> DriftReport:
     """The batch's positive share, score PSI and per-feature PSI; status ``drifted`` past ``limit``."""
     positive_share = float(predictions["predicted_label"].mean()) if len(predictions) else 0.0
     if profile is None or len(model_input) == 0:
-        status = "no_reference" if profile is None else "no_leads"
-        return {"status": status, "positive_share": positive_share, "summary": status.replace("_", " ")}
+        status: DriftStatus = "no_reference" if profile is None else "no_leads"
+        return DriftReport(status, positive_share, summary=status.replace("_", " "))
     transformed = features.transform(model_input) if features is not None else model_input
     leads = len(model_input)
-    psi, drifted = {}, []
+    psi: dict[str, float] = {}
+    drifted: list[str] = []
     for col, ref in profile["features"].items():
         if col in transformed.columns:
             value, bins = feature_psi(ref, transformed[col])
@@ -155,34 +190,34 @@ def compare_with_reference(
     if score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), leads):
         drifted.append("score")
     expected_share = profile.get("positive_rate")
-    share_check: dict = {}
+    share_at_cut = tolerance = None
     if expected_share is not None and not np.isnan(expected_share) and "threshold" in profile:
-        observed, tolerance, outside = flagged_share_check(
+        observed, allowed, outside = flagged_share_check(
             predictions["score"].to_numpy(), profile["threshold"], expected_share
         )
-        share_check = {"share_at_reference_cut": round(observed, 4), "share_tolerance": round(tolerance, 4)}
+        share_at_cut, tolerance = round(observed, 4), round(allowed, 4)
         if outside:
             drifted.append("flagged share")
-    worst = max(psi, key=psi.get) if psi else None
-    summary = (
-        f"drift in {', '.join(drifted)}" if drifted else f"largest feature PSI {psi.get(worst, 0.0):.3f} ({worst})"
-    )
+    worst = max(psi, key=lambda col: psi[col]) if psi else None
+    largest = psi[worst] if worst is not None else 0.0
+    summary = f"drift in {', '.join(drifted)}" if drifted else f"largest feature PSI {largest:.3f} ({worst})"
     if "flagged share" in drifted:
         summary += (
-            f" ({share_check['share_at_reference_cut']:.1%} of the batch at the reference cut, "
-            f"expected {expected_share:.1%} +/- {share_check['share_tolerance']:.1%})"
+            f" ({share_at_cut:.1%} of the batch at the reference cut, "
+            f"expected {expected_share:.1%} +/- {tolerance:.1%})"
         )
-    return {
-        "status": "drifted" if drifted else "ok",
-        "positive_share": positive_share,
-        "expected_positive_share": expected_share,
-        **share_check,
-        "score_psi": round(score_psi, 4),
-        "feature_psi": psi,
-        "max_feature_psi": max(psi.values()) if psi else 0.0,
-        "drifted_features": drifted,
-        "summary": summary,
-    }
+    return DriftReport(
+        status="drifted" if drifted else "ok",
+        positive_share=positive_share,
+        summary=summary,
+        expected_positive_share=expected_share,
+        share_at_reference_cut=share_at_cut,
+        share_tolerance=tolerance,
+        score_psi=round(score_psi, 4),
+        feature_psi=psi,
+        max_feature_psi=max(psi.values()) if psi else 0.0,
+        drifted_features=tuple(drifted),
+    )
 
 
 def known_levels(profile: dict | None) -> dict[str, set[str]]:

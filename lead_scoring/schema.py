@@ -1,6 +1,9 @@
-"""Column names and table names: the contract between the raw export, the staging database and the model."""
+"""Column and table names, and the data pipeline's steps: the contract between the raw export, the staging
+database and the model. Imports nothing heavy: DAG files read it when they are parsed."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 CREATED_DATE = "created_date"
 CITY = "city_mapped"
@@ -13,7 +16,7 @@ REFERRED_LEAD = "referred_lead"
 CATEGORICAL_COLUMNS: tuple[str, ...] = ("first_platform_c", "first_utm_medium_c", "first_utm_source_c")
 COUNT_COLUMNS: tuple[str, ...] = (TOTAL_LEADS_DROPPED, REFERRED_LEAD)
 OTHERS_LEVEL = "others"
-UNKNOWN_CITY_TIER = 3.0
+UNKNOWN_CITY_TIER = 3.0  # a city the mapping file does not list, or none, unless it sets default_tier
 
 INTERACTION_COLUMNS: tuple[str, ...] = (
     "1_on_1_industry_mentorship",
@@ -75,18 +78,54 @@ RAW_FEATURE_COLUMNS: tuple[str, ...] = (
 RAW_COLUMNS: tuple[str, ...] = (*RAW_FEATURE_COLUMNS, LABEL)
 
 # Staging tables, under the reference design's names.
+VALIDATED_LEADS = "validated_leads"  # scratch only: the validated export the first step reads
 LOADED_DATA = "loaded_data"
 CITY_TIER_MAPPED = "city_tier_mapped"
 CATEGORICAL_VARIABLES_MAPPED = "categorical_variables_mapped"
 INTERACTIONS_MAPPED = "interactions_mapped"
 MODEL_INPUT = "model_input"
-DATA_PIPELINE_TABLES: tuple[str, ...] = (
-    LOADED_DATA,
-    CITY_TIER_MAPPED,
-    CATEGORICAL_VARIABLES_MAPPED,
-    INTERACTIONS_MAPPED,
-    MODEL_INPUT,
-)
+
+
+@dataclass(frozen=True)
+class DataStep:
+    """One step of the data pipeline, declared once: `transform_leads`, the data DAG's tasks and the
+    CLI's progress all read :data:`DATA_STEPS`.
+
+    ``function`` names the step's pure function in :mod:`lead_scoring.transforms`; it is called
+    with the frames of ``reads`` in order, then the mappings when ``uses_mappings``, and returns the
+    frame of ``writes``. Named, not imported, so that a DAG file parses without pandas.
+    """
+
+    task_id: str  # the data DAG's task
+    label: str  # what it does, in a few words: the task's UI doc and the CLI's progress line
+    function: str
+    reads: tuple[str, ...]
+    writes: str
+    uses_mappings: bool = True
+
+
+# Adding a step: one entry here and its pure function in lead_scoring/transforms.py.
+DATA_STEPS: tuple[DataStep, ...] = (
+    DataStep(
+        "load", "missing total_leads_droppped / referred_lead become 0", "load_leads", (VALIDATED_LEADS,), LOADED_DATA,
+        uses_mappings=False,
+    ),
+    DataStep("map_city_tier", "city_mapped -> tier 1/2/3", "map_city_tier", (LOADED_DATA,), CITY_TIER_MAPPED),
+    DataStep(
+        "map_categorical_levels", "rare source/medium/platform levels -> others", "map_significant_levels",
+        (CITY_TIER_MAPPED,), CATEGORICAL_VARIABLES_MAPPED,
+    ),
+    DataStep(
+        "map_interactions", "37 click counters -> five interaction groups", "map_interaction_groups",
+        (CATEGORICAL_VARIABLES_MAPPED,), INTERACTIONS_MAPPED,
+    ),
+    DataStep(
+        "build_model_input", "the model's input contract", "build_model_input", (INTERACTIONS_MAPPED, LOADED_DATA),
+        MODEL_INPUT, uses_mappings=False,
+    ),
+)  # fmt: skip
+# the tables a data-pipeline run publishes together
+DATA_PIPELINE_TABLES: tuple[str, ...] = tuple(step.writes for step in DATA_STEPS)
 PREDICTIONS = "predictions"
 SCORING_RUNS = "scoring_runs"
 

@@ -1,14 +1,20 @@
-"""Pure scoring helpers: buckets, the predictions frame, and what was unusual in a batch."""
+"""Pure scoring helpers: buckets, the predictions frame, what was unusual in a batch, and the summary of a run."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from lead_scoring.schema import CITY, INTERACTION_GROUPS, LEAD_ID
+from lead_scoring.schema import CATEGORICAL_COLUMNS, CITY, INTERACTION_GROUPS, LEAD_ID
+from lead_scoring.transforms import raw_level_column
+
+if TYPE_CHECKING:
+    from lead_scoring.monitoring import DriftReport, DriftStatus
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
     LEAD_ID,
@@ -22,6 +28,32 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 )
 
 HOT, WARM, COLD = "hot", "warm", "cold"
+
+# The one vocabulary for the categoricals the model reads, in a sales person's words: a lead's
+# reasons ("marketing medium Level31 (+)") and a batch's thin evidence ("rare/new marketing medium 535").
+FEATURE_NOUNS: dict[str, str] = {
+    CITY: "city",
+    **dict(
+        zip(
+            (raw_level_column(col) for col in CATEGORICAL_COLUMNS),
+            ("platform", "marketing medium", "traffic source"),
+            strict=True,
+        )
+    ),
+}
+MISSING_CITY, NO_INTERACTIONS = "missing_city", "no_interactions"
+
+
+def unseen_kind(column: str) -> str:
+    """The `unusual_inputs` count of a categorical's levels the model never learned."""
+    return f"unseen_{column}"
+
+
+UNUSUAL_WORDS: dict[str, str] = {
+    **{unseen_kind(col): f"rare/new {noun}" for col, noun in FEATURE_NOUNS.items()},
+    MISSING_CITY: "no city",
+    NO_INTERACTIONS: "no interactions",
+}
 
 
 def assign_buckets(scores: pd.Series, hot_cutoff: float, warm_cutoff: float) -> pd.Series:
@@ -79,10 +111,61 @@ def unusual_inputs(model_input: pd.DataFrame, known_levels: Mapping[str, set[str
     for col, levels in known_levels.items():
         if col in model_input.columns:
             values = model_input[col]
-            counts[f"unseen_{col}"] = int((values.notna() & ~values.isin(levels)).sum())
+            counts[unseen_kind(col)] = int((values.notna() & ~values.isin(levels)).sum())
     if CITY in model_input.columns:
-        counts["missing_city"] = int(model_input[CITY].isna().sum())
+        counts[MISSING_CITY] = int(model_input[CITY].isna().sum())
     groups = [g for g in INTERACTION_GROUPS if g in model_input.columns]
     if groups:
-        counts["no_interactions"] = int((model_input[groups].fillna(0).sum(axis=1) == 0).sum())
+        counts[NO_INTERACTIONS] = int((model_input[groups].fillna(0).sum(axis=1) == 0).sum())
     return counts
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    """What one scoring run did: the `scoring_runs` record and the CLI summary."""
+
+    run_key: str
+    source: str
+    model_name: str
+    model_version: str
+    rows_scored: int
+    monitoring: DriftReport
+    duplicates_dropped: int = 0
+    positives: int = 0
+    buckets: Mapping[str, int] = field(default_factory=dict)
+    unusual: Mapping[str, int] = field(default_factory=dict)  # every count, recorded in scoring_runs
+    thin: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)  # counts past the training share
+    seconds: float = 0.0
+    hottest: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> DriftStatus:
+        return self.monitoring.status
+
+    def _expected_share(self) -> str:
+        expected = self.monitoring.expected_positive_share
+        known = expected is not None and not np.isnan(expected)  # NaN: a model from before decision policies
+        return f"; the decision policy expects {expected:.1%}" if known else ""
+
+    def lines(self) -> list[str]:
+        share = self.positives / self.rows_scored if self.rows_scored else 0.0
+        lines = [
+            f"source           {self.source}",
+            f"model            {self.model_name} v{self.model_version} (champion)",
+            f"leads scored     {self.rows_scored}"
+            + (f" ({self.duplicates_dropped} exact duplicate(s) dropped)" if self.duplicates_dropped else ""),
+            f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
+            "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
+        ]
+        if self.thin:  # only what is unusual against the training leads
+            lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in self.thin.items()))
+        lines.append(f"monitoring       {self.status}: {self.monitoring.summary}")
+        lines.append(f"time             {self.seconds:.2f} s")
+        return lines
+
+
+def _thin_words(key: str, figures: Mapping[str, float | None]) -> str:
+    words = f"{UNUSUAL_WORDS.get(key, key)} {figures['count']} ({figures['share']:.0%}"
+    if figures.get("training_share") is not None:
+        words += f" vs {figures['training_share']:.0%} in training"
+    return words + ")"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from lead_scoring.errors import ConfigurationError
 
@@ -44,6 +44,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
     "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
 }
+_VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,6 @@ class Settings:
     # an export with fewer leads than this share of the published model_input's is refused unless
     # the run allows the shrink (--allow-shrink, the data DAG's allow_shrink); 0: no limit
     shrink_limit: float = 0.5
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -112,7 +112,7 @@ class Settings:
             "landing_dir": Path(env.get("LEAD_SCORING_LANDING_DIR") or home / "landing"),
             "outcomes_dir": Path(env.get("LEAD_SCORING_OUTCOMES_DIR") or home / "landing" / "outcomes"),
         }
-        types = {f.name: f.type for f in fields(cls)}
+        types = get_type_hints(cls)
         for var, name in _ENV_FIELDS.items():
             if env.get(var):
                 values[name] = _parse(var, env[var], types[name])
@@ -120,16 +120,8 @@ class Settings:
         return settings.with_overrides(**overrides) if overrides else settings
 
     def __post_init__(self) -> None:
-        if self.backtest_months < 3:
-            raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MONTHS={self.backtest_months}: at least 3 months")
-        if self.backtest_max_leads < 0:
-            raise ConfigurationError(f"LEAD_SCORING_BACKTEST_MAX_LEADS={self.backtest_max_leads}: not a count of leads")
-        if self.policy_pool < 0:
-            raise ConfigurationError(f"LEAD_SCORING_POLICY_POOL={self.policy_pool}: not a count of leads")
-        if self.min_labelled_leads < 1:
-            raise ConfigurationError(
-                f"LEAD_SCORING_MIN_LABELLED_LEADS={self.min_labelled_leads}: a week needs at least 1 labelled lead"
-            )
+        for problem in _problems(self):
+            raise ConfigurationError(problem)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values are ignored (unset CLI flags)."""
@@ -162,9 +154,46 @@ def _redact(url: str) -> str:
         return url
 
 
-def _parse(var: str, raw: str, type_name: Any) -> Any:
-    kind = {"float": float, "int": int, "str": str}.get(str(type_name), str)
+def _parse(var: str, raw: str, kind: type) -> int | float | str:
+    """One environment value as its field's type (the real type hint, not its text)."""
+    if kind not in (int, float, str):
+        raise TypeError(f"the settings field of {var} is a {kind!r}: only int, float and str are read from text")
     try:
-        return kind(raw)
+        value: int | float | str = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
+    return value
+
+
+def _name(field_name: str) -> str:
+    """How a person set a field: its environment variable (or the field's name for the path settings)."""
+    return _VARIABLES.get(field_name, field_name)
+
+
+def _problems(settings: Settings) -> list[str]:
+    """Every rule a settings object breaks, one plain line each (the first is raised)."""
+    problems: list[str] = []
+
+    def check(ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            problems.append(f"{_name(name)}={getattr(settings, name)}: {rule}")
+
+    for name in ("validation_share", "target_auc", "target_precision", "target_recall"):
+        check(0 < getattr(settings, name) < 1, name, "must be between 0 and 1 (exclusive)")
+    for name in ("recall_margin", "shrink_limit", "warm_cutoff", "hot_cutoff"):
+        check(0 <= getattr(settings, name) <= 1, name, "must be between 0 and 1")
+    check(
+        settings.warm_cutoff <= settings.hot_cutoff,
+        "warm_cutoff",
+        f"must not be above {_name('hot_cutoff')}={settings.hot_cutoff} (a warm lead scores below a hot one)",
+    )
+    check(settings.drift_limit > 0, "drift_limit", "must be above 0 (a PSI limit)")
+    check(settings.promotion_tolerance >= 0, "promotion_tolerance", "must not be negative (an AUC tolerance)")
+    for name in ("min_level_count", "min_training_leads", "min_conversions"):
+        check(getattr(settings, name) >= 1, name, "must be at least 1")
+    check(settings.max_staging_age_days >= 0, "max_staging_age_days", "must not be negative (0: no limit)")
+    check(settings.backtest_months >= 3, "backtest_months", "at least 3 months")
+    check(settings.backtest_max_leads >= 0, "backtest_max_leads", "not a count of leads")
+    check(settings.policy_pool >= 0, "policy_pool", "not a count of leads")
+    check(settings.min_labelled_leads >= 1, "min_labelled_leads", "a week needs at least 1 labelled lead")
+    return problems

@@ -19,7 +19,8 @@ from lead_scoring.model import LeadScorer
 from lead_scoring.policy import BacktestMonth, DecisionPolicy, PolicyChoice, PolicyKind, choose_policy, rank_cut
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 
-# Chosen on the real leads (Jul-Oct -> Nov and Jul-Nov -> Dec out of time; see README "Model"):
+# Chosen on the real leads (Jul-Oct -> Nov and Jul-Nov -> Dec out of time; see the README, "`train`: the
+# model, and when it may serve"):
 # shallow trees, strong regularisation and smoothing of the many sparse categorical levels. Depth
 # is capped because TreeSHAP (the reasons) costs leaves x depth^2 per tree: 300 trees of depth 5
 # explain a lead 2.2x faster than 200 unbounded trees of 31 leaves (mean depth 11), with the same
@@ -120,7 +121,7 @@ def choose_threshold(y_true: np.ndarray, y_score: np.ndarray, min_recall: float)
     return float(thresholds[best])
 
 
-def evaluate(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict:
+def classification_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict:
     """Metrics from probabilities of the positive class, in sklearn's (y_true, y_score) order."""
     y_true = np.asarray(y_true).astype(int)
     y_score = np.asarray(y_score, dtype=float)
@@ -355,7 +356,7 @@ def train(
     policy = final_policy(kind, parameter, validation_cut, reference_scores)
     # The refit on every lead up to the cut-off: the newest leads are the most like tomorrow's.
     scorer = replace(fitted["final"][0], policy=policy)
-    metrics = evaluate(valid[LABEL].to_numpy(), valid_scores, policy.cut_for(valid_scores))
+    metrics = classification_metrics(valid[LABEL].to_numpy(), valid_scores, policy.cut_for(valid_scores))
     validation = pd.DataFrame(
         {
             LEAD_ID: valid[LEAD_ID].to_numpy(),

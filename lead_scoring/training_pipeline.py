@@ -1,32 +1,37 @@
 """The training pipeline: staging `model_input` -> a tracked MLflow run -> a registered version -> the gate.
 
-One function per DAG task (``check_input_step``, ``train_step``, ``evaluate_step``, ``register_step``,
-``promote_step``); ``run_training`` chains them for the CLI, so both paths run the same code.
+One function per DAG task (``check_input_step``, ``train_step``, ``validation_report_step``,
+``register_step``, ``promote_step``); ``run_training`` chains them for the CLI, so both paths run the
+same code. What is logged is decided here; how, in :mod:`lead_scoring.tracking`.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from lead_scoring import registry
 from lead_scoring.business import bucket_table, gain_at, gain_table
-from lead_scoring.errors import InputDataError, InsufficientDataError
+from lead_scoring.errors import InputDataError, InsufficientDataError, ModelNotFoundError
+from lead_scoring.feedback import retrain_tags
 from lead_scoring.policy import backtest_metrics, backtest_table
+from lead_scoring.registry import PROFILE_PATH
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT
 from lead_scoring.settings import Settings
 from lead_scoring.staging import StagingDatabase
+from lead_scoring.tracking import TrainingModel, TrainingRunRecord, VersionFacts, runs_url, tracking, ui_base
 from lead_scoring.training import (
     Targets,
     TrainingResult,
     check_sufficiency,
+    classification_metrics,
     decide_promotion,
-    evaluate,
     required_columns,
     train,
     training_run_name,
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 StepCallback = Callable[[str], None]
 METRICS = ("auc", "precision", "recall", "f1", "log_loss", "positive_rate", "threshold")
 MIN_UNSEEN_FOR_COMPARISON = 200  # leads the champion never trained on, to compare it fairly
+IMPORTANCE_PATH = "features/importance_gain.json"  # the booster's gain per feature, for the importance plot
 
 
 @dataclass
@@ -121,99 +127,108 @@ def check_input_step(settings: Settings, until: str | None = None, as_of: str | 
 
 
 def train_step(
-    settings: Settings, until: str | None = None, airflow_run: str | None = None, tags: dict[str, str] | None = None
+    settings: Settings,
+    until: str | None = None,
+    airflow_run: str | None = None,
+    tags: dict[str, str] | None = None,
+    asset_events: Mapping[object, Iterable[object]] | None = None,
 ) -> str:
-    """Train, and log everything to a new MLflow run; returns its run id. ``tags``: extra run tags
-    (e.g. the feedback loop's `retrain_reason`)."""
-    import mlflow
-
+    """Train, and log everything to a new MLflow run; returns its run id. ``tags``: extra run tags;
+    ``asset_events``: the DAG run's triggering asset events, whose `retrain_reason` (the feedback
+    loop's) becomes a tag too."""
     from lead_scoring.monitoring import build_reference_profile
-    from lead_scoring.plots import write_backtest_plot
-    from lead_scoring.pyfunc import LeadScoringModel, model_signature, pip_requirements
 
-    if airflow_run and (done := registry.find_training_run(settings, airflow_run)) is not None:
+    track = tracking(settings)
+    if airflow_run and (done := track.find_training_run(airflow_run)) is not None:
         log.info("training run %s was already logged by %s: reusing it", done, airflow_run)
         return done
     frame = load_training_input(settings, until)
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
     result = train_with_settings(settings, frame)
-    example = frame.drop(columns=[LABEL]).head(5)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.scorer.policy)
-    experiment = registry.experiment_id(settings)
-    run_tags = {**(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
-    with mlflow.start_run(
-        experiment_id=experiment, run_name=training_run_name(result.fingerprint), tags=run_tags
-    ) as run:
-        registry.log_training_dataset(settings, frame, result.fingerprint)
-        mlflow.log_params({f"lgbm_{k}": v for k, v in result.params.items()})
-        mlflow.log_params(
-            {
-                "validation_share": settings.validation_share,
-                "recall_target": settings.target_recall,
-                "recall_margin": settings.recall_margin,
-                "min_level_count": settings.min_level_count,
-                "trained_until": str(result.trained_until),
-                "validation_start": str(result.validation_start),
-                "until": until or "",
-            }
-        )
-        mlflow.log_params({f"data_{k}": v for k, v in result.fingerprint.items()})
-        mlflow.log_metrics({f"valid_{k}": result.metrics[k] for k in METRICS})
-        policy = result.scorer.policy
-        mlflow.log_params({**policy.as_params(), "backtest_months_wanted": settings.backtest_months})
-        mlflow.set_tag("decision_policy", policy.describe())
-        if result.policy_choice is not None:
-            mlflow.log_metrics(backtest_metrics(result.policy_choice))
-            mlflow.set_tag("policy_choice", result.policy_choice.reason)
-            rows = backtest_table(result.policy_choice)
-            mlflow.log_table(pd.DataFrame(rows), "backtest/months.json")
-            with tempfile.TemporaryDirectory() as tmp:
-                targets = {"auc": settings.target_auc, "precision": settings.target_precision}
-                targets["recall"] = settings.target_recall
-                mlflow.log_artifact(str(write_backtest_plot(rows, targets, Path(tmp) / "backtest.png")), "plots")
-        else:
-            log.warning("too little history to backtest a month: the validation rule decides the flags")
-        mlflow.log_dict(profile, "monitoring/reference_profile.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "leads.csv"
-            result.validation.to_csv(path, index=False)
-            mlflow.log_artifact(str(path), "validation")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=LeadScoringModel(result.scorer),
-            signature=model_signature(frame),
-            input_example=example,
-            pip_requirements=pip_requirements(),
-        )
-        mlflow.set_tags({"model_uri": info.model_uri, "trained_until": str(result.trained_until)})
-        run_id = run.info.run_id
+    run_tags = {**retrain_tags(asset_events), **(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
+    model = TrainingModel(result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL)
+    with tempfile.TemporaryDirectory() as tmp:
+        record = training_run_record(settings, result, until, profile, Path(tmp))
+        run_id = track.log_training_run(record, model, run_tags)
     log.info("logged training run %s", run_id)
     return run_id
 
 
-def evaluate_step(settings: Settings, run_id: str) -> dict:
-    """Metrics and plots of a run's validation leads, logged back to the run."""
+def training_run_record(
+    settings: Settings, result: TrainingResult, until: str | None, profile: dict[str, Any], tmp: Path
+) -> TrainingRunRecord:
+    """What a training run logs besides its model: parameters, a data fingerprint, the validation and
+    backtest metrics, the decision policy, the backtest table and plot, the drift profile, the
+    booster's gain per feature and the validation leads (files written under ``tmp``)."""
+    from lead_scoring.plots import write_backtest_plot
+
+    policy = result.scorer.policy
+    params: dict[str, object] = {
+        **{f"lgbm_{k}": v for k, v in result.params.items()},
+        "validation_share": settings.validation_share,
+        "recall_target": settings.target_recall,
+        "recall_margin": settings.recall_margin,
+        "min_level_count": settings.min_level_count,
+        "trained_until": str(result.trained_until),
+        "validation_start": str(result.validation_start),
+        "until": until or "",
+        **{f"data_{k}": v for k, v in result.fingerprint.items()},
+        **(policy.as_params() if policy is not None else {}),
+        "backtest_months_wanted": settings.backtest_months,
+    }
+    metrics = {f"valid_{k}": result.metrics[k] for k in METRICS}
+    tags = {
+        "decision_policy": policy.describe() if policy is not None else "",
+        "trained_until": str(result.trained_until),
+    }
+    tables: dict[str, list[dict[str, object]]] = {}
+    files: list[tuple[Path, str]] = []
+    if result.policy_choice is not None:
+        metrics.update(backtest_metrics(result.policy_choice))
+        tags["policy_choice"] = result.policy_choice.reason
+        rows = backtest_table(result.policy_choice)
+        tables["backtest/months.json"] = rows
+        targets = {"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall}
+        files.append((write_backtest_plot(rows, targets, tmp / "backtest.png"), "plots"))
+    else:
+        log.warning("too little history to backtest a month: the validation rule decides the flags")
+    validation = tmp / "leads.csv"
+    result.validation.to_csv(validation, index=False)
+    files.append((validation, "validation"))
+    return TrainingRunRecord(
+        run_name=training_run_name(result.fingerprint),
+        params=params,
+        metrics=metrics,
+        tags=tags,
+        tables=tables,
+        documents={PROFILE_PATH: profile, IMPORTANCE_PATH: result.scorer.importance()},
+        files=files,
+    )
+
+
+def validation_report_step(settings: Settings, run_id: str) -> dict[str, float]:
+    """The validation leads' plots and sales view (gain by top X%, bucket conversion), logged to the
+    training run; returns the run's validation metrics."""
     from lead_scoring.plots import write_evaluation_plots, write_gain_plot
 
-    mlflow_client = registry.client(settings)
-    run = mlflow_client.get_run(run_id)
-    threshold = run.data.metrics["valid_threshold"]
+    track = tracking(settings)
+    run = track.run(run_id)
+    threshold = run.metrics["valid_threshold"]
     validation = registry.load_validation(settings, run_id)
-    metrics = evaluate(validation[LABEL].to_numpy(), validation["score"].to_numpy(), threshold)
-    scorer_importance = _importance(settings, run)
-    gain = gain_table(validation[LABEL], validation["score"])
-    buckets = bucket_table(validation[LABEL], validation["score"], settings.hot_cutoff, settings.warm_cutoff)
+    labels, scores = validation[LABEL], validation["score"]
+    importance = track.load_document(run_id, IMPORTANCE_PATH)
+    gain = gain_table(labels, scores)
+    buckets = bucket_table(labels, scores, settings.hot_cutoff, settings.warm_cutoff)
     with tempfile.TemporaryDirectory() as tmp:
-        write_evaluation_plots(validation[LABEL], validation["score"], threshold, scorer_importance, Path(tmp))
+        write_evaluation_plots(labels, scores, threshold, importance, Path(tmp))
         write_gain_plot(gain, Path(tmp) / "cumulative_gain.png")
-        mlflow_client.log_artifacts(run_id, tmp, "plots")
+        track.log_folder(run_id, Path(tmp), "plots")
     # the sales view: "call the top X% -> share of applications reached", and each bucket's conversion
-    mlflow_client.log_table(run_id, pd.DataFrame(gain), "sales/gain_validation.json")
-    mlflow_client.log_table(run_id, pd.DataFrame(buckets), "sales/buckets_validation.json")
-    mlflow_client.log_metric(run_id, "valid_gain_at_30pct", gain_at(validation[LABEL], validation["score"], 30))
-    for key in METRICS:
-        mlflow_client.log_metric(run_id, f"valid_{key}", float(metrics[key]))
-    return {k: round(float(metrics[k]), 4) for k in METRICS}
+    track.log_table(run_id, gain, "sales/gain_validation.json")
+    track.log_table(run_id, buckets, "sales/buckets_validation.json")
+    track.log_values(run_id, metrics={"valid_gain_at_30pct": gain_at(labels, scores, 30)})
+    return {k: round(float(run.metrics[f"valid_{k}"]), 4) for k in METRICS}
 
 
 def register_step(settings: Settings, run_id: str, airflow_run: str | None = None) -> str:
@@ -222,24 +237,26 @@ def register_step(settings: Settings, run_id: str, airflow_run: str | None = Non
         existing = registry.find_version_for_airflow_run(settings, airflow_run)
         if existing is not None:
             log.info("version %s was already registered by %s", existing.version, airflow_run)
-            return str(existing.version)
-    run = registry.client(settings).get_run(run_id)
-    tags = {"trained_until": run.data.tags.get("trained_until", ""), "run_id": run_id}
+            return existing.version
+    run = tracking(settings).run(run_id)
+    tags = {"trained_until": run.tags.get("trained_until", ""), "run_id": run_id}
     if airflow_run:
         tags["airflow_run"] = airflow_run
-    return registry.register(settings, run_id, run.data.tags["model_uri"], tags)
+    return registry.register(settings, run.tags["model_uri"], tags)
 
 
 def promote_step(settings: Settings, version: str, *, force: bool = False, reason: str | None = None) -> dict:
     """The gate: champion only when the version meets the targets and is not worse than the champion."""
-    mlflow_client = registry.client(settings)
-    candidate_version = mlflow_client.get_model_version(settings.model_name, str(version))
-    run = mlflow_client.get_run(candidate_version.run_id)
-    candidate = {k: run.data.metrics[f"valid_{k}"] for k in ("auc", "precision", "recall")}
+    track = tracking(settings)
+    candidate_version = track.version(str(version))
+    if candidate_version is None:
+        raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
+    metrics = track.run(candidate_version.run_id).metrics
+    candidate = {k: metrics[f"valid_{k}"] for k in ("auc", "precision", "recall")}
     worst_month = None
-    if "backtest_min_auc" in run.data.metrics:
-        worst_month = {k: run.data.metrics[f"backtest_min_{k}"] for k in ("auc", "precision", "recall")}
-        worst_month["months"] = run.data.metrics.get("backtest_months", 0)
+    if "backtest_min_auc" in metrics:
+        worst_month = {k: metrics[f"backtest_min_{k}"] for k in ("auc", "precision", "recall")}
+        worst_month["months"] = metrics.get("backtest_months", 0)
     champion_metrics, note = _champion_on_same_leads(settings, candidate_version)
     targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
     decision = decide_promotion(candidate, champion_metrics, targets, settings.promotion_tolerance, worst_month)
@@ -247,9 +264,8 @@ def promote_step(settings: Settings, version: str, *, force: bool = False, reaso
     promote = decision.promote or force
     if force and not decision.promote:
         reasons.append(f"FORCED by {registry.actor()}: {reason or 'no reason given'}")
-    already = (current := registry.version_by_alias(settings, registry.CHAMPION)) is not None and str(
-        current.version
-    ) == str(version)
+    current = registry.version_by_alias(settings, registry.CHAMPION)
+    already = current is not None and current.version == str(version)
     registry.set_version_tags(
         settings,
         str(version),
@@ -280,14 +296,14 @@ def run_training(
     check_input_step(settings, until)
     notify("train")
     run_id = train_step(settings, until)
-    notify("evaluate")
-    metrics = evaluate_step(settings, run_id)
+    notify("report")
+    metrics = validation_report_step(settings, run_id)
     notify("register")
     version = register_step(settings, run_id)
     notify("promote")
     decision = promote_step(settings, version, force=force, reason=reason)
-    run = registry.client(settings).get_run(run_id)
-    fingerprint = {k.removeprefix("data_"): v for k, v in run.data.params.items() if k.startswith("data_")}
+    run = tracking(settings).run(run_id)
+    fingerprint = {k.removeprefix("data_"): v for k, v in run.params.items() if k.startswith("data_")}
     return TrainingSummary(
         run_id,
         version,
@@ -295,9 +311,9 @@ def run_training(
         decision["promoted"],
         decision["reasons"],
         fingerprint,
-        policy=run.data.tags.get("decision_policy", ""),
-        backtests=_backtest_line(run.data.metrics),
-        link=registry.runs_url(registry.ui_base(settings), run.info.experiment_id),
+        policy=run.tags.get("decision_policy", ""),
+        backtests=_backtest_line(run.metrics),
+        link=runs_url(ui_base(settings.tracking_uri), run.experiment_id),
     )
 
 
@@ -316,10 +332,10 @@ def _backtest_line(metrics: dict[str, float]) -> str:
     return "; ".join(parts)
 
 
-def _champion_on_same_leads(settings: Settings, candidate_version) -> tuple[dict | None, str | None]:  # noqa: ANN001
+def _champion_on_same_leads(settings: Settings, candidate_version: VersionFacts) -> tuple[dict | None, str | None]:
     """Score the candidate's validation leads with the current champion (preferring leads it never saw)."""
     current = registry.version_by_alias(settings, registry.CHAMPION)
-    if current is None or str(current.version) == str(candidate_version.version):
+    if current is None or current.version == candidate_version.version:
         return None, None
     validation = registry.load_validation(settings, candidate_version.run_id)
     champion = registry.load_scoring_model(settings, current.version)
@@ -334,18 +350,9 @@ def _champion_on_same_leads(settings: Settings, candidate_version) -> tuple[dict
     model_input = _model_input_for(settings, leads[LEAD_ID])
     scores = champion.scorer.predict_proba(model_input)
     labels = leads.set_index(LEAD_ID).loc[model_input[LEAD_ID], LABEL].to_numpy()
-    return evaluate(labels, scores, champion.scorer.policy_cut(scores)), note
+    return classification_metrics(labels, scores, champion.scorer.policy_cut(scores)), note
 
 
 def _model_input_for(settings: Settings, lead_ids: pd.Series) -> pd.DataFrame:
     frame = load_training_input(settings)
     return frame[frame[LEAD_ID].isin(set(lead_ids.astype(str)))].reset_index(drop=True)
-
-
-def _importance(settings: Settings, run) -> dict[str, float]:  # noqa: ANN001
-    import mlflow
-
-    registry.client(settings)
-    model = mlflow.pyfunc.load_model(run.data.tags["model_uri"])
-    booster = model.unwrap_python_model().scorer.booster.booster_
-    return dict(zip(booster.feature_name(), booster.feature_importance("gain").tolist(), strict=True))

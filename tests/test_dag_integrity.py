@@ -24,9 +24,9 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
     },
     "lead_scoring_training_pipeline": {
         ("check_input", "train"),
-        ("train", "evaluate"),
+        ("train", "validation_report"),
         ("train", "register"),
-        ("evaluate", "register"),
+        ("validation_report", "register"),
         ("register", "promote"),
     },
     "lead_scoring_inference_pipeline": {

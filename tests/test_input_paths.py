@@ -72,4 +72,4 @@ def test_the_validate_task_refuses_a_shrink_unless_the_run_allows_it(places, cli
     write_csv(raw_leads(2), home / "two.csv")
     with pytest.raises(InputDataError, match=r"2 lead\(s\) would replace the 10 in model_input"):
         validate_step(settings, "two.csv", "run-2")
-    assert validate_step(settings, "two.csv", "run-3", allow_shrink=True)["rows_valid"] == 2
+    assert validate_step(settings, "two.csv", "run-3", allow_shrink=True).rows_valid == 2

@@ -34,17 +34,17 @@ def test_the_tolerance_is_four_binomial_deviations_and_never_under_five_points()
 def test_a_jump_from_60_to_72_percent_on_500_leads_is_drift():
     model_input, predictions = batch(500, 0.72)
     report = compare_with_reference(PROFILE, model_input, predictions, limit=100.0)  # PSI cannot alarm
-    assert report["status"] == "drifted"
-    assert report["drifted_features"] == ["flagged share"]
-    assert report["share_at_reference_cut"] == pytest.approx(0.72)
-    assert "72.0% of the batch at the reference cut, expected 60.0%" in report["summary"]
+    assert report.status == "drifted"
+    assert report.drifted_features == ("flagged share",)
+    assert report.share_at_reference_cut == pytest.approx(0.72)
+    assert "72.0% of the batch at the reference cut, expected 60.0%" in report.summary
 
 
 def test_a_small_move_or_a_small_batch_is_not():
     for leads, share in ((500, 0.66), (100, 0.72), (20, 0.9)):
         model_input, predictions = batch(leads, share)
         report = compare_with_reference(PROFILE, model_input, predictions, limit=100.0)
-        assert report["status"] == "ok", (leads, share)
+        assert report.status == "ok", (leads, share)
 
 
 def test_a_drop_alarms_as_well_as_a_jump():
@@ -55,7 +55,7 @@ def test_a_drop_alarms_as_well_as_a_jump():
 def test_a_model_without_an_expected_share_skips_the_check():
     model_input, predictions = batch(500, 0.9)
     report = compare_with_reference({**PROFILE, "positive_rate": float("nan")}, model_input, predictions, 100.0)
-    assert report["status"] == "ok" and "share_at_reference_cut" not in report
+    assert report.status == "ok" and report.share_at_reference_cut is None
 
 
 def test_psi_by_hand():
@@ -99,8 +99,8 @@ def test_the_sampling_allowance_and_the_limits_edge():
     allowance = sampling_allowance(3, 1000)  # 0.004
     just_under = compare_with_reference(profile, model_input, predictions, limit=psi - allowance + 1e-9)
     just_over = compare_with_reference(profile, model_input, predictions, limit=psi - allowance - 1e-9)
-    assert just_under["status"] == "ok" and just_over["status"] == "drifted"
-    assert just_over["drifted_features"] == ["medium"]
+    assert just_under.status == "ok" and just_over.status == "drifted"
+    assert just_over.drifted_features == ("medium",)
 
 
 def test_thin_evidence_is_reported_only_where_the_batch_clearly_exceeds_the_training_leads():

@@ -80,9 +80,10 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(sett
     top half of the pool is flagged; another version's predictions are not in the pool."""
     from types import SimpleNamespace
 
-    from lead_scoring.inference_pipeline import predict, recent_scores
+    from lead_scoring.inference import predict
     from lead_scoring.model import LeadScorer
     from lead_scoring.policy import DecisionPolicy
+    from lead_scoring.scoring_runs import recent_scores
     from lead_scoring.staging import StagingDatabase
 
     scorer = LeadScorer(features=None, booster=None, policy=DecisionPolicy("rank", cut=0.95, share=0.5, min_pool=8))
@@ -95,9 +96,9 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(sett
         def unwrap_python_model(self):  # noqa: ANN202
             return SimpleNamespace(scorer=scorer)
 
-    from lead_scoring.registry import Champion
+    from lead_scoring.registry import ScoringModel
 
-    champion = Champion("lead_scoring", "7", "run", Model(), None, {})
+    champion = ScoringModel("lead_scoring", "7", "run", Model(), None, {})
     stored = pd.DataFrame(
         {
             "lead_id": [f"S{i}" for i in range(6)],

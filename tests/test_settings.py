@@ -95,3 +95,57 @@ def test_backtest_months_and_policy_pool_are_checked_when_built():
         Settings.from_env({"LEAD_SCORING_BACKTEST_MONTHS": "2"})
     with pytest.raises(ConfigurationError, match="LEAD_SCORING_POLICY_POOL=-1"):
         Settings.from_env({"LEAD_SCORING_POLICY_POOL": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "LEAD_SCORING_VALIDATION_SHARE",
+            "1",
+            "LEAD_SCORING_VALIDATION_SHARE=1.0: must be between 0 and 1 (exclusive)",
+        ),
+        ("LEAD_SCORING_VALIDATION_SHARE", "0", "LEAD_SCORING_VALIDATION_SHARE=0.0: must be between 0 and 1"),
+        ("LEAD_SCORING_TARGET_AUC", "1.2", "LEAD_SCORING_TARGET_AUC=1.2: must be between 0 and 1"),
+        ("LEAD_SCORING_TARGET_PRECISION", "0", "LEAD_SCORING_TARGET_PRECISION=0.0: must be between 0 and 1"),
+        ("LEAD_SCORING_TARGET_RECALL", "-0.1", "LEAD_SCORING_TARGET_RECALL=-0.1: must be between 0 and 1"),
+        ("LEAD_SCORING_RECALL_MARGIN", "1.5", "LEAD_SCORING_RECALL_MARGIN=1.5: must be between 0 and 1"),
+        ("LEAD_SCORING_SHRINK_LIMIT", "2", "LEAD_SCORING_SHRINK_LIMIT=2.0: must be between 0 and 1"),
+        ("LEAD_SCORING_HOT_CUTOFF", "1.1", "LEAD_SCORING_HOT_CUTOFF=1.1: must be between 0 and 1"),
+        (
+            "LEAD_SCORING_WARM_CUTOFF",
+            "0.8",
+            "LEAD_SCORING_WARM_CUTOFF=0.8: must not be above LEAD_SCORING_HOT_CUTOFF=0.7",
+        ),
+        ("LEAD_SCORING_DRIFT_LIMIT", "0", "LEAD_SCORING_DRIFT_LIMIT=0.0: must be above 0"),
+        ("LEAD_SCORING_PROMOTION_TOLERANCE", "-0.01", "LEAD_SCORING_PROMOTION_TOLERANCE=-0.01: must not be negative"),
+        ("LEAD_SCORING_MIN_LEVEL_COUNT", "0", "LEAD_SCORING_MIN_LEVEL_COUNT=0: must be at least 1"),
+        ("LEAD_SCORING_MIN_TRAINING_LEADS", "0", "LEAD_SCORING_MIN_TRAINING_LEADS=0: must be at least 1"),
+        ("LEAD_SCORING_MIN_CONVERSIONS", "-5", "LEAD_SCORING_MIN_CONVERSIONS=-5: must be at least 1"),
+        ("LEAD_SCORING_MAX_STAGING_AGE_DAYS", "-1", "LEAD_SCORING_MAX_STAGING_AGE_DAYS=-1: must not be negative"),
+        ("LEAD_SCORING_BACKTEST_MAX_LEADS", "-1", "LEAD_SCORING_BACKTEST_MAX_LEADS=-1: not a count of leads"),
+    ],
+)
+def test_each_range_is_checked_when_built_with_one_plain_line(tmp_path: Path, variable, value, message):
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path), variable: value})
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_a_flag_that_breaks_a_range_is_refused_too(tmp_path: Path):
+    settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)})
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_WARM_CUTOFF=0.9: must not be above"):
+        settings.with_overrides(warm_cutoff=0.9)
+    assert settings.with_overrides(warm_cutoff=0.7, hot_cutoff=0.7).warm_cutoff == 0.7  # equal is allowed
+
+
+def test_values_are_read_as_their_fields_types(tmp_path: Path):
+    """The real type hints decide, not their text: a float field given "1" is the float 1.0, an int
+    field refuses "1.5"."""
+    settings = Settings.from_env(
+        {"LEAD_SCORING_HOME": str(tmp_path), "LEAD_SCORING_DRIFT_LIMIT": "1", "LEAD_SCORING_POLICY_POOL": "10"}
+    )
+    assert type(settings.drift_limit) is float and settings.drift_limit == 1.0
+    assert type(settings.policy_pool) is int and settings.policy_pool == 10
+    with pytest.raises(ConfigurationError, match=r"LEAD_SCORING_MIN_TRAINING_LEADS='1.5' is not a valid int"):
+        Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path), "LEAD_SCORING_MIN_TRAINING_LEADS": "1.5"})

@@ -14,8 +14,8 @@ from lead_scoring.training import (
     backtest_month_starts,
     check_sufficiency,
     choose_threshold,
+    classification_metrics,
     decide_promotion,
-    evaluate,
     fit_scorer,
     split_by_time,
 )
@@ -67,7 +67,7 @@ def test_threshold_is_the_most_precise_cut_that_keeps_recall():
 def test_metrics_come_from_probabilities_of_the_positive_class():
     y = np.array([1, 1, 0, 0])
     s = np.array([0.9, 0.4, 0.6, 0.1])
-    m = evaluate(y, s, threshold=0.5)
+    m = classification_metrics(y, s, threshold=0.5)
     assert m["auc"] == pytest.approx(0.75)  # from scores, not from 0/1 predictions (that would be 0.5)
     assert m["precision"] == pytest.approx(0.5) and m["recall"] == pytest.approx(0.5)
     assert m["positive_rate"] == pytest.approx(0.5)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,30 +20,78 @@ from tests.factories import write_csv
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A home with generated leads prepared and a first champion trained (shared by this module's tests)."""
-    from tests.conftest import run_cli
+@dataclass(frozen=True)
+class Trained:
+    """A home after two trainings: version 1 promoted (generated leads), version 2 rejected (shuffled labels)."""
 
+    home: Path
+    first_out: str  # what `train` printed the first time
+    first_state: tuple[str | None, list[str]]  # (champion, versions) right after it
+    weak_status: int
+    weak_out: str
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Trained:
+    """Built once for the module; every test gets its own copy (``env``), so no test depends on another's
+    promotions or rollbacks, and any one of them runs alone or in any order."""
     home = tmp_path_factory.mktemp("trained")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LEAD_SCORING_HOME", str(home))
         mp.setenv("LEAD_SCORING_USER", "test-analyst")
         # 2,500 leads a month: three backtest months each clear the targets (1,000 a month did not)
         write_csv(generate_leads(15000, seed=11), home / "leads.csv")
-        capsys = _NoCapture()
-        assert run_cli(["prepare", "--input", home / "leads.csv"], capsys)[0] == 0
-        yield home
+        assert _run(["prepare", "--input", home / "leads.csv"])[0] == 0
+        status, first_out = _run(["train"])
+        assert status == 0, first_out
+        settings = Settings.from_env()
+        first_state = registry_state(settings)
+        with _shuffled_labels(settings.db_url):
+            weak_status, weak_out = _run(["train"])
+    return Trained(home, first_out, first_state, weak_status, weak_out)
 
 
-class _NoCapture:
-    def readouterr(self):  # noqa: ANN201
-        return "", ""
+def _run(args: list) -> tuple[int, str]:
+    from lead_scoring.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main([str(a) for a in args])
+    return status, out.getvalue()
+
+
+@contextlib.contextmanager
+def _shuffled_labels(db_url: str) -> Iterator[None]:
+    """model_input's labels permuted (a model of them is no better than chance), restored afterwards."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        labels = [row[0] for row in conn.execute(sa.text("SELECT app_complete_flag FROM model_input ORDER BY lead_id"))]
+        shuffled = np.random.default_rng(0).permutation(labels).tolist()
+        ids = [row[0] for row in conn.execute(sa.text("SELECT lead_id FROM model_input ORDER BY lead_id"))]
+        conn.execute(
+            sa.text("UPDATE model_input SET app_complete_flag = :y WHERE lead_id = :i"),
+            [{"y": y, "i": i} for y, i in zip(shuffled, ids, strict=True)],
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE model_input SET app_complete_flag = :y WHERE lead_id = :i"),
+                [{"y": y, "i": i} for y, i in zip(labels, ids, strict=True)],
+            )
+        engine.dispose()
 
 
 @pytest.fixture
-def env(trained, monkeypatch):
-    monkeypatch.setenv("LEAD_SCORING_HOME", str(trained))
+def env(trained, tmp_path, monkeypatch):
+    """A private copy of the trained home: champion 1, versions 1 and 2, challenger 2. Its runs' artifacts
+    stay in the module's home (MLflow records absolute locations); no test here writes artifacts."""
+    home = tmp_path / "home"
+    shutil.copytree(trained.home, home)
+    monkeypatch.setenv("LEAD_SCORING_HOME", str(home))
     monkeypatch.setenv("LEAD_SCORING_USER", "test-analyst")
     return Settings.from_env()
 
@@ -51,14 +104,13 @@ def registry_state(settings: Settings) -> tuple[str | None, list[str]]:
     return (str(champion.version) if champion else None), sorted(str(v.version) for v in versions)
 
 
-def test_1_first_training_registers_and_promotes_a_champion(env, cli):
-    status, out, err = cli("train")
-    assert status == 0, err
+def test_first_training_registers_and_promotes_a_champion(trained, env):
+    out = trained.first_out
     assert "PROMOTED to champion" in out
     # the printed link opens the runs view
     assert "see it in the MLflow UI: http://localhost:5000/#/experiments/" in out
     assert "/runs?workflowType=machine_learning (make mlflow; " in out
-    assert registry_state(env) == ("1", ["1"])
+    assert trained.first_state == ("1", ["1"])
     from lead_scoring import registry
 
     run = registry.client(env).get_run(registry.version_by_alias(env, "champion").run_id)
@@ -94,7 +146,7 @@ def test_1_first_training_registers_and_promotes_a_champion(env, cli):
     assert (Path(env.artifact_root)).is_dir()  # artifacts live under LEAD_SCORING_HOME/mlruns
 
 
-def test_1c_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
+def test_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
     """The experiment opens on its runs (not the GenAI view), the run has a readable name and the
     training leads as its dataset, and the sales view: gain plot, gain and bucket tables, gain at 30%."""
     from lead_scoring import registry
@@ -119,28 +171,25 @@ def test_1c_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(en
         "sales/buckets_validation.json",
         "sales/gain_validation.json",
     }
-    gain = _logged_table(run.info.run_id, "sales/gain_validation.json")
+    gain = _logged_table(env, run.info.run_id, "sales/gain_validation.json")
     assert gain["top_percent"].tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     assert gain["share_of_applications"].is_monotonic_increasing and gain["share_of_applications"].iloc[-1] == 1.0
     at_30 = gain.loc[gain["top_percent"] == 30, "share_of_applications"].item()
     assert run.data.metrics["valid_gain_at_30pct"] == pytest.approx(at_30)
     assert at_30 > 0.3  # a useful model reaches more than calling at random would
-    buckets = _logged_table(run.info.run_id, "sales/buckets_validation.json")
+    buckets = _logged_table(env, run.info.run_id, "sales/buckets_validation.json")
     assert buckets["bucket"].tolist() == ["hot", "warm", "cold"]
     validation = registry.load_validation(env, run.info.run_id)
     assert buckets["leads"].sum() == len(validation)
     assert buckets["applications"].sum() == validation["app_complete_flag"].sum()
 
 
-def test_1b_the_registered_pyfunc_scores_what_scoring_meets(env):
+def test_the_registered_pyfunc_scores_what_scoring_meets(env):
     """No lead id, null and never-seen cities and levels, empty interactions, int counts: one row out per lead in."""
-    import mlflow
-
     from lead_scoring import registry
     from lead_scoring.training_pipeline import load_training_input
 
-    registry.client(env)
-    model = mlflow.pyfunc.load_model(f"models:/{env.model_name}@champion")
+    model = registry.load_scoring_model(env).model  # the champion's pyfunc, as the registry serves it
     leads = load_training_input(env).head(6).drop(columns=["lead_id", "app_complete_flag"])
     leads["city_mapped"] = [None, "atlantis", np.nan, "mumbai", None, "pune"]
     leads["first_platform_c_raw"] = [None, "Level999", "Level0", None, "Level0", "Level0"]
@@ -157,48 +206,28 @@ def test_1b_the_registered_pyfunc_scores_what_scoring_meets(env):
     assert alone["score"].iloc[0] == pytest.approx(out["score"].iloc[4])
 
 
-def _logged_table(run_id: str, path: str):  # noqa: ANN202 - a DataFrame
-    import mlflow
+def _logged_table(env, run_id: str, path: str):  # noqa: ANN001, ANN202 - settings in, a DataFrame out
     import pandas as pd
 
-    table = mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+    from lead_scoring.tracking import tracking
+
+    table = tracking(env).load_document(run_id, path)
     return pd.DataFrame(table["data"], columns=table["columns"])
 
 
-def test_2_a_weak_candidate_is_registered_but_not_promoted(env, cli):
+def test_a_weak_candidate_is_registered_but_not_promoted(trained, env):
     """Shuffled labels: the candidate is version 2 with alias challenger; the champion stays version 1."""
-    import sqlalchemy as sa
+    from lead_scoring import registry
 
-    engine = sa.create_engine(env.db_url)
-    with engine.begin() as conn:
-        labels = [row[0] for row in conn.execute(sa.text("SELECT app_complete_flag FROM model_input ORDER BY lead_id"))]
-        shuffled = np.random.default_rng(0).permutation(labels).tolist()
-        ids = [row[0] for row in conn.execute(sa.text("SELECT lead_id FROM model_input ORDER BY lead_id"))]
-        conn.execute(
-            sa.text("UPDATE model_input SET app_complete_flag = :y WHERE lead_id = :i"),
-            [{"y": y, "i": i} for y, i in zip(shuffled, ids, strict=True)],
-        )
-        original = dict(zip(ids, labels, strict=True))
-    try:
-        status, out, _ = cli("train")
-        assert status == 0
-        assert "not promoted" in out and "misses target" in out
-        assert registry_state(env) == ("1", ["1", "2"])
-        from lead_scoring import registry
-
-        version = registry.client(env).get_model_version(env.model_name, "2")
-        assert version.tags["promotion_decision"] == "rejected"
-        assert str(registry.version_by_alias(env, "challenger").version) == "2"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text("UPDATE model_input SET app_complete_flag = :y WHERE lead_id = :i"),
-                [{"y": y, "i": i} for i, y in original.items()],
-            )
-        engine.dispose()
+    assert trained.weak_status == 0
+    assert "not promoted" in trained.weak_out and "misses target" in trained.weak_out
+    assert registry_state(env) == ("1", ["1", "2"])
+    version = registry.client(env).get_model_version(env.model_name, "2")
+    assert version.tags["promotion_decision"] == "rejected"
+    assert str(registry.version_by_alias(env, "challenger").version) == "2"
 
 
-def test_3_promote_and_rollback_are_recorded(env, cli):
+def test_promote_and_rollback_are_recorded(env, cli):
     from lead_scoring import registry
 
     status, out, _ = cli("promote", "2", "--reason", "testing the rollback")
@@ -215,7 +244,7 @@ def test_3_promote_and_rollback_are_recorded(env, cli):
     assert all(entry["by"] == "test-analyst" and entry["at"] for entry in history)
 
 
-def test_4_promoting_a_missing_version_is_a_clear_error(env, cli):
+def test_promoting_a_missing_version_is_a_clear_error(env, cli):
     status, _, err = cli("promote", "99", "--reason", "typo")
     assert status == 2
     assert err.startswith("error:") and "99" in err
@@ -230,21 +259,27 @@ def test_backtest_refuses_what_is_not_a_month_or_has_no_history(env, cli):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_5_rollback_walks_back_and_versions_are_recorded_as_numbers(env, cli):
-    """After test 3 the champion history is 1, 2, rollback to 1: promoting "02" records version "2";
-    a rollback goes to 1, and one more has nowhere to go (it used to toggle back to 2)."""
+def test_rollback_walks_back_through_a_long_history_and_versions_are_numbers(env, cli):
+    """Champion 1, then promotions 2, 1, 2 ("02" recorded as "2"): rollbacks walk back 2 -> 1 -> 2 -> 1
+    through the history (they do not toggle between the last two), and one more has nowhere to go."""
     from lead_scoring import registry
 
-    assert cli("promote", "02", "--reason", "leading zero")[0] == 0
+    for version in ("2", "1", "02"):
+        assert cli("promote", version, "--reason", f"promote {version}")[0] == 0
     assert registry_state(env)[0] == "2"
-    assert registry.champion_history(env)[-1]["version"] == "2"
+    assert [entry["version"] for entry in registry.champion_history(env)] == ["1", "2", "1", "2"]
 
-    status, out, _ = cli("rollback", "--reason", "first")
-    assert status == 0 and "from version 2 to version 1" in out
-    status, _, err = cli("rollback", "--reason", "second")
+    walked = []
+    for step in range(3):
+        status, out, err = cli("rollback", "--reason", f"step {step}")
+        assert status == 0, err
+        walked.append((out.split("from version ")[1].split()[0], registry_state(env)[0]))
+    assert walked == [("2", "1"), ("1", "2"), ("2", "1")]
+    status, _, err = cli("rollback", "--reason", "one too many")
     assert status == 2
     assert err == "error: version 1 is the oldest champion in the history; nothing earlier to roll back to\n"
     assert registry_state(env)[0] == "1"
+    assert [entry["version"] for entry in registry.champion_history(env)] == ["1", "2", "1", "2", "1", "2", "1"]
 
 
 @pytest.mark.parametrize(
@@ -257,7 +292,7 @@ def test_5_rollback_walks_back_and_versions_are_recorded_as_numbers(env, cli):
         ("train", "--force-promote"),
     ],
 )
-def test_6_a_move_of_champion_needs_a_reason(args, env, cli):
+def test_a_move_of_champion_needs_a_reason(args, env, cli):
     from lead_scoring import registry
 
     before = registry.champion_history(env)

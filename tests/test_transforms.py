@@ -119,3 +119,21 @@ def test_model_input_without_label_for_scoring(mappings):
         loaded,
     )
     assert LABEL not in model_input.columns
+
+
+def test_the_declared_steps_name_pure_functions_and_read_only_what_an_earlier_step_wrote():
+    """schema.DATA_STEPS is the one list transform_leads, the data DAG and the CLI read."""
+    import inspect
+
+    from lead_scoring import transforms
+    from lead_scoring.schema import DATA_PIPELINE_TABLES, DATA_STEPS, VALIDATED_LEADS
+
+    written = {VALIDATED_LEADS}
+    for step in DATA_STEPS:
+        function = getattr(transforms, step.function)
+        parameters = list(inspect.signature(function).parameters)
+        assert len(parameters) >= len(step.reads) + step.uses_mappings, step.task_id
+        assert set(step.reads) <= written, f"{step.task_id} reads a table no earlier step wrote"
+        written.add(step.writes)
+    assert DATA_PIPELINE_TABLES == tuple(step.writes for step in DATA_STEPS)
+    assert len({step.task_id for step in DATA_STEPS}) == len(DATA_STEPS)
