@@ -52,15 +52,11 @@ test: install  ## run the test suite
 test-fast: install  ## the inner loop: everything but the end-to-end runs through Airflow and MLflow
 	$(BIN)/python -m pytest -m "not slow"
 
-<<<<<<< HEAD
 mutate: install  ## mutation testing of the pure core against the fast tests (not in CI: ~1 h on 2 cores)
 	$(BIN)/mutmut run --max-children $$(nproc)
 	$(BIN)/python tools/mutation_report.py
 
-lint: install
-=======
 lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) and mypy --strict on the package
->>>>>>> arch
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
