@@ -136,6 +136,52 @@ def bench_dag_parse(runs: int) -> list[dict]:
     return results
 
 
+# Issue #15's targets at a million leads: (step, what, check(result, reference) -> (met, figure)).
+TARGET_ROWS = 1_000_000
+PREPARE_SPEEDUP, PREPARE_MEMORY, TRAIN_SECONDS, SCORE_RATE, PARSE_SECONDS = 10.0, 0.15, 45.0, 100_000, 0.5
+
+
+def verdicts(results: list[dict]) -> list[str]:
+    """Each step of each size beside its target and the reference approach, one line each."""
+    lines = [f"{'step':<18} {'leads':>9}  {'wall':>8}  {'leads/s':>9}  {'memory':>9}  vs reference / target"]
+    reference = {r["rows"]: r for r in results if r.get("step") == "reference prepare"}
+    for r in results:
+        if "rows" not in r:
+            continue
+        ref = reference.get(r["rows"])
+        note = ""
+        if r["step"] == "prepare" and ref:
+            speedup, memory = ref["seconds"] / r["seconds"], r["peak_rss_mib"] / ref["peak_rss_mib"]
+            note = f"{speedup:.1f}x faster, {memory:.2f} of its memory"
+            if r["rows"] >= TARGET_ROWS:
+                met = speedup >= PREPARE_SPEEDUP and memory <= PREPARE_MEMORY
+                note += f"; target >= {PREPARE_SPEEDUP:g}x at <= {PREPARE_MEMORY} of its memory: {_word(met)}"
+        elif r["step"] == "train" and r["rows"] >= TARGET_ROWS:
+            note = f"target < {TRAIN_SECONDS:g} s: {_word(r['seconds'] < TRAIN_SECONDS)}"
+            if r["seconds"] >= TRAIN_SECONDS:
+                note += f" by {r['seconds'] - TRAIN_SECONDS:.1f} s"
+        elif r["step"] == "score" and r["rows"] >= TARGET_ROWS:
+            note = f"target >= {SCORE_RATE:,} leads/s: {_word(r['rows_per_second'] >= SCORE_RATE)}"
+            if r["rows_per_second"] < SCORE_RATE:
+                note += f" by {SCORE_RATE / r['rows_per_second']:.1f}x"
+        lines.append(
+            f"{r['step']:<18} {r['rows']:>9,}  {r['seconds']:>6.1f} s  {r['rows_per_second']:>9,}  "
+            f"{r['peak_rss_mib']:>5,} MiB  {note}"
+        )
+    parses = [r["seconds"] for r in results if str(r.get("step", "")).startswith("parse ")]
+    if parses:
+        slowest = max(parses)
+        lines.append(
+            f"{'parse of a DAG file':<18} {'':>9}  {slowest * 1000:>5.0f} ms (slowest)  "
+            f"target < {PARSE_SECONDS} s: {_word(slowest < PARSE_SECONDS)}"
+        )
+    return lines
+
+
+def _word(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated lead counts")
@@ -157,6 +203,9 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "latest.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    for line in verdicts(report["results"]):
+        print(line)
     print(f"wrote {out.relative_to(ROOT)}")
     shutil.rmtree(CACHE / "tmp", ignore_errors=True)
 

@@ -27,7 +27,8 @@ database, hottest first for sales:
 
 A scheduled run covers one whole UTC day; a manual trigger covers the last whole day before it.
 Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline
---from-date 2021-12-01 --to-date 2021-12-31`.
+--from-date 2021-12-01 --to-date 2021-12-31`: `LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS` days run at
+once (1 on SQLite; on PostgreSQL each run writes only its own rows).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from lead_scoring.settings import Settings
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # days at once (LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS): 1 on SQLite; on PostgreSQL a backfill's
+    # days spread over the workers, each run writing only its own rows
+    max_active_runs=Settings.from_env().inference_max_active_runs,
     doc_md=__doc__,
     tags=["lead_scoring", "inference"],
 )

@@ -43,6 +43,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BACKTEST_MAX_LEADS": "backtest_max_leads",
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
     "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
+    "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "inference_max_active_runs",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -89,6 +90,9 @@ class Settings:
     # an export with fewer leads than this share of the published model_input's is refused unless
     # the run allows the shrink (--allow-shrink, the data DAG's allow_shrink); 0: no limit
     shrink_limit: float = 0.5
+    # days of the daily inference DAG that run at once (a backfill spread over the workers); each
+    # run writes only its own rows, but SQLite has one writer at a time: 1 there
+    inference_max_active_runs: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -197,4 +201,10 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.backtest_max_leads >= 0, "backtest_max_leads", "not a count of leads")
     check(settings.policy_pool >= 0, "policy_pool", "not a count of leads")
     check(settings.min_labelled_leads >= 1, "min_labelled_leads", "a week needs at least 1 labelled lead")
+    check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
+    check(
+        settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
+        "inference_max_active_runs",
+        "must be 1 on a SQLite staging database (one writer at a time); run days concurrently on PostgreSQL",
+    )
     return problems

@@ -6,6 +6,7 @@ Nothing here touches MLflow or the staging database; ``training_pipeline`` wires
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -194,6 +195,117 @@ def backtest_month_starts(model_input: pd.DataFrame, count: int, min_leads: int,
     return sorted(eligible)
 
 
+def fit_scorers(
+    jobs: Mapping[Hashable, tuple[pd.DataFrame, pd.DataFrame | None]],
+    params: dict[str, Any],
+    min_level_count: int,
+    workers: int | None = None,
+) -> dict[Hashable, tuple[LeadScorer, NDArray[np.float64] | None]]:
+    """Fit one scorer per job (leads to fit on, and optionally leads to score with it), in parallel.
+
+    Every fit of a training run goes through here: the jobs run in threads (LightGBM releases the
+    GIL), the largest first, each with an equal share of the cores. On two cores two one-thread fits
+    side by side beat one two-thread fit after the other, and much more so when other processes
+    want the cores too (LightGBM's threads wait for each other at every step of every tree). The
+    trees do not depend on the thread count; each scorer keeps ``params``' own ``n_jobs`` for scoring.
+    """
+    import os
+
+    from joblib import Parallel, delayed
+
+    if not jobs:
+        return {}
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers or cores, len(jobs)))
+    threads = max(1, cores // workers)
+
+    def run(leads: pd.DataFrame, to_score: pd.DataFrame | None) -> tuple[LeadScorer, NDArray[np.float64] | None]:
+        scorer = fit_scorer(leads, {**params, "n_jobs": threads}, min_level_count)
+        scores = scorer.predict_proba(to_score) if to_score is not None else None
+        scorer.booster.set_params(n_jobs=params.get("n_jobs", LIGHTGBM_PARAMS["n_jobs"]))
+        return scorer, scores
+
+    order = sorted(jobs, key=lambda key: len(jobs[key][0]), reverse=True)  # longest first: the shortest finish together
+    done = Parallel(n_jobs=workers, prefer="threads")(delayed(run)(*jobs[key]) for key in order)
+    return dict(zip(order, done, strict=True))
+
+
+@dataclass(frozen=True)
+class _FoldPlan:
+    """The fits a backtest needs: one per month, each on the leads before it."""
+
+    months: list[pd.Period]  # the backtested months (pandas Periods), oldest first
+    cut_month: object | None  # the eligible month before the first, scored only to set the first month's cut
+    jobs: dict[
+        Hashable, tuple[pd.DataFrame, pd.DataFrame | None]
+    ]  # ("fold", month) | ("selector", month) -> (leads to fit on, leads to score)
+
+
+def _plan_backtest(
+    model_input: pd.DataFrame, count: int, validation_share: float, min_leads: int, min_conversions: int, max_leads: int
+) -> _FoldPlan:
+    eligible = backtest_month_starts(model_input, count + 1, min_leads, min_conversions)
+    months = eligible[-count:] if count > 0 else []
+    cut_month = eligible[0] if len(eligible) > count else None
+    period = model_input[CREATED_DATE].dt.to_period("M")
+    jobs: dict[Hashable, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
+    for month in ([cut_month] if cut_month is not None else []) + months:
+        before = model_input[period < month]
+        if max_leads and len(before) > max_leads:  # the newest max_leads: a fold costs at most that much
+            before = before.nlargest(max_leads, CREATED_DATE)
+        jobs[("fold", month)] = (before, model_input[period == month])
+        if month == months[0] and cut_month is None:
+            # no month before the first to take the validation rule's cut from: its own split, as at training
+            fit, valid = split_by_time(before, validation_share)
+            jobs[("selector", month)] = (fit, valid)
+    return _FoldPlan(months, cut_month, jobs)
+
+
+def _scored(
+    fitted: Mapping[Hashable, tuple[LeadScorer, NDArray[np.float64] | None]], key: Hashable
+) -> NDArray[np.float64]:
+    """The scores of a job that had leads to score."""
+    scores = fitted[key][1]
+    if scores is None:  # pragma: no cover - every job planned with leads to score has them
+        raise ValueError(f"fit {key!r} scored no leads")
+    return scores
+
+
+def _fold_results(
+    plan: _FoldPlan, fitted: Mapping[Hashable, tuple[LeadScorer, NDArray[np.float64] | None]], min_recall: float
+) -> list[BacktestMonth]:
+    results = []
+    previous: tuple[pd.DataFrame, NDArray[np.float64]] | None = None
+    if plan.cut_month is not None:
+        previous = (_leads_scored(plan, ("fold", plan.cut_month)), _scored(fitted, ("fold", plan.cut_month)))
+    for month in plan.months:
+        if previous is None:
+            valid = _leads_scored(plan, ("selector", month))
+            cut = choose_threshold(valid[LABEL].to_numpy(), _scored(fitted, ("selector", month)), min_recall)
+        else:
+            leads, earlier = previous
+            cut = choose_threshold(leads[LABEL].to_numpy(), earlier, min_recall)
+        inside, scores = _leads_scored(plan, ("fold", month)), _scored(fitted, ("fold", month))
+        results.append(
+            BacktestMonth(
+                month=str(month),
+                labels=inside[LABEL].to_numpy().astype(int),
+                scores=scores,
+                validation_cut=cut,
+            )
+        )
+        previous = (inside, scores)
+    return results
+
+
+def _leads_scored(plan: _FoldPlan, key: Hashable) -> pd.DataFrame:
+    """The leads a planned job scores."""
+    leads = plan.jobs[key][1]
+    if leads is None:  # pragma: no cover - the plan gives every fold and selector leads to score
+        raise ValueError(f"fit {key!r} has no leads to score")
+    return leads
+
+
 def backtest(
     model_input: pd.DataFrame,
     *,
@@ -210,39 +322,17 @@ def backtest(
     """Rolling-origin folds: each of the last ``count`` months scored by a model fitted on the leads before it.
 
     Each fold also carries the validation rule's cut as that rule would have set it at the time:
-    chosen on the newest ``validation_share`` of the fold's own training leads.
-    Folds run in parallel threads (LightGBM releases the GIL), the cores shared between them. With
-    ``max_leads`` (0: no limit) a fold fits on at most the newest that many leads before its month.
+    the most precise cut with recall >= ``min_recall`` on the newest month before it, scored out of
+    time by that month's own fold model (the eligible month before the first is fitted and scored
+    for that alone). When the first month has no eligible month before it, its cut is chosen on the
+    newest ``validation_share`` of its own training leads, scored by a model fitted on the older ones.
+    With ``max_leads`` (0: no limit) a fold fits on at most the newest that many leads before its month.
     """
-    import os
-
-    from joblib import Parallel, delayed
-
     params = {**LIGHTGBM_PARAMS, **(params or {})}
-    starts = backtest_month_starts(model_input, count, min_leads, min_conversions)
-    if not starts:
+    plan = _plan_backtest(model_input, count, validation_share, min_leads, min_conversions, max_leads)
+    if not plan.months:
         return []
-    cores = os.cpu_count() or 1
-    workers = max(1, min(workers or cores, len(starts)))
-    fold_params = {**params, "n_jobs": max(1, cores // workers)}
-    months = model_input[CREATED_DATE].dt.to_period("M")
-
-    def fold(month: pd.Period) -> BacktestMonth:
-        before, inside = model_input[months < month], model_input[months == month]
-        if max_leads and len(before) > max_leads:  # the newest max_leads: a fold costs at most that much
-            before = before.nlargest(max_leads, CREATED_DATE)
-        fit, valid = split_by_time(before, validation_share)
-        selector = fit_scorer(fit, fold_params, min_level_count)
-        cut = choose_threshold(valid[LABEL].to_numpy(), selector.predict_proba(valid), min_recall)
-        model = fit_scorer(before, fold_params, min_level_count)
-        return BacktestMonth(
-            month=str(month),
-            labels=inside[LABEL].to_numpy().astype(int),
-            scores=model.predict_proba(inside),
-            validation_cut=cut,
-        )
-
-    return Parallel(n_jobs=workers, prefer="threads")(delayed(fold)(month) for month in starts)
+    return _fold_results(plan, fit_scorers(plan.jobs, params, min_level_count, workers), min_recall)
 
 
 def final_policy(
@@ -278,20 +368,16 @@ def train(
     """
     params = {**LIGHTGBM_PARAMS, **(params or {})}
     fit, valid = split_by_time(model_input, validation_share)
-    selector = fit_scorer(fit, params, min_level_count)
-    valid_scores = selector.predict_proba(valid)
-    validation_cut = choose_threshold(valid[LABEL].to_numpy(), valid_scores, target_recall + recall_margin)
-    folds = backtest(
-        model_input,
-        count=backtest_months,
-        validation_share=validation_share,
-        min_recall=target_recall + recall_margin,
-        min_level_count=min_level_count,
-        min_leads=min_fold_leads,
-        min_conversions=min_fold_conversions,
-        params=params,
-        max_leads=max_fold_leads,
+    min_recall = target_recall + recall_margin
+    plan = _plan_backtest(
+        model_input, backtest_months, validation_share, min_fold_leads, min_fold_conversions, max_fold_leads
     )
+    # every fit of the run at once, spread over the cores: the final model on every lead, the
+    # validation rule's selector on all but the newest leads, and the backtest folds
+    fitted = fit_scorers({"final": (model_input, None), "selector": (fit, valid), **plan.jobs}, params, min_level_count)
+    valid_scores = _scored(fitted, "selector")
+    validation_cut = choose_threshold(valid[LABEL].to_numpy(), valid_scores, min_recall)
+    folds = _fold_results(plan, fitted, min_recall) if plan.months else []
     choice = choose_policy(folds, target_precision, target_recall) if folds else None
     # The policy's reference distribution: out-of-time scores of the newest backtest month (its
     # model saw every lead but that month's). The final model's own scores of its newest leads
@@ -300,8 +386,8 @@ def train(
     reference_scores = folds[-1].scores if folds else valid_scores
     kind, parameter = (choice.chosen.kind, choice.chosen.parameter) if choice else ("validation", float("nan"))
     policy = final_policy(kind, parameter, validation_cut, reference_scores)
-    # Refit on every lead up to the cut-off: the newest leads are the most like tomorrow's.
-    scorer = replace(fit_scorer(model_input, params, min_level_count), policy=policy)
+    # The refit on every lead up to the cut-off: the newest leads are the most like tomorrow's.
+    scorer = replace(fitted["final"][0], policy=policy)
     metrics = classification_metrics(valid[LABEL].to_numpy(), valid_scores, policy.cut_for(valid_scores))
     validation = pd.DataFrame(
         {

@@ -129,9 +129,12 @@ class PromotionOutcome:
     reasons: tuple[str, ...]
 
 
-def check_input_step(settings: Settings, until: str | None = None, as_of: str | None = None) -> InputCheck:
-    """Right schema, enough leads of both classes and, when a limit is set, fresh enough."""
-    frame = load_training_input(settings, until)
+def check_input_step(
+    settings: Settings, until: str | None = None, as_of: str | None = None, frame: pd.DataFrame | None = None
+) -> InputCheck:
+    """Right schema, enough leads of both classes and, when a limit is set, fresh enough. ``frame``:
+    the training input already read (``run_training`` reads it once for every step)."""
+    frame = load_training_input(settings, until) if frame is None else frame
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
     newest = frame[CREATED_DATE].max()
     if settings.max_staging_age_days and as_of is not None:
@@ -150,17 +153,18 @@ def train_step(
     airflow_run: str | None = None,
     tags: dict[str, str] | None = None,
     asset_events: Mapping[object, Iterable[object]] | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> str:
     """Train, and log everything to a new MLflow run; returns its run id. ``tags``: extra run tags;
     ``asset_events``: the DAG run's triggering asset events, whose `retrain_reason` (the feedback
-    loop's) becomes a tag too."""
+    loop's) becomes a tag too; ``frame``: the training input already read."""
     from lead_scoring.monitoring import build_reference_profile
 
     track = tracking(settings)
     if airflow_run and (done := track.find_training_run(airflow_run)) is not None:
         log.info("training run %s was already logged by %s: reusing it", done, airflow_run)
         return done
-    frame = load_training_input(settings, until)
+    frame = load_training_input(settings, until) if frame is None else frame
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
     result = train_with_settings(settings, frame)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.policy)
@@ -264,9 +268,15 @@ def register_step(settings: Settings, run_id: str, airflow_run: str | None = Non
 
 
 def promote_step(
-    settings: Settings, version: str, *, force: bool = False, reason: str | None = None
+    settings: Settings,
+    version: str,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> PromotionOutcome:
-    """The gate: champion only when the version meets the targets and is not worse than the champion."""
+    """The gate: champion only when the version meets the targets and is not worse than the champion.
+    ``frame``: the training input already read, holding the version's validation leads."""
     track = tracking(settings)
     candidate_version = track.version(str(version))
     if candidate_version is None:
@@ -277,7 +287,7 @@ def promote_step(
     if "backtest_min_auc" in metrics:
         worst_month = {k: metrics[f"backtest_min_{k}"] for k in ("auc", "precision", "recall")}
         worst_month["months"] = metrics.get("backtest_months", 0)
-    champion_metrics, note = _champion_on_same_leads(settings, candidate_version)
+    champion_metrics, note = _champion_on_same_leads(settings, candidate_version, frame)
     targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
     decision = decide_promotion(candidate, champion_metrics, targets, settings.promotion_tolerance, worst_month)
     reasons = decision.reasons + ([note] if note else [])
@@ -313,15 +323,16 @@ def run_training(
     """The whole training pipeline in one process, as the DAG runs it task by task."""
     notify = on_step or (lambda _name: None)
     notify("check input")
-    check_input_step(settings, until)
+    frame = load_training_input(settings, until)  # once: a million leads take seconds to read
+    check_input_step(settings, until, frame=frame)
     notify("train")
-    run_id = train_step(settings, until)
+    run_id = train_step(settings, until, frame=frame)
     notify("report")
     metrics = validation_report_step(settings, run_id)
     notify("register")
     version = register_step(settings, run_id)
     notify("promote")
-    decision = promote_step(settings, version, force=force, reason=reason)
+    decision = promote_step(settings, version, force=force, reason=reason, frame=frame)
     run = tracking(settings).run(run_id)
     fingerprint = {k.removeprefix("data_"): v for k, v in run.params.items() if k.startswith("data_")}
     return TrainingSummary(
@@ -353,7 +364,7 @@ def _backtest_line(metrics: Mapping[str, float]) -> str:
 
 
 def _champion_on_same_leads(
-    settings: Settings, candidate_version: VersionFacts
+    settings: Settings, candidate_version: VersionFacts, frame: pd.DataFrame | None = None
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Score the candidate's validation leads with the current champion (preferring leads it never saw)."""
     current = registry.version_by_alias(settings, registry.CHAMPION)
@@ -369,12 +380,11 @@ def _champion_on_same_leads(
         note = f"compared on {len(unseen)} validation leads newer than champion v{current.version}'s training data"
     else:
         note = f"champion v{current.version} saw some of these {len(validation)} validation leads in training"
-    model_input = _model_input_for(settings, leads[LEAD_ID])
+    model_input = _model_input_for(load_training_input(settings) if frame is None else frame, leads[LEAD_ID])
     scores = champion.scorer.predict_proba(model_input)
     labels = leads.set_index(LEAD_ID).loc[model_input[LEAD_ID], LABEL].to_numpy()
     return classification_metrics(labels, scores, champion.scorer.policy_cut(scores)), note
 
 
-def _model_input_for(settings: Settings, lead_ids: pd.Series) -> pd.DataFrame:
-    frame = load_training_input(settings)
+def _model_input_for(frame: pd.DataFrame, lead_ids: pd.Series) -> pd.DataFrame:
     return frame[frame[LEAD_ID].isin(set(lead_ids.astype(str)))].reset_index(drop=True)

@@ -135,3 +135,12 @@ def test_parsing_is_light_and_opens_no_connection():
     assert probe["connections"] == []
     for heavy in HEAVY_MODULES:
         assert heavy not in probe["new_modules"], f"{heavy} imported while parsing dags/"
+
+
+def test_the_inference_dag_runs_as_many_days_at_once_as_the_setting_says(monkeypatch):
+    from tests.conftest import load_dag
+
+    assert load_dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag").max_active_runs == 1
+    monkeypatch.setenv("LEAD_SCORING_DB_URL", "postgresql+psycopg2://lead:x@127.0.0.1/staging")
+    monkeypatch.setenv("LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS", "3")
+    assert load_dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag").max_active_runs == 3

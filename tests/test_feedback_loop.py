@@ -256,7 +256,9 @@ def test_feedback_dag_closes_the_loop_reruns_cleanly_and_alerts_below_target(air
     outcomes_dir = loop_home / "landing" / "outcomes"
     monkeypatch.setenv("LEAD_SCORING_OUTCOMES_DIR", str(outcomes_dir))
     for target in ("AUC", "PRECISION", "RECALL"):
-        monkeypatch.setenv(f"LEAD_SCORING_TARGET_{target}", "0.0")  # every judged week meets them
+        monkeypatch.setenv(
+            f"LEAD_SCORING_TARGET_{target}", "0.001"
+        )  # every judged week meets them (0 is refused: targets lie in (0, 1))
     score_new_leads(loop_home, cli)
     write_outcomes(loop_home, cli, name="landing/outcomes/outcomes_2021-12-20.csv")
     rows_before = len(table(loop_home, "model_input"))

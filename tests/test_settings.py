@@ -124,6 +124,16 @@ def test_backtest_months_and_policy_pool_are_checked_when_built():
         ("LEAD_SCORING_MIN_CONVERSIONS", "-5", "LEAD_SCORING_MIN_CONVERSIONS=-5: must be at least 1"),
         ("LEAD_SCORING_MAX_STAGING_AGE_DAYS", "-1", "LEAD_SCORING_MAX_STAGING_AGE_DAYS=-1: must not be negative"),
         ("LEAD_SCORING_BACKTEST_MAX_LEADS", "-1", "LEAD_SCORING_BACKTEST_MAX_LEADS=-1: not a count of leads"),
+        (
+            "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS",
+            "0",
+            "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS=0: must be at least 1",
+        ),
+        (
+            "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS",
+            "4",
+            "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS=4: must be 1 on a SQLite staging database",
+        ),
     ],
 )
 def test_each_range_is_checked_when_built_with_one_plain_line(tmp_path: Path, variable, value, message):
@@ -149,3 +159,10 @@ def test_values_are_read_as_their_fields_types(tmp_path: Path):
     assert type(settings.policy_pool) is int and settings.policy_pool == 10
     with pytest.raises(ConfigurationError, match=r"LEAD_SCORING_MIN_TRAINING_LEADS='1.5' is not a valid int"):
         Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path), "LEAD_SCORING_MIN_TRAINING_LEADS": "1.5"})
+
+
+def test_days_run_concurrently_only_off_sqlite(tmp_path: Path):
+    home = {"LEAD_SCORING_HOME": str(tmp_path)}
+    assert Settings.from_env(home).inference_max_active_runs == 1
+    postgres = {**home, "LEAD_SCORING_DB_URL": "postgresql+psycopg2://lead:x@127.0.0.1/staging"}
+    assert Settings.from_env({**postgres, "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "4"}).inference_max_active_runs == 4

@@ -172,16 +172,22 @@ def test_the_month_still_running_is_not_backtested():
     assert [str(m) for m in backtest_month_starts(running, 3, 4, 2)] == ["2021-08", "2021-09"]
 
 
-def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, monkeypatch):
+def _generated_model_input(settings, rows: int = 3000) -> pd.DataFrame:
     from lead_scoring.data_pipeline import transform_leads
     from lead_scoring.generate import generate_leads
     from lead_scoring.mappings import load_mappings
     from lead_scoring.validation import validate_raw_leads
     from tests.factories import as_text
 
-    raw = as_text(generate_leads(3000, seed=5, start="2021-07-01", end="2021-12-31"))
+    raw = as_text(generate_leads(rows, seed=5, start="2021-07-01", end="2021-12-31"))
     validated, _ = validate_raw_leads(raw, "test")
-    model_input = transform_leads(validated, load_mappings(settings))["model_input"]
+    return transform_leads(validated, load_mappings(settings))["model_input"]
+
+
+FOLD_PARAMS = {**training.LIGHTGBM_PARAMS, "n_estimators": 20}
+
+
+def _spy_fits(monkeypatch) -> list[pd.Timestamp]:  # noqa: ANN001
     newest_fitted = []  # the newest lead each fitted model saw
 
     def spy(frame, *args, **kwargs):  # noqa: ANN001, ANN202
@@ -189,6 +195,12 @@ def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, mo
         return fit_scorer(frame, *args, **kwargs)
 
     monkeypatch.setattr(training, "fit_scorer", spy)
+    return newest_fitted
+
+
+def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, monkeypatch):
+    model_input = _generated_model_input(settings)
+    newest_fitted = _spy_fits(monkeypatch)
     folds = backtest(
         model_input,
         count=3,
@@ -206,11 +218,61 @@ def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, mo
         assert fold.leads == len(inside)
         assert fold.labels.tolist() == inside["app_complete_flag"].tolist()
         assert 0 <= fold.validation_cut <= 1 and np.all((fold.scores > 0) & (fold.scores < 1))
-    # two fits a month (the validation rule's selector, the fold model), each on leads before the month
-    assert len(newest_fitted) == 6
-    assert max(newest_fitted) < pd.Timestamp("2021-12-01")
-    for fold in folds:  # the fold model saw every lead up to its month, none of it
-        assert model_input.loc[months < fold.month, "created_date"].max() in newest_fitted
+    # one fit a month, each on the leads before it, and one more for September, whose out-of-time
+    # scores set October's validation cut: no second fit per month for the validation rule
+    assert sorted(newest_fitted) == [
+        model_input.loc[months < m, "created_date"].max() for m in ("2021-09", *months_of(folds))
+    ]
+    # the validation rule's cut of each month: chosen on the month before it, as its fold model scored it
+    for previous, fold in zip(folds, folds[1:], strict=False):
+        assert fold.validation_cut == choose_threshold(previous.labels, previous.scores, 0.83)
+    september = fit_scorer(model_input[months < "2021-09"], FOLD_PARAMS, 30)
+    in_september = model_input[months == "2021-09"]
+    expected = choose_threshold(
+        in_september["app_complete_flag"].to_numpy(), september.predict_proba(in_september), 0.83
+    )
+    assert folds[0].validation_cut == expected
+
+
+def months_of(folds) -> list[str]:  # noqa: ANN001
+    return [fold.month for fold in folds]
+
+
+def test_without_a_month_before_the_first_its_cut_comes_from_its_own_newest_leads(settings, monkeypatch):
+    model_input = _generated_model_input(settings)
+    newest_fitted = _spy_fits(monkeypatch)
+    # 1,000 leads of history: September is the first month that has them, and nothing before it can be graded
+    folds = backtest(
+        model_input,
+        count=4,
+        validation_share=0.2,
+        min_recall=0.83,
+        min_level_count=30,
+        min_leads=1000,
+        min_conversions=100,
+        params={"n_estimators": 20},
+    )
+    months = model_input["created_date"].dt.strftime("%Y-%m")
+    assert months_of(folds) == ["2021-09", "2021-10", "2021-11", "2021-12"]
+    assert len(newest_fitted) == 5  # four folds and September's selector
+    before = model_input[months < "2021-09"]
+    fit, valid = split_by_time(before, 0.2)
+    selector = fit_scorer(fit, FOLD_PARAMS, 30)
+    expected = choose_threshold(valid["app_complete_flag"].to_numpy(), selector.predict_proba(valid), 0.83)
+    assert folds[0].validation_cut == expected
+    assert folds[1].validation_cut == choose_threshold(folds[0].labels, folds[0].scores, 0.83)
+
+
+def test_fits_share_the_cores_but_each_scorer_keeps_its_own_threads_and_trees(settings):
+    model_input = _generated_model_input(settings, rows=2000)
+    params = {**FOLD_PARAMS, "n_jobs": 2}
+    fitted = training.fit_scorers({"a": (model_input, model_input), "b": (model_input.head(800), None)}, params, 30)
+    scorer, scores = fitted["a"]
+    assert scorer.booster.get_params()["n_jobs"] == 2  # scoring uses the cores it was configured with
+    assert fitted["b"][1] is None
+    alone = fit_scorer(model_input, params, 30)  # the same fit, on its own with two threads
+    assert scorer.booster.booster_.dump_model()["tree_info"] == alone.booster.booster_.dump_model()["tree_info"]
+    assert np.array_equal(scores, alone.predict_proba(model_input))
 
 
 def test_training_runs_are_named_after_their_newest_lead_and_their_size():
