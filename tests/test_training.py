@@ -280,3 +280,166 @@ def test_training_runs_are_named_after_their_newest_lead_and_their_size():
 
     fingerprint = {"rows": 16421, "created_to": "2021-11-30 23:41:00", "created_from": "2021-07-01 00:02:00"}
     assert training_run_name(fingerprint) == "train to 2021-11-30 · 16,421 leads"
+
+
+# -- the gate, word for word and at its edges --------------------------------------------------------
+
+GOOD = {"auc": 0.80, "precision": 0.70, "recall": 0.80}
+
+
+def test_the_gate_gives_every_reason_in_order():
+    worst = {"auc": 0.78, "precision": 0.66, "recall": 0.76, "months": 3}
+    decision = decide_promotion(GOOD, {"auc": 0.79}, TARGETS, 0.005, worst)
+    assert decision.promote is True
+    assert decision.reasons == [
+        "auc 0.800 > target 0.75",
+        "precision 0.700 > target 0.65",
+        "recall 0.800 > target 0.75",
+        "worst backtest month auc 0.780 > target 0.75",
+        "worst backtest month precision 0.660 > target 0.65",
+        "worst backtest month recall 0.760 > target 0.75",
+        "backtested on 3 month(s)",
+        "auc 0.800 vs champion's 0.790 on the same leads",
+    ]
+    first = decide_promotion(GOOD, None, TARGETS, 0.005, None)
+    assert first.reasons[-2:] == [
+        "no backtest month: too little history before the newest month to test one",
+        "no current champion",
+    ]
+
+
+def test_a_figure_equal_to_its_target_misses_it():
+    """The targets are 'greater than': 0.75 recall is not > 0.75."""
+    decision = decide_promotion({**GOOD, "recall": 0.75}, None, TARGETS, 0.005)
+    assert decision.promote is False
+    assert "recall 0.750 misses target 0.75" in decision.reasons
+
+
+def test_a_missing_figure_misses_its_target():
+    decision = decide_promotion({"auc": 0.80, "precision": 0.70}, None, TARGETS, 0.005)
+    assert decision.promote is False
+    assert "recall nan misses target 0.75" in decision.reasons
+
+
+def test_the_champion_comparison_allows_exactly_the_tolerance():
+    # 0.80 + 0.25 = 1.05 exactly in binary: at the tolerance is not worse, past it is
+    at_edge = decide_promotion(GOOD, {"auc": 1.05}, TARGETS, 0.25)
+    assert at_edge.promote is True and at_edge.reasons[-1] == "auc 0.800 vs champion's 1.050 on the same leads"
+    past = decide_promotion(GOOD, {"auc": 1.0625}, TARGETS, 0.25)
+    assert past.promote is False
+    assert past.reasons[-1] == "auc 0.800 worse than champion's 1.062 on the same leads"
+
+
+def test_a_worst_month_without_a_count_says_zero_months():
+    decision = decide_promotion(GOOD, None, TARGETS, 0.005, {**GOOD})
+    assert "backtested on 0 month(s)" in decision.reasons
+
+
+# -- split, sufficiency, backtest months: the edges ------------------------------------------------
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0, -0.1, 1.5])
+def test_a_validation_share_outside_zero_and_one_is_refused(share):
+    with pytest.raises(ValueError) as raised:
+        split_by_time(leads(10), share)
+    assert str(raised.value) == f"validation share must be between 0 and 1, not {share}"
+
+
+def test_split_refuses_a_one_class_training_side():
+    frame = leads(100)
+    frame.loc[frame.index < 80, "app_complete_flag"] = 1
+    with pytest.raises(InsufficientDataError) as raised:
+        split_by_time(frame, 0.2)
+    assert str(raised.value) == "the training leads hold one class only; need converted and unconverted leads"
+
+
+def test_sufficiency_accepts_exactly_the_minimum_and_counts_unconverted_leads_too():
+    check_sufficiency(leads(10), min_leads=10, min_conversions=5)  # 10 leads, 5 and 5: exactly enough
+    mostly_converted = leads(10).assign(app_complete_flag=[1] * 9 + [0])
+    with pytest.raises(InsufficientDataError) as raised:
+        check_sufficiency(mostly_converted, min_leads=10, min_conversions=2)
+    assert str(raised.value) == "9 converted and 1 unconverted lead(s); at least 2 of each are needed"
+    with pytest.raises(InsufficientDataError) as raised:
+        check_sufficiency(leads(9), min_leads=10, min_conversions=1)
+    assert str(raised.value) == "only 9 lead(s) to train on; at least 10 are needed"
+
+
+def test_a_backtest_month_needs_enough_unconverted_leads_too():
+    """Months where nearly everyone converts: the scarce class is the unconverted one."""
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 3), "2021-10": (4, 2)})
+    assert [str(m) for m in backtest_month_starts(frame, 3, min_leads=4, min_conversions=2)] == ["2021-08", "2021-10"]
+    young = monthly({"2021-07": (4, 3), "2021-08": (4, 2)})  # July: 3 converted, 1 not: too little history
+    assert backtest_month_starts(young, 3, min_leads=4, min_conversions=2) == []
+
+
+# -- metrics, fingerprint, the final policy: literal values ----------------------------------------
+
+
+def test_metrics_are_these_numbers():
+    y = np.array([1, 1, 0, 0, 0])
+    s = np.array([0.9, 0.4, 0.6, 0.1, 0.0])
+    m = classification_metrics(y, s, threshold=0.5)
+    # flagged: 0.9 (hit) and 0.6 (miss): precision 1/2, recall 1/2, f1 1/2; 2 of 5 flagged
+    # AUC: of the 6 (positive, negative) pairs only (0.4, 0.6) is misordered: 5/6
+    # log loss: -(ln .9 + ln .4 + ln .4 + ln .9 + ln(1 - 1e-7)) / 5, the score 0.0 clipped to 1e-7
+    expected_loss = -(2 * np.log(0.9) + 2 * np.log(0.4) + np.log(1 - 1e-7)) / 5
+    assert m == {
+        "auc": pytest.approx(5 / 6),
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "log_loss": pytest.approx(expected_loss),
+        "positive_rate": 0.4,
+        "base_rate": 0.4,
+        "threshold": 0.5,
+        "leads": 5,
+    }
+    assert m["precision"] == pytest.approx(0.5) and classification_metrics(y, s, 0.6)["positive_rate"] == 0.4
+    assert classification_metrics(y, s, 0.61)["recall"] == 0.5 and classification_metrics(y, s, 0.61)["precision"] == 1
+
+
+def test_metrics_of_one_class_have_no_auc_and_nothing_flagged_is_zero_precision():
+    m = classification_metrics(np.array([0, 0, 0]), np.array([0.1, 0.2, 0.3]), threshold=0.5)
+    assert np.isnan(m["auc"])
+    assert (m["precision"], m["recall"], m["f1"], m["positive_rate"], m["base_rate"]) == (0, 0, 0, 0, 0)
+    assert m["log_loss"] == pytest.approx(-(np.log(0.9) + np.log(0.8) + np.log(0.7)) / 3)
+
+
+def test_the_fingerprint_names_the_data_and_changes_with_any_value():
+    frame = leads(6).assign(city=["a", "b", "c", "d", "e", "f"])
+    found = training.fingerprint(frame)
+    assert {k: v for k, v in found.items() if k != "content_sha256"} == {
+        "rows": 6,
+        "conversions": 3,
+        "created_from": "2021-07-01 00:00:00",
+        "created_to": "2021-07-01 05:00:00",
+    }
+    assert len(found["content_sha256"]) == 16 and int(found["content_sha256"], 16) >= 0
+    reordered = frame.iloc[::-1].reset_index(drop=True)  # the same rows in another order, numbered anew
+    assert training.fingerprint(reordered)["content_sha256"] == found["content_sha256"]
+    changed = frame.assign(city=["a", "b", "c", "d", "e", "g"])
+    assert training.fingerprint(changed)["content_sha256"] != found["content_sha256"]
+    relabelled = frame.assign(app_complete_flag=[0, 1, 0, 1, 0, 1])
+    assert training.fingerprint(relabelled)["content_sha256"] != found["content_sha256"]
+
+
+def test_the_final_policy_of_each_kind():
+    reference = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    rank = training.final_policy("rank", 0.3, 0.55, reference)
+    assert (rank.kind, rank.share) == ("rank", 0.3)
+    assert rank.cut == pytest.approx(training.rank_cut(reference, 0.3))
+    assert (reference >= rank.cut).sum() == 3  # the top 30% of the reference scores
+    validation = training.final_policy("validation", float("nan"), 0.55, reference)
+    assert (validation.kind, validation.cut, validation.share) == ("validation", 0.55, pytest.approx(0.5))
+    balanced = training.final_policy("balanced", 0.35, 0.55, reference)
+    assert (balanced.kind, balanced.cut, balanced.share) == ("balanced", 0.35, pytest.approx(0.7))
+    at_a_score = training.final_policy("balanced", 0.4, 0.55, reference)
+    assert at_a_score.share == pytest.approx(0.7)  # a score equal to the cut is flagged
+
+
+def test_a_run_name_without_its_facts_still_reads():
+    assert training.training_run_name({}) == "train to ? · 0 leads"
+    assert (
+        training.training_run_name({"rows": 1234567, "created_to": "2021-12-31"})
+        == "train to 2021-12-31 · 1,234,567 leads"
+    )
