@@ -136,3 +136,97 @@ def test_leads_scoring_exactly_the_cut_are_flagged():
     assert (result.flagged_share, result.precision, result.recall) == (0.5, 0.5, 0.5)
     assert month_result(tied, 0.41).flagged_share == 0.5 and month_result(tied, 0.4).recall == 1.0
     assert month_result(tied, 0.99).precision == 0.0  # nothing flagged
+
+
+@pytest.mark.parametrize("cut, share", [(0.0, 0.0), (1.0, 1.0), (0.0, float("nan"))])
+def test_a_policy_may_sit_on_the_edges_of_zero_and_one(cut, share):
+    policy = DecisionPolicy("balanced", cut=cut, share=share)
+    assert policy.cut == cut
+
+
+@pytest.mark.parametrize("cut, share", [(-0.01, 0.5), (1.01, 0.5), (0.5, -0.01), (0.5, 1.01)])
+def test_a_policy_outside_zero_and_one_is_refused_word_for_word(cut, share):
+    with pytest.raises(ValueError) as raised:
+        DecisionPolicy("balanced", cut=cut, share=share)
+    assert str(raised.value) == f"policy cut {cut} and share {share} must lie in [0, 1]"
+
+
+def test_a_pool_of_one_day_is_still_a_pool():
+    from lead_scoring.policy import daily_labels
+
+    policy = DecisionPolicy("rank", cut=0.95, share=0.5, min_pool=3)
+    days = np.array(["d1", "d1", "d2", "d2"])
+    scores = np.array([0.9, 0.1, 0.6, 0.2])
+    # d2 pooled with the one latest score (0.1): 0.1 0.2 0.6, median "higher" 0.2 -> 0.6 and 0.2 flagged
+    assert daily_labels(policy, scores, days, pool=1).tolist() == [0, 0, 1, 1]
+
+
+def test_a_month_without_leads_or_positives_has_zero_figures():
+    empty = month_result(BacktestMonth("2021-10", np.array([], dtype=int), np.array([]), 0.5), 0.5)
+    assert (empty.leads, empty.base_rate, empty.precision, empty.recall, empty.flagged_share) == (0, 0.0, 0.0, 0.0, 0.0)
+    none_converted = BacktestMonth("2021-11", np.array([0, 0]), np.array([0.9, 0.1]), 0.5)
+    result = month_result(none_converted, 0.5)
+    assert (result.base_rate, result.precision, result.recall, result.flagged_share) == (0.0, 0.0, 0.0, 0.5)
+
+
+def test_month_result_counts_every_positive_and_flags_from_the_lowest_score_at_the_cut():
+    # scores sorted 0.1 0.2 0.3 0.4 with labels 1 0 1 1: 3 positives, the lowest one converted
+    m = BacktestMonth("2021-10", labels=np.array([1, 1, 0, 1]), scores=np.array([0.4, 0.3, 0.2, 0.1]), validation_cut=0)
+    result = month_result(m, 0.3)  # 0.3 and 0.4 flagged, both converted
+    assert (result.precision, result.recall, result.flagged_share, result.base_rate) == (1.0, 2 / 3, 0.5, 0.75)
+
+
+def test_the_choice_names_the_others_and_its_figures():
+    months = [month("2021-09", 0.10, 0.15), month("2021-10", 0.40, 0.45), month("2021-11", 0.25, 0.30)]
+    choice = choose_policy(months, target_precision=0.65, target_recall=0.75)
+    by_kind = {c.kind: c for c in choice.candidates}
+    assert np.isnan(by_kind["validation"].parameter)
+    assert choice.reason == (
+        f"rank: worst backtest month slack +0.183 to the targets "
+        f"(vs balanced {by_kind['balanced'].worst_slack:+.3f}, validation +0.017)"
+    )
+    assert backtest_metrics(choice)["backtest_worst_slack"] == pytest.approx(10 / 12 - 0.65)
+    rows = backtest_table(choice)
+    assert rows[0] == {
+        "policy": "rank",
+        "chosen": True,
+        "parameter": pytest.approx(0.605),
+        "month": "2021-09",
+        "leads": 20,
+        "base_rate": 0.5,
+        "auc": round(by_kind["rank"].months[0].auc, 4),
+        "precision": 0.8333,
+        "recall": 1.0,
+        "flagged_share": 0.6,
+        "cut": 0.18,
+    }
+    assert [(r["policy"], r["chosen"], r["month"]) for r in rows[3:]] == [
+        ("balanced", False, "2021-09"),
+        ("balanced", False, "2021-10"),
+        ("balanced", False, "2021-11"),
+        ("validation", False, "2021-09"),
+        ("validation", False, "2021-10"),
+        ("validation", False, "2021-11"),
+    ]
+
+
+def test_the_policy_describes_itself_and_logs_its_parameters():
+    rank = DecisionPolicy("rank", cut=0.4321, share=0.57, min_pool=1000)
+    assert (
+        rank.describe()
+        == "rank: flag the top 57.0% of recently scored leads (reference cut 0.432 until 1000 leads are pooled)"
+    )
+    balanced = DecisionPolicy("balanced", cut=0.3, share=0.25)
+    assert balanced.describe() == "balanced cut: flag a score >= 0.300 (expected share 25.0%)"
+    validation = DecisionPolicy("validation", cut=0.3, share=0.25)
+    assert validation.describe() == "validation rule: flag a score >= 0.300 (expected share 25.0%)"
+    assert rank.as_params() == {"policy": "rank", "policy_cut": 0.4321, "policy_share": 0.57, "policy_min_pool": 1000}
+
+
+def test_no_scores_cannot_be_ranked():
+    with pytest.raises(ValueError) as raised:
+        rank_cut(np.array([]), 0.5)
+    assert str(raised.value) == "no scores to rank"
+    with pytest.raises(ValueError) as raised:
+        choose_policy([], 0.65, 0.75)
+    assert str(raised.value) == "no backtest months to choose a policy on"
