@@ -66,3 +66,41 @@ def test_a_scorer_pickled_before_policies_keeps_flagging_at_its_threshold():
     restored = pickle.loads(pickle.dumps(current))
     assert restored.policy == current.policy
     assert restored.labels(np.array([0.1, 0.2, 0.3, 0.4])).tolist() == [0, 0, 0, 1]  # the top quarter
+
+
+def test_two_rows_sharing_a_hash_are_not_merged(monkeypatch):
+    """A 64-bit hash collision would give two leads one score: the check sees it and keeps every row."""
+    features = pd.DataFrame({"x": [1.0, 2.0, 1.0], "c": pd.Categorical(["a", "b", "a"])})
+    monkeypatch.setattr(pd.util, "hash_pandas_object", lambda frame, index: pd.Series(np.zeros(len(frame), "uint64")))
+    distinct, positions = distinct_rows(features)
+    assert distinct.index.tolist() == [0, 1, 2]
+    assert positions.tolist() == [0, 1, 2]
+
+
+def test_a_bare_fit_and_a_legacy_pickle_holding_a_policy_restore_as_they_were():
+    import pickle
+
+    from lead_scoring.model import LeadScorer
+    from lead_scoring.policy import DecisionPolicy
+
+    bare = pickle.loads(pickle.dumps(LeadScorer(features=None, booster=None)))
+    assert bare.policy is None and "threshold" not in bare.__dict__
+    both = LeadScorer.__new__(LeadScorer)
+    policy = DecisionPolicy("rank", cut=0.3, share=0.25)
+    both.__setstate__({"features": None, "booster": None, "threshold": 0.42, "policy": policy})
+    assert both.policy is policy and "threshold" not in both.__dict__
+    legacy = LeadScorer.__new__(LeadScorer)
+    legacy.__setstate__({"features": None, "booster": None, "threshold": 0.42})
+    assert np.isnan(legacy.policy.share)  # what it flags on new leads is unknown: no share alarm
+
+
+def test_importance_is_the_gain_of_each_model_feature(settings):
+    validated, _ = validate_raw_leads(as_text(raw_leads(200)), "test")
+    frame = transform_leads(validated, load_mappings(settings))["model_input"]
+    frame[LABEL] = (frame["syllabus_interaction"].fillna(0) > 0).astype(int)  # one feature decides
+    scorer = fit_scorer(frame, {**LIGHTGBM_PARAMS, "n_estimators": 5, "min_child_samples": 5}, min_level_count=5)
+    gain = scorer.importance()
+    assert list(gain) == list(FEATURES)
+    assert max(gain, key=gain.get) == "syllabus_interaction"
+    splits = scorer.booster.booster_.feature_importance("split")
+    assert gain["syllabus_interaction"] != splits[list(FEATURES).index("syllabus_interaction")]  # gain, not splits
