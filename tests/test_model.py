@@ -104,3 +104,11 @@ def test_importance_is_the_gain_of_each_model_feature(settings):
     assert max(gain, key=gain.get) == "syllabus_interaction"
     splits = scorer.booster.booster_.feature_importance("split")
     assert gain["syllabus_interaction"] != splits[list(FEATURES).index("syllabus_interaction")]  # gain, not splits
+
+
+def test_reasons_are_python_strings_ranked_by_size_whatever_the_sign():
+    words = pd.DataFrame({"a": ["A1", "A2"], "b": ["B1", "B2"], "c": ["C1", "C2"]})
+    contributions = np.array([[0.1, -0.5, 0.3], [-0.2, 0.2, 0.0]])
+    reasons = top_reasons(contributions, words, count=2)
+    assert reasons.dtype == object
+    assert reasons.tolist() == ["B1 (-); C1 (+)", "A2 (-); B2 (+)"]  # a tie keeps the features' order

@@ -230,3 +230,16 @@ def test_no_scores_cannot_be_ranked():
     with pytest.raises(ValueError) as raised:
         choose_policy([], 0.65, 0.75)
     assert str(raised.value) == "no backtest months to choose a policy on"
+
+
+def test_flags_are_integers_whatever_the_scores_come_as():
+    """0/1 flags are stored as integers (`predictions.predicted_label`), not floats, from any input."""
+    from lead_scoring.policy import daily_labels
+
+    policy = DecisionPolicy("rank", cut=0.5, share=0.5, min_pool=2)
+    assert policy.labels(np.array([0.2, 0.7])).dtype == np.int64
+    assert policy.labels([0.2, 0.7], recent=[0.1, 0.9]).tolist() == [0, 1]  # plain lists are scores too
+    days = np.array(["d1", "d2"])
+    labels = daily_labels(policy, [0.2, 0.7], days, pool=5)
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 1]
+    assert rank_cut([1, 2, 3, 4], 0.5) == 3.0

@@ -443,3 +443,75 @@ def test_a_run_name_without_its_facts_still_reads():
         training.training_run_name({"rows": 1234567, "created_to": "2021-12-31"})
         == "train to 2021-12-31 · 1,234,567 leads"
     )
+
+
+def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
+    """train(): the validation slice is the newest 20% scored by a model that never saw it, the policy is
+    chosen on the backtest months and its reference is the newest month's out-of-time scores, and the
+    model served is a refit on every lead."""
+    model_input = _generated_model_input(settings)
+    newest_fitted = _spy_fits(monkeypatch)
+    result = training.train(
+        model_input,
+        validation_share=0.2,
+        target_recall=0.75,
+        recall_margin=0.08,
+        min_level_count=30,
+        min_fold_leads=500,
+        min_fold_conversions=100,
+        params={"n_estimators": 20},
+    )
+    months = model_input["created_date"].dt.strftime("%Y-%m")
+    fit, valid = split_by_time(model_input, 0.2)
+    # the fits: every lead (served), all but the newest 20% (the validation evidence), and the folds
+    assert newest_fitted.count(model_input["created_date"].max()) == 1
+    assert newest_fitted.count(fit["created_date"].max()) == 1
+    assert len(newest_fitted) == 2 + 4  # three backtest months and September for October's cut
+    assert result.train_rows == len(model_input) == result.fingerprint["rows"]
+    assert result.trained_until == model_input["created_date"].max()
+    assert result.validation_start == valid["created_date"].min()
+    assert result.validation["lead_id"].tolist() == valid["lead_id"].tolist()
+    assert result.validation["app_complete_flag"].tolist() == valid["app_complete_flag"].tolist()
+    assert (
+        result.params["n_estimators"] == 20
+        and result.params["learning_rate"] == training.LIGHTGBM_PARAMS["learning_rate"]
+    )
+    # the policy: chosen on the three backtest months; its reference is December as its fold scored it
+    choice = result.policy_choice
+    assert [m.month for m in choice.chosen.months] == ["2021-10", "2021-11", "2021-12"]
+    assert result.policy.kind == choice.chosen.kind
+    assert len(result.reference_scores) == int((months == "2021-12").sum())
+    if result.policy.kind == "rank":
+        assert result.policy.share == choice.chosen.parameter
+        assert result.policy.cut == training.rank_cut(result.reference_scores, choice.chosen.parameter)
+    assert result.scorer.policy is result.policy
+    # the validation rule's cut: the most precise keeping recall 0.75 + 0.08 on the validation leads
+    scores = result.validation["score"].to_numpy()
+    assert result.validation_cut == choose_threshold(valid["app_complete_flag"].to_numpy(), scores, 0.83)
+    # the validation metrics: the served policy applied to the validation leads' scores
+    flagged = scores >= result.policy.cut_for(scores)
+    positives = valid["app_complete_flag"].to_numpy() == 1
+    assert result.metrics["leads"] == len(valid)
+    assert result.metrics["precision"] == pytest.approx((flagged & positives).sum() / flagged.sum())
+    assert result.metrics["recall"] == pytest.approx((flagged & positives).sum() / positives.sum())
+    # the served model scores what the validation model did not see alike, but it is a different fit
+    served = result.scorer.predict_proba(valid)
+    assert served.shape == scores.shape and not np.allclose(served, scores)
+
+
+def test_too_young_data_trains_on_the_validation_rule_alone(settings):
+    model_input = _generated_model_input(settings)
+    result = training.train(
+        model_input,
+        validation_share=0.2,
+        target_recall=0.75,
+        recall_margin=0.08,
+        min_level_count=30,
+        min_fold_leads=10**6,  # no month has that much history before it
+        params={"n_estimators": 20},
+    )
+    assert result.policy_choice is None
+    assert result.policy.kind == "validation" and result.policy.cut == result.validation_cut
+    scores = result.validation["score"].to_numpy()
+    assert result.reference_scores.tolist() == scores.tolist()
+    assert result.policy.share == pytest.approx((scores >= result.validation_cut).mean())
