@@ -151,9 +151,6 @@ class Candidate:
     months: tuple[MonthResult, ...]
     worst_slack: float  # min over months of min(precision - target, recall - target)
 
-    def worst(self, metric: str) -> float:
-        return min(getattr(m, metric) for m in self.months)
-
 
 @dataclass(frozen=True)
 class PolicyChoice:
