@@ -48,3 +48,17 @@ def prepare_and_train(home: Path, leads: pd.DataFrame, *extra_train_args: str) -
     write_csv(leads, home / "training_leads.csv")
     assert main(["prepare", "--input", str(home / "training_leads.csv")]) == 0
     assert main(["train", *extra_train_args]) == 0
+
+
+def model_input_frame(rows: int, **columns: list) -> pd.DataFrame:
+    """A ``model_input`` frame of ``rows`` leads with every feature column the model reads: the given
+    columns as given, every other numeric feature missing and every other categorical ``Level0``."""
+    from lead_scoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+    data: dict[str, list] = {col: [None] * rows for col in NUMERIC_FEATURES}
+    data.update({col: ["Level0"] * rows for col in CATEGORICAL_FEATURES})
+    data.update(columns)
+    frame = pd.DataFrame(data)
+    for col in NUMERIC_FEATURES:
+        frame[col] = frame[col].astype("float64")
+    return frame

@@ -76,3 +76,22 @@ def test_first_positions_of_factorized_codes():
 
     codes = pd.factorize(np.array([7, 7, 3, 7, 9, 3, 1]))[0]
     assert first_positions(codes).tolist() == [0, 2, 4, 6]
+
+
+def test_category_codes_are_numbered_by_the_splits_that_list_them():
+    from lead_scoring.explain import _sides
+
+    codes = np.array([0, 1, 2, -1, 2], dtype=np.int64)  # -1: a missing category
+    # split 0 sends codes 0 and 2 left (4 is not in this batch), split 1 sends code 1 (9 neither)
+    sides, count = _sides(codes, [{"threshold": "0||2||4"}, {"threshold": "1||9"}])
+    # bit 0 for split 0, bit 1 for split 1, bit 2 (4) for missing; 2^3 = 8 numbers in all
+    assert sides.tolist() == [1, 2, 1, 4, 1] and count == 8
+
+
+def test_numeric_values_are_numbered_by_side_with_zero_and_missing_apart():
+    from lead_scoring.explain import _sides
+
+    values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, np.nan])
+    sides, count = _sides(values, [{"threshold": 2.0}, {"threshold": 0.5}, {"threshold": 0.5}])
+    # edges 0.5 and 2.0 (x <= edge goes left): 0 below 0.5, 1 up to 2.0, 2 above; zero 3, missing 4
+    assert sides.tolist() == [0, 3, 0, 1, 1, 2, 4] and count == 5
