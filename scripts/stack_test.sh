@@ -274,6 +274,8 @@ from datetime import datetime
 spans = [tuple(map(datetime.fromisoformat, line.split())) for line in sys.stdin if line.strip()]
 print(max(sum(start <= moment < end for start, end in spans) for moment, _ in spans))' <<<"$spans")
 check "the backfill's days ran at once (at most $at_once at a time)" [ "$at_once" -ge 2 ]
+tries=$(for run in "${runs[@]}"; do api GET "/dags/lead_scoring_inference_pipeline/dagRuns/$run/taskInstances" | json 'max(t["try_number"] for t in d["task_instances"])'; done | sort -n | tail -n 1)
+check "no task of the backfill needed a retry (at most $tries try)" [ "$tries" -eq 1 ]
 for worker in worker1 worker2; do
   # each worker logs the task instances it executes, with their run ids
   ran=$(grep "Executing workload" "$STATE/logs/$worker.log" | grep -cFf <(printf '%s\n' "${runs[@]}") || true)
