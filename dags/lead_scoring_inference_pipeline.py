@@ -27,8 +27,10 @@ database, hottest first for sales:
 
 A scheduled run covers one whole UTC day; a manual trigger covers the last whole day before it.
 Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline
---from-date 2021-12-01 --to-date 2021-12-31`: `LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS` days run at
-once (1 on SQLite; on PostgreSQL each run writes only its own rows).
+--from-date 2021-12-01 --to-date 2021-12-31 --max-active-runs N`: Airflow limits a backfill's runs
+by the backfill's own `max_active_runs` (the REST API's default is 10), not the DAG's, so give it
+`LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS` (1 on SQLite; on PostgreSQL each run writes only its own
+rows). Manual and scheduled runs are held to that setting.
 """
 
 from __future__ import annotations

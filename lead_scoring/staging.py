@@ -158,10 +158,12 @@ class StagingDatabase:
     ) -> int:
         """Replace the rows of ``table`` that share ``keys`` with ``frame``'s, and add the new ones.
 
-        One transaction: a rerun replaces its own rows and never duplicates them; rows under
-        other keys (other leads, or the same leads scored by another model version) stay. Columns
-        in ``keep`` are written for new rows only (e.g. when a lead was first scored). A table
-        written whole by another step (``model_input``) gets the unique index on ``keys`` here.
+        The rows go in in one transaction: a rerun replaces its own rows and never duplicates
+        them; rows under other keys (other leads, or the same leads scored by another model
+        version) stay. Columns in ``keep`` are written for new rows only (e.g. when a lead was
+        first scored). A table written whole by another step (``model_input``) gets the unique
+        index on ``keys`` here. Runs of different days may merge into the same table at once (on
+        PostgreSQL): see :meth:`_ensure_table`.
         """
         kept = set(keep)
         scratch = self.write_scratch(run_key, table, frame)
@@ -169,11 +171,8 @@ class StagingDatabase:
         columns = ", ".join(self._quote(c) for c in frame.columns)
         key_list = ", ".join(self._quote(k) for k in keys)
         try:
+            self._ensure_table(table, frame, keys)
             with self.writing() as conn:
-                if not sa.inspect(conn).has_table(table):
-                    bulk.write_frame(conn, frame.head(0), table)
-                index = self._quote(f"ux_{table}_key")
-                conn.execute(sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {target} ({key_list})"))
                 # one upsert through the table's unique index, in key order (the index then grows at
                 # its end): 3x faster than DELETE + INSERT at a million rows. (A correlated EXISTS,
                 # used before that, scanned the staged rows once per row of the table: hours.)
@@ -189,6 +188,33 @@ class StagingDatabase:
             with self.writing() as conn:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {staged}"))
         return len(frame)
+
+    def _ensure_table(self, table: str, frame: pd.DataFrame, keys: list[str]) -> None:
+        """Create ``table`` (from ``frame``'s columns) and its unique index on ``keys`` if missing,
+        in a transaction of its own, committed before any row goes in.
+
+        Concurrent merges (a backfill's days on several workers) would otherwise collide twice on
+        PostgreSQL: two runs finding no table both CREATE it, and the second fails on the catalog's
+        unique index until its retry; and ``CREATE INDEX IF NOT EXISTS`` takes a SHARE lock on the
+        table even when the index exists, so two runs holding it both wait for the other's to
+        insert: a deadlock. Here one transaction-scoped advisory lock per table makes the check and
+        the creation one step at a time, and an existing index is not created again, so the
+        upserts (ROW EXCLUSIVE, which do not conflict) run side by side. SQLite's write lock
+        already serialises writers.
+        """
+        index = f"ux_{table}_key"
+        with self.writing() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
+            inspector = sa.inspect(conn)
+            if not inspector.has_table(table):
+                bulk.write_frame(conn, frame.head(0), table)
+            elif any(found["name"] == index for found in inspector.get_indexes(table)):
+                return
+            key_list = ", ".join(self._quote(k) for k in keys)
+            conn.execute(
+                sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
+            )
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -214,6 +240,12 @@ class StagingDatabase:
 
     def _quote(self, name: str) -> str:
         return self.engine.dialect.identifier_preparer.quote(name)
+
+
+def _lock_key(table: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit integer) of creating ``table``."""
+    digest = hashlib.sha1(f"lead_scoring.staging:{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _create_engine(url: str) -> Engine:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The production topology without Docker: PostgreSQL, Redis, Airflow on the CeleryExecutor (api-server,
-# scheduler, dag-processor, one Celery worker) and an MLflow server on Postgres, all on loopback, from
-# the system's packages and this project's venv. Runs the four DAGs through Airflow's REST API, checks
-# Postgres and the MLflow registry, and tears everything down. Every wait is bounded, every check
+# scheduler, dag-processor, two Celery workers) and an MLflow server on Postgres, all on loopback, from
+# the system's packages and this project's venv. Runs the four DAGs through Airflow's REST API, then
+# backfills four days of the inference DAG at once across both workers, checks Postgres and the MLflow
+# registry, and tears everything down. Every wait is bounded, every check
 # fails the test when it does not hold, and the teardown fails it when a process is left behind.
 # The MLflow server runs on loopback without a login (a throwaway test machine; production: README).
 #
@@ -135,13 +136,18 @@ export LEAD_SCORING_DB_URL="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/st
 export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
 export LEAD_SCORING_LANDING_DIR="$STATE/home/landing"
 export LEAD_SCORING_OUTCOMES_DIR="$STATE/home/landing/outcomes"
+BACKFILL_DAYS=(2021-12-06 2021-12-07 2021-12-08 2021-12-09)  # the backfill at the end: these days at once
+export LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS=${#BACKFILL_DAYS[@]}
 
 log "airflow db migrate"
 "$BIN/airflow" db migrate >"$STATE/logs/migrate.log" 2>&1
-for part in "api-server" "scheduler" "dag-processor" "celery worker --concurrency 2"; do
-  name=${part%% *}
-  # shellcheck disable=SC2086
-  start "$name" "$BIN/airflow" $part
+for part in "api-server" "scheduler" "dag-processor"; do
+  start "$part" "$BIN/airflow" "$part"
+done
+# two Celery workers, as on two machines: their own names, and their log servers on their own ports
+for worker in worker1 worker2; do
+  start "$worker" env AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$(free_port)" \
+    "$BIN/airflow" celery worker --concurrency 2 --celery-hostname "$worker@%h"
 done
 API="http://127.0.0.1:$API_PORT"
 wait_for 120 "airflow api-server on $API" curl -sf "$API/api/v2/monitor/health"
@@ -247,8 +253,42 @@ check "predictions has rows ($predictions)" [ "$predictions" -gt 0 ]
 check "predictions come from one model version ($versions)" [ "$versions" -eq 1 ]
 champion=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/registered-models/alias?name=lead_scoring&alias=champion" | json 'd["model_version"]["version"]')
 check "the MLflow server has lead_scoring@champion (version $champion)" [ -n "$champion" ]
-workers=$(grep -c "Task finished\|succeeded in" "$STATE/logs/celery.log" || true)
-check "the Celery worker ran the tasks ($workers completions in its log)" [ "$workers" -gt 0 ]
+
+# -- a backfill across both workers: four past days at once (LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS) --
+# a manual run covers the last whole day before its logical date: the day after each day to score
+runs=()
+for day in "${BACKFILL_DAYS[@]}"; do
+  "$BIN/lead-scoring" generate --rows 300 --seed "${day//-/}" --start "$day" --end "$day" --no-label \
+    --out "$STATE/home/landing/leads_$day.csv" >/dev/null
+done
+for day in "${BACKFILL_DAYS[@]}"; do
+  after=$("$BIN/python" -c 'import datetime,sys; print(datetime.date.fromisoformat(sys.argv[1]) + datetime.timedelta(days=1))' "$day")
+  runs+=("$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" "{\"logical_date\": \"${after}T00:00:00Z\"}" | json 'd["dag_run_id"]')")
+done
+log "backfill: ${#runs[@]} inference runs triggered (${BACKFILL_DAYS[*]}), max_active_runs $LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS"
+for run in "${runs[@]}"; do wait_run lead_scoring_inference_pipeline "$run" 300; done
+spans=$(for run in "${runs[@]}"; do api GET "/dags/lead_scoring_inference_pipeline/dagRuns/$run" | json 'd["start_date"] + " " + d["end_date"]'; done)
+at_once=$("$BIN/python" -c '
+import sys
+from datetime import datetime
+spans = [tuple(map(datetime.fromisoformat, line.split())) for line in sys.stdin if line.strip()]
+print(max(sum(start <= moment < end for start, end in spans) for moment, _ in spans))' <<<"$spans")
+check "the backfill's days ran at once (at most $at_once at a time)" [ "$at_once" -ge 2 ]
+tries=$(for run in "${runs[@]}"; do api GET "/dags/lead_scoring_inference_pipeline/dagRuns/$run/taskInstances" | json 'max(t["try_number"] for t in d["task_instances"])'; done | sort -n | tail -n 1)
+check "no task of the backfill needed a retry (at most $tries try)" [ "$tries" -eq 1 ]
+for worker in worker1 worker2; do
+  # each worker logs the task instances it executes, with their run ids
+  ran=$(grep "Executing workload" "$STATE/logs/$worker.log" | grep -cFf <(printf '%s\n' "${runs[@]}") || true)
+  check "Celery $worker ran tasks of the backfill ($ran)" [ "$ran" -gt 0 ]
+done
+for day in "${BACKFILL_DAYS[@]}"; do
+  landed=$("$BIN/python" -c 'import pandas, sys; print(len(pandas.read_csv(sys.argv[1])))' "$STATE/home/landing/leads_$day.csv")
+  IFS='|' read -r rows leads <<<"$(sql "SELECT COUNT(*), COUNT(DISTINCT p.lead_id) FROM predictions p JOIN scored_leads s USING (lead_id)
+    WHERE s.created_date >= DATE '$day' AND s.created_date < DATE '$day' + 1")"
+  check "$day: each of its $landed leads in predictions once ($rows rows, $leads leads)" [ "$rows $leads" = "$landed $landed" ]
+  IFS='|' read -r recorded scored <<<"$(sql "SELECT COUNT(*), SUM(rows_scored) FROM scoring_runs WHERE run_key = 'interval:${day}T00:00:00'")"
+  check "$day: one scoring_runs row ($recorded), of its $landed leads ($scored)" [ "$recorded $scored" = "1 $landed" ]
+done
 
 # -- what a person sees: the MLflow runs view and the Airflow DAG list, in headless Chromium ----------
 shots="${LEAD_SCORING_UI_SHOTS:-$STATE/ui}"  # screenshots; set the variable to keep them

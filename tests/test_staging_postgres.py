@@ -8,6 +8,10 @@ Postgres by configuration alone.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,3 +78,76 @@ def test_a_rerun_replaces_the_tables_on_both(both):
         database.replace_tables({"model_input": pd.DataFrame({"lead_id": ["a", "b"]})}, run_key="first")
         database.replace_tables({"model_input": pd.DataFrame({"lead_id": ["c"]})}, run_key="second")
     assert [db.read_table("model_input")["lead_id"].tolist() for db in both.values()] == [["c"], ["c"]]
+
+
+def _merge_at_once(databases, frames, table, keys):
+    """Each database merges its frame into ``table`` from its own thread, all starting together
+    (two workers' runs of different days); returns what each raised, None when it landed."""
+    start = threading.Barrier(len(databases))
+
+    def merge(database, frame):
+        start.wait(timeout=10)
+        try:
+            database.merge_rows(f"day{frame['day'].iloc[0]}", table, frame, keys)
+        except Exception as exc:  # noqa: BLE001 - reported to the test below
+            return exc
+        return None
+
+    with ThreadPoolExecutor(len(databases)) as pool:
+        return list(pool.map(merge, databases, frames))
+
+
+def test_days_merged_at_once_into_an_empty_postgres_database_both_land(postgres_url, monkeypatch):  # noqa: F811
+    """Two runs creating `predictions` together: each sees no table, and without a lock the second
+    CREATE fails (duplicate pg_type row) until its retry. Both pause just before creating, so
+    they would collide every time; with the per-table lock the second waits, then finds the table."""
+    from lead_scoring import staging
+
+    created = threading.Barrier(2)
+    write_frame = staging.bulk.write_frame
+
+    def slow_create(conn, frame, table, *args, **kwargs):
+        if not table.startswith("_scratch_"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                created.wait(timeout=1)  # the other run reaches its CREATE too, unless it waits for a lock
+        return write_frame(conn, frame, table, *args, **kwargs)
+
+    monkeypatch.setattr(staging.bulk, "write_frame", slow_create)
+    databases = [StagingDatabase(postgres_url), StagingDatabase(postgres_url)]
+    drop_all_tables(databases[0])
+    keys = ["lead_id", "model_version"]
+    days = [
+        pd.DataFrame({"lead_id": [f"{day}-{i}" for i in range(50)], "model_version": "1", "day": day}) for day in (1, 2)
+    ]
+    try:
+        assert _merge_at_once(databases, days, "predictions", keys) == [None, None]
+        stored = databases[0].read_table("predictions")
+        assert sorted(stored["lead_id"]) == sorted(pd.concat(days)["lead_id"])
+    finally:
+        drop_all_tables(databases[0])
+        for database in databases:
+            database.dispose()
+
+
+def test_days_merged_at_once_into_an_existing_postgres_table_never_deadlock(postgres_url):  # noqa: F811
+    """Runs of different days merging into the same table at once, round after round: each lands
+    (no deadlock between one's index check and the other's insert), every row once."""
+    databases = [StagingDatabase(postgres_url) for _ in range(3)]
+    drop_all_tables(databases[0])
+    keys = ["lead_id", "model_version"]
+    try:
+        for round_ in range(15):
+            days = [
+                pd.DataFrame(
+                    {"lead_id": [f"{day}-{i}" for i in range(200)], "model_version": str(round_ % 2), "day": day}
+                )
+                for day in range(len(databases))
+            ]
+            assert _merge_at_once(databases, days, "predictions", keys) == [None] * len(databases), f"round {round_}"
+        stored = databases[0].read_table("predictions")
+        assert len(stored) == 2 * 3 * 200
+        assert not stored.duplicated(keys).any()
+    finally:
+        drop_all_tables(databases[0])
+        for database in databases:
+            database.dispose()
