@@ -42,3 +42,27 @@ def test_transform_needs_fit_and_the_contract_columns():
     features = LeadFeatures(min_count=1).fit(model_input(["pune"], ["Level1"]))
     with pytest.raises(InputDataError, match="first_platform_c_raw"):
         features.transform(model_input(["pune"], ["Level1"]).drop(columns=["first_platform_c_raw"]))
+
+
+def test_the_refusals_in_words():
+    with pytest.raises(RuntimeError) as caught:
+        LeadFeatures().transform(model_input(["pune"], ["Level1"]))
+    assert str(caught.value) == "LeadFeatures.transform called before fit"
+    from lead_scoring.errors import InputDataError
+
+    with pytest.raises(InputDataError) as refused:
+        LeadFeatures(min_count=1).fit(model_input(["pune"], ["Level1"]).drop(columns=["referred_lead", "city_mapped"]))
+    assert str(refused.value) == (
+        "model input lacks column(s) referred_lead, city_mapped: rerun `lead-scoring prepare` with this version"
+    )
+
+
+def test_numeric_features_read_from_text_are_numbers_and_garbage_is_missing():
+    frame = model_input(["pune", "pune"], ["Level1", "Level1"])
+    features = LeadFeatures(min_count=1).fit(frame)
+    frame["city_tier"] = ["2", "not a tier"]
+    frame["referred_lead"] = [1, 0]
+    scored = features.transform(frame)
+    assert scored["city_tier"].iloc[0] == 2.0 and pd.isna(scored["city_tier"].iloc[1])
+    assert scored["referred_lead"].tolist() == [1.0, 0.0]
+    assert {str(scored[col].dtype) for col in ("city_tier", "referred_lead")} == {"float64"}

@@ -10,13 +10,20 @@ import pytest
 
 from lead_scoring.errors import InputDataError
 from lead_scoring.feedback import (
+    PERFORMANCE_COLUMNS,
+    Figures,
     Targets,
+    TargetsVerdict,
+    WeekPerformance,
     labelled_training_rows,
     latest_complete_verdict,
     merge_outcomes,
+    outcomes_from_labelled,
     performance_table,
+    realized_figures,
     retrain_reason,
     retrain_tags,
+    scored_lead_rows,
     validate_outcomes,
     week_start,
     weekly_performance,
@@ -280,3 +287,211 @@ def test_live_sales_tables_take_one_versions_labelled_leads():
     buckets = {row["bucket"]: row for row in tables["sales/buckets_live.json"]}
     assert buckets["hot"]["leads"] == 2 and buckets["warm"]["leads"] == 1 and buckets["cold"]["leads"] == 1
     assert live_sales_tables(scored, "3", 0.7, 0.4) == {}
+
+
+# -- pinned decisions, each with a hand-computed expectation (issue #13) -------------------------------
+
+
+def test_a_missing_lead_id_and_label_are_both_named_and_no_rows_is_refused():
+    with pytest.raises(InputDataError) as caught:
+        validate_outcomes(text([["x"]], ["note"]), "out.csv")
+    assert str(caught.value) == "out.csv: missing required column(s): lead_id, app_complete_flag"
+    with pytest.raises(InputDataError) as caught:
+        validate_outcomes(text([], COLUMNS), "out.csv")
+    assert str(caught.value) == "out.csv: no outcome rows"
+
+
+def test_without_outcome_at_every_row_gets_a_missing_moment_and_labels_are_integers():
+    checked = validate_outcomes(text([["L1", "1"], ["L2", "0.0"], ["L1", "1"], ["L3", " 0 "]], COLUMNS[:2]), "out.csv")
+    assert checked.frame["lead_id"].tolist() == ["L1", "L2", "L3"]
+    assert checked.frame["app_complete_flag"].tolist() == [1, 0, 0]
+    assert str(checked.frame["app_complete_flag"].dtype) == "int64"
+    assert checked.frame["outcome_at"].isna().tolist() == [True, True, True]
+    assert str(checked.frame["outcome_at"].dtype) == "datetime64[ns]"
+
+
+def test_a_different_label_at_the_same_outcome_at_wins_as_the_later_arrival():
+    """Only a strictly older outcome_at is stale; the same moment falls back to "arrived later wins"."""
+    stored = outcomes([("L1", 0, "2021-12-10 09:00"), ("L2", 0, "2021-12-10 09:00")])
+    incoming = outcomes([("L1", 1, "2021-12-10 09:00"), ("L2", 1, "2021-12-10 08:59")])
+    merge = merge_outcomes(stored, incoming)
+    assert (merge.new, merge.changed, merge.unchanged, merge.stale) == (0, 1, 0, 1)
+    assert merge.rows["lead_id"].tolist() == ["L1"]
+
+
+def test_merged_rows_are_the_outcome_columns_only_numbered_from_zero():
+    stored = outcomes([("L1", 0, None)])
+    incoming = outcomes([("L1", 0, None), ("L2", 1, "2021-12-15"), ("L3", 0, None)]).assign(note="x")
+    incoming.index = [7, 8, 9]
+    merge = merge_outcomes(stored, incoming)
+    assert list(merge.rows.columns) == ["lead_id", "app_complete_flag", "outcome_at"]
+    assert merge.rows.index.tolist() == [0, 1]
+    assert merge.rows["lead_id"].tolist() == ["L2", "L3"]
+    # nothing stored yet: every incoming row is new, and the same shape comes back
+    first = merge_outcomes(stored.head(0), incoming)
+    assert (first.new, first.changed, first.unchanged, first.stale) == (3, 0, 0, 0)
+    assert list(first.rows.columns) == ["lead_id", "app_complete_flag", "outcome_at"]
+    assert first.rows.index.tolist() == [0, 1, 2]
+    assert first.rows["lead_id"].tolist() == ["L1", "L2", "L3"]
+
+
+def test_no_labelled_lead_gives_empty_figures():
+    empty = np.array([])
+    assert realized_figures(empty, empty, empty) == Figures(0, None, None, None, None, None)
+
+
+def test_f1_is_missing_when_precision_or_recall_is_and_zero_when_no_flag_is_right():
+    # two completed applications, nothing flagged: recall 0, precision undefined, so f1 undefined
+    none_flagged = realized_figures(np.array([1, 1, 0]), np.array([0.3, 0.2, 0.1]), np.array([0, 0, 0]))
+    assert (none_flagged.precision, none_flagged.recall, none_flagged.f1) == (None, 0.0, None)
+    assert none_flagged.flagged_share == 0.0
+    # no application at all, one flagged: precision 0, recall undefined, so f1 undefined
+    none_completed = realized_figures(np.array([0, 0]), np.array([0.9, 0.1]), np.array([1, 0]))
+    assert (none_completed.precision, none_completed.recall, none_completed.f1) == (0.0, None, None)
+    assert none_completed.auc is None and none_completed.flagged_share == 0.5
+    # one flag, on the wrong lead: precision 0/1, recall 0/1, f1 0
+    wrong = realized_figures(np.array([1, 0]), np.array([0.4, 0.6]), np.array([0, 1]))
+    assert (wrong.auc, wrong.precision, wrong.recall, wrong.f1, wrong.flagged_share) == (0.0, 0.0, 0.0, 0.0, 0.5)
+
+
+def test_weeks_are_ordered_by_version_then_week_whatever_the_input_order():
+    frame = scored_frame().iloc[::-1]  # the later week first
+    other = scored_frame().iloc[:2].assign(model_version="0")  # listed last, sorts first
+    weeks = weekly_performance(pd.concat([frame, other]), min_labelled=1, targets=TARGETS)
+    assert [(w.model_version, w.week_start) for w in weeks] == [
+        ("0", pd.Timestamp("2021-11-29")),
+        ("1", pd.Timestamp("2021-11-29")),
+        ("1", pd.Timestamp("2021-12-06")),
+    ]
+
+
+def test_a_version_read_as_a_number_and_as_text_is_one_version():
+    frame = scored_frame().iloc[:6].assign(model_version=[1, 1, 1, "1", "1", "1"])
+    (week,) = weekly_performance(frame, min_labelled=5, targets=TARGETS)
+    assert (week.model_version, week.leads_scored, week.figures.leads_labelled) == ("1", 6, 5)
+
+
+def test_a_week_with_too_few_labels_has_no_misses():
+    weeks = weekly_performance(scored_frame(), min_labelled=6, targets=TARGETS)
+    assert [(w.status, w.misses) for w in weeks] == [("too_few_labels", ()), ("too_few_labels", ())]
+
+
+def test_a_week_with_exactly_the_minimum_of_labels_is_judged():
+    five = weekly_performance(scored_frame().iloc[:6], min_labelled=5, targets=TARGETS)
+    assert [w.status for w in five] == ["below_target"]
+
+
+def week(status: str, figures: Figures) -> WeekPerformance:
+    return WeekPerformance("3", pd.Timestamp("2021-12-06"), 9, figures, status)  # type: ignore[arg-type]
+
+
+def test_a_judged_week_row_carries_its_figures_and_nan_where_undefined():
+    row = week("ok", Figures(4, None, 0.5, 0.25, 1 / 3, 0.125)).row()
+    assert list(row) == list(PERFORMANCE_COLUMNS)
+    assert {k: v for k, v in row.items() if k != "auc"} == {
+        "model_version": "3",
+        "week_start": pd.Timestamp("2021-12-06"),
+        "leads_scored": 9,
+        "leads_labelled": 4,
+        "precision": 0.5,
+        "recall": 0.25,
+        "f1": 1 / 3,
+        "flagged_share": 0.125,
+        "status": "ok",
+    }
+    assert np.isnan(row["auc"])
+
+
+def test_a_week_with_too_few_labels_shows_its_count_but_no_figure():
+    row = week("too_few_labels", Figures(2, 0.5, 0.5, 0.5, 0.5, 0.5)).row()
+    assert (row["leads_scored"], row["leads_labelled"], row["status"]) == (9, 2, "too_few_labels")
+    assert all(np.isnan(row[name]) for name in ("auc", "precision", "recall", "f1", "flagged_share"))
+
+
+def test_the_performance_table_has_the_table_columns_and_types_even_when_empty():
+    empty = performance_table(())
+    assert list(empty.columns) == list(PERFORMANCE_COLUMNS) and empty.empty
+    table = performance_table([week("ok", Figures(4, 0.75, 0.5, 0.25, 1 / 3, 0.125))])
+    for frame in (empty, table):
+        assert list(frame.columns) == list(PERFORMANCE_COLUMNS)
+        assert {
+            col: str(frame[col].dtype) for col in PERFORMANCE_COLUMNS if col not in ("model_version", "status")
+        } == {
+            "week_start": "datetime64[ns]",
+            "leads_scored": "int64",
+            "leads_labelled": "int64",
+            "auc": "float64",
+            "precision": "float64",
+            "recall": "float64",
+            "f1": "float64",
+            "flagged_share": "float64",
+        }
+    assert table.iloc[0].tolist() == ["3", pd.Timestamp("2021-12-06"), 9, 4, 0.75, 0.5, 0.25, 1 / 3, 0.125, "ok"]
+
+
+def test_the_verdict_in_words():
+    assert TargetsVerdict("no_judged_week").describe() == "no complete week has enough labelled leads to judge yet"
+    assert TargetsVerdict("ok", pd.Timestamp("2021-11-29")).describe() == "week of 2021-11-29 met the targets"
+    below = TargetsVerdict(
+        "below_target", pd.Timestamp("2021-11-29"), ("v1: auc 0.667 <= 0.75", "v2: recall 0.5 <= 0.75")
+    )
+    assert below.describe() == "week of 2021-11-29 below target: v1: auc 0.667 <= 0.75; v2: recall 0.5 <= 0.75"
+
+
+def test_retrain_tags_join_distinct_reasons_skip_events_without_extra_and_cap_the_length():
+    events = {
+        "outcomes": [SimpleNamespace(extra={"retrain_reason": "a"}), SimpleNamespace(), SimpleNamespace(extra=None)],
+        "model_input": [SimpleNamespace(extra={"retrain_reason": "b"}), SimpleNamespace(extra={"retrain_reason": "a"})],
+    }
+    assert retrain_tags(events) == {"retrain_reason": "a | b"}
+    long = {"outcomes": [SimpleNamespace(extra={"retrain_reason": "x" * 6000})]}
+    assert retrain_tags(long) == {"retrain_reason": "x" * 5000}
+
+
+def test_scored_lead_rows_drop_the_label_and_stamp_the_scoring_moment():
+    batch = pd.DataFrame({"lead_id": ["a", "b"], "city_tier": [1.0, 3.0], "app_complete_flag": [1, 0]}, index=[4, 9])
+    rows = scored_lead_rows(batch, pd.Timestamp("2021-12-06 07:30"))
+    assert list(rows.columns) == ["lead_id", "city_tier", "first_scored_at"]
+    assert rows.index.tolist() == [0, 1]
+    assert rows["first_scored_at"].tolist() == [pd.Timestamp("2021-12-06 07:30")] * 2
+    assert "app_complete_flag" in batch.columns  # the caller's frame is left as it was
+    # a batch to score has no label to drop
+    unlabelled = scored_lead_rows(batch.drop(columns=["app_complete_flag"]), pd.Timestamp("2021-12-06"))
+    assert list(unlabelled.columns) == ["lead_id", "city_tier", "first_scored_at"]
+
+
+def test_labelled_rows_take_an_integer_label_and_need_no_scoring_moment():
+    scored = pd.DataFrame({"lead_id": ["a", "b"], "city_tier": [1.0, 2.0]})  # no first_scored_at column
+    got = pd.DataFrame({"lead_id": ["a", "b"], "app_complete_flag": [1.0, 0.0]})  # a label read back as a float
+    fresh = labelled_training_rows(scored, got, pd.DataFrame({"lead_id": [], "app_complete_flag": []}))
+    assert (fresh.added, fresh.relabelled) == (2, 0)
+    assert fresh.rows["app_complete_flag"].tolist() == [1, 0]
+    assert str(fresh.rows["app_complete_flag"].dtype) == "int64"
+
+
+def test_a_lead_held_twice_in_model_input_is_judged_by_its_first_row():
+    scored = pd.DataFrame({"lead_id": ["b"], "city_tier": [2.0]})
+    current = pd.DataFrame({"lead_id": ["b", "b"], "app_complete_flag": [0, 1]})
+    same = labelled_training_rows(scored, outcomes([("b", 0, None)]), current)
+    assert (same.added, same.relabelled, len(same.rows)) == (0, 0, 0)
+    other = labelled_training_rows(scored, outcomes([("b", 1, None)]), current)
+    assert (other.added, other.relabelled, other.rows["app_complete_flag"].tolist()) == (0, 1, [1])
+
+
+def test_the_demo_outcomes_come_back_at_midnight_two_weeks_after_the_lead():
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["a", "b"],
+            "created_date": pd.to_datetime(["2021-12-01 15:30", "2021-12-05 23:59"]),
+            "app_complete_flag": [1.0, 0.0],
+        }
+    )
+    made = outcomes_from_labelled(leads)
+    assert list(made.columns) == ["lead_id", "app_complete_flag", "outcome_at"]
+    assert made["lead_id"].tolist() == ["a", "b"]
+    assert made["app_complete_flag"].tolist() == [1, 0] and str(made["app_complete_flag"].dtype) == "int64"
+    assert made["outcome_at"].tolist() == [pd.Timestamp("2021-12-15"), pd.Timestamp("2021-12-19")]
+    assert outcomes_from_labelled(leads, delay_days=1)["outcome_at"].tolist() == [
+        pd.Timestamp("2021-12-02"),
+        pd.Timestamp("2021-12-06"),
+    ]

@@ -137,3 +137,76 @@ def test_the_declared_steps_name_pure_functions_and_read_only_what_an_earlier_st
         written.add(step.writes)
     assert DATA_PIPELINE_TABLES == tuple(step.writes for step in DATA_STEPS)
     assert len({step.task_id for step in DATA_STEPS}) == len(DATA_STEPS)
+
+
+def hand_built_interactions() -> pd.DataFrame:
+    """Two leads as the interaction step leaves them, listed b then a."""
+    frame = pd.DataFrame(
+        {
+            LEAD_ID: ["b", "a"],
+            "created_date": pd.to_datetime(["2021-08-02", "2021-08-01"]),
+            CITY_TIER: [1, 3],  # integers: the model input must still carry floats
+            "first_platform_c": ["Level0", OTHERS_LEVEL],
+            "first_utm_medium_c": ["Level2", OTHERS_LEVEL],
+            "first_utm_source_c": [OTHERS_LEVEL, "Level14"],
+            "total_leads_droppped": [0, 2],
+            "referred_lead": [1, 0],
+        }
+    )
+    for i, group in enumerate(INTERACTION_GROUPS):
+        frame[group] = [i, 0]
+    frame[LABEL] = [1.0, 0.0]
+    return frame
+
+
+def test_model_input_columns_in_contract_order_with_the_raw_values_beside_their_mapped_ones():
+    loaded = pd.DataFrame(
+        {
+            LEAD_ID: ["a", "b"],  # another order than the interactions: matched by lead_id
+            CITY: ["Agra", " Pune "],
+            "first_platform_c": ["Level7", "Level0"],
+            "first_utm_medium_c": [None, "Level2"],
+            "first_utm_source_c": ["Level14", "Level99"],
+        }
+    )
+    model_input = build_model_input(hand_built_interactions(), loaded)
+    assert list(model_input.columns) == [
+        "lead_id",
+        "created_date",
+        "city_tier",
+        "city_mapped",
+        "first_platform_c_raw",
+        "first_utm_medium_c_raw",
+        "first_utm_source_c_raw",
+        "first_platform_c",
+        "first_utm_medium_c",
+        "first_utm_source_c",
+        "total_leads_droppped",
+        "referred_lead",
+        "assistance_interaction",
+        "career_interaction",
+        "payment_interaction",
+        "social_interaction",
+        "syllabus_interaction",
+        "app_complete_flag",
+    ]
+    assert model_input[LEAD_ID].tolist() == ["b", "a"]
+    assert model_input[CITY].tolist() == ["pune", "agra"]
+    assert model_input["first_platform_c_raw"].tolist() == ["Level0", "Level7"]
+    assert model_input["first_utm_medium_c_raw"].tolist() == ["Level2", None]
+    assert model_input["first_utm_source_c_raw"].tolist() == ["Level99", "Level14"]
+    assert model_input[CITY_TIER].tolist() == [1.0, 3.0] and str(model_input[CITY_TIER].dtype) == "float64"
+    assert model_input["syllabus_interaction"].tolist() == [4.0, 0.0]
+    assert model_input[LABEL].tolist() == [1, 0] and str(model_input[LABEL].dtype) == "int64"
+
+
+def test_model_input_without_loaded_leads_has_no_raw_columns():
+    model_input = build_model_input(hand_built_interactions())
+    assert list(model_input.columns)[:4] == ["lead_id", "created_date", "city_tier", "first_platform_c"]
+    assert CITY not in model_input.columns
+
+
+def test_model_input_names_the_columns_the_interactions_lack():
+    with pytest.raises(KeyError) as caught:
+        build_model_input(hand_built_interactions().drop(columns=[CITY_TIER, "referred_lead"]))
+    assert caught.value.args == ("interactions frame lacks ['city_tier', 'referred_lead']",)
