@@ -82,36 +82,12 @@ def write_frame(conn: Connection, frame: pd.DataFrame, table: str, if_exists: st
     if marker is None:  # pragma: no cover - drivers with named parameters
         frame.to_sql(table, conn, if_exists="append", index=False, chunksize=_WRITE_CHUNK)
         return
-    quote = conn.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(c) for c in frame.columns)
-    values = ", ".join([marker] * frame.shape[1])
-    _execute_rows(conn, frame, f"INSERT INTO {quote(table)} ({columns}) VALUES ({values})")
-
-
-def upsert_frame(conn: Connection, frame: pd.DataFrame, table: str, keys: list[str], update: list[str]) -> None:
-    """Insert ``frame``'s rows into the existing ``table`` (SQLite), each through the unique index on
-    ``keys``: a row whose keys are there already updates its ``update`` columns instead (none: it stays).
-
-    The rows go in key order, so a growing index grows at its end. One statement per row bound
-    straight from the columns: no scratch copy to write, sort and read back (2x faster at a million).
-    """
-    quote = conn.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(c) for c in frame.columns)
-    key_list = ", ".join(quote(k) for k in keys)
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
-    action = f"DO UPDATE SET {updates}" if update else "DO NOTHING"
-    sql = (
-        f"INSERT INTO {quote(table)} ({columns}) VALUES ({', '.join(['?'] * frame.shape[1])}) "
-        f"ON CONFLICT ({key_list}) {action}"
-    )
-    _execute_rows(conn, frame.sort_values(keys, kind="stable") if len(frame) > 1 else frame, sql)
-
-
-def _execute_rows(conn: Connection, frame: pd.DataFrame, sql: str) -> None:
-    """``executemany`` of ``sql`` over the frame's rows, a chunk at a time, in the caller's transaction."""
     # SQLite stores a bound NaN as NULL, and binds floats much faster than None (which goes through
     # the sqlite3 module's adapter look-up), so missing values can stay NaN there.
     missing = _NAN if conn.dialect.name == "sqlite" else None
+    quote = conn.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in frame.columns)
+    sql = f"INSERT INTO {quote(table)} ({columns}) VALUES ({', '.join([marker] * frame.shape[1])})"
     cursor = _driver(conn).cursor()  # the connection's DBAPI transaction
     try:
         for chunk in _chunks(frame):
