@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from lead_scoring.monitoring import (
     thin_evidence_reference,
     unusual_against_training,
 )
-from lead_scoring.registry import ScoringModel, load_scoring_model
+from lead_scoring.registry import ScoringModel, load_version, scoring_version
 from lead_scoring.schema import LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.scoring import COLD, HOT, WARM, ScoringSummary, build_predictions, unusual_inputs
 from lead_scoring.scoring_runs import recent_scores, record_run
@@ -38,10 +39,28 @@ from lead_scoring.staging import StagingDatabase, run_key_for
 StepCallback = Callable[[str], None]
 
 
+_LOADED: OrderedDict[tuple[str, str, str, str], ScoringModel] = OrderedDict()
+_LOADED_VERSIONS = 2  # a worker scoring with one champion, and a backfill's older version beside it
+
+
 def load_model(settings: Settings, version: str | None = None) -> ScoringModel:
     """The registry's champion (or a given version), its pyfunc model and its reference profile: the one
-    place both scoring paths load a model."""
-    return load_scoring_model(settings, version)
+    place both scoring paths load a model.
+
+    The champion alias is looked up on every call (it moves); the model and profile of a version are
+    loaded once per process and kept (a registered version's artifacts never change), the last
+    ``_LOADED_VERSIONS`` of them. The version's tags are the registry's current ones.
+    """
+    found = scoring_version(settings, version)
+    key = (settings.tracking_uri, settings.model_name, str(found.version), found.run_id)
+    cached = _LOADED.get(key)
+    if cached is None:
+        cached = _LOADED[key] = load_version(settings, found)
+        while len(_LOADED) > _LOADED_VERSIONS:
+            _LOADED.popitem(last=False)
+    else:
+        _LOADED.move_to_end(key)
+    return replace(cached, tags=dict(found.tags))
 
 
 def score_file(

@@ -206,6 +206,11 @@ def champion_stack(history: list[dict[str, Any]]) -> list[str]:
 
 def load_scoring_model(settings: Settings, version: str | None = None) -> ScoringModel:
     """The champion (or a given version) as a pyfunc, with the reference profile saved beside it."""
+    return load_version(settings, scoring_version(settings, version))
+
+
+def scoring_version(settings: Settings, version: str | None = None) -> VersionFacts:
+    """The champion's (or a given version's) registry facts, without loading the model."""
     if version is None:
         found = version_by_alias(settings, CHAMPION)
         if found is None:
@@ -213,8 +218,12 @@ def load_scoring_model(settings: Settings, version: str | None = None) -> Scorin
                 f"no champion for '{settings.model_name}' in {settings.redacted_tracking_uri()}: "
                 "run `lead-scoring train` first (or `lead-scoring promote VERSION`)"
             )
-    else:
-        found = _require_version(settings, str(version))
+        return found
+    return _require_version(settings, str(version))
+
+
+def load_version(settings: Settings, found: VersionFacts) -> ScoringModel:
+    """A registered version as a pyfunc, with the reference profile saved beside it."""
     return ScoringModel(
         name=settings.model_name,
         version=found.version,

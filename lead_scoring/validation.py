@@ -108,18 +108,21 @@ def validate_raw_leads(
         keep.append(LABEL)
     frame = raw if list(raw.columns) == keep else raw[keep]
 
-    duplicated = frame.duplicated()
+    # one hash per row of the raw features: it finds the duplicate candidates, and it is the derived id
+    hashes = _combine_hashes([_text_hash(frame[col], categorize=col != CREATED_DATE) for col in RAW_FEATURE_COLUMNS])
+    duplicated = _exact_duplicates(frame, hashes)
     report.duplicates_dropped = int(duplicated.sum())
     if report.duplicates_dropped:
         log.warning("%s: dropped %d exact duplicate row(s)", source, report.duplicates_dropped)
         frame = frame[~duplicated]  # the index keeps each row's position in the file, for messages
+        hashes = hashes[~duplicated.to_numpy()]
 
     typed = _coerce(frame, source, report.has_label)  # a typed copy: ``frame`` keeps the text as read
     if LEAD_ID in typed.columns:
         typed[LEAD_ID] = _checked_lead_ids(typed[LEAD_ID], source)
     else:
         report.ids_derived = True
-        typed.insert(0, LEAD_ID, derive_lead_ids(frame))
+        typed.insert(0, LEAD_ID, _ids_from_hashes(hashes, frame.index))
     if report.has_label:
         typed[LABEL] = typed[LABEL].astype("int64")
     typed.index = pd.RangeIndex(len(typed))  # what reset_index(drop=True) gives, without copying every column
@@ -209,27 +212,60 @@ def derive_lead_ids(frame: pd.DataFrame, columns: Sequence[str] = RAW_FEATURE_CO
     (distinct leads that look alike, or a lead exported with two labels) get a running occurrence
     number mixed in, so no two rows ever share an id.
     """
-    hashed = _combine_hashes([_text_hash(frame[col]) for col in columns])
+    hashed = _combine_hashes([_text_hash(frame[col], categorize=col != CREATED_DATE) for col in columns])
+    return _ids_from_hashes(hashed, frame.index)
+
+
+def _ids_from_hashes(row_hashes: NDArray[Any], index: pd.Index) -> pd.Series:
+    """``L`` and 16 hex digits per row hash; a repeated hash gets its running occurrence number mixed in."""
+    hashed = row_hashes.copy()
     occurrence = pd.Series(hashed).groupby(hashed, sort=False).cumcount().to_numpy().astype(np.uint64)
     if occurrence.any():
         repeated = occurrence > 0
         hashed[repeated] = hash_array(hashed[repeated] + occurrence[repeated])
-    return pd.Series([f"L{value:016x}" for value in hashed.tolist()], index=frame.index, dtype=object)
+    return pd.Series(_hex_ids(hashed), index=index, dtype=object)
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex_ids(values: NDArray[Any]) -> NDArray[Any]:
+    """``f"L{value:016x}"`` for every uint64, in numpy: 20x faster than formatting a million one by one."""
+    digits = np.empty((len(values), 17), dtype=np.uint8)
+    digits[:, 0] = ord("L")
+    nibbles = values.astype(">u8").view(np.uint8).reshape(-1, 8)  # big-endian bytes, most significant first
+    digits[:, 1::2] = _HEX_DIGITS[nibbles >> 4]
+    digits[:, 2::2] = _HEX_DIGITS[nibbles & 0x0F]
+    return digits.view("S17").ravel().astype("U17").astype(object)
+
+
+def _exact_duplicates(frame: pd.DataFrame, row_hashes: NDArray[Any]) -> pd.Series:
+    """``frame.duplicated()``, compared in full only among the rows whose feature hash repeats.
+
+    Exact copies always share the hash, so they are all among those rows; comparing every column of
+    a million rows costs seconds, and a batch has few repeats.
+    """
+    duplicated = pd.Series(False, index=frame.index)
+    candidates = pd.Series(row_hashes).duplicated(keep=False).to_numpy()
+    if candidates.any():
+        duplicated[candidates] = frame[candidates].duplicated().to_numpy()
+    return duplicated
 
 
 _EMPTY_TEXT_HASH = hash_array(np.array([""], dtype=object))[0]
 
 
-def _text_hash(column: pd.Series) -> NDArray[Any]:
+def _text_hash(column: pd.Series, categorize: bool = True) -> NDArray[Any]:
     """``hash_array`` of a text column with missing cells hashed as the empty string (no filled copy).
 
     Each value hashes on its own, so only the present ones are hashed: most interaction columns of
-    an export are almost all empty.
+    an export are almost all empty. ``categorize=False`` hashes every value instead of the distinct
+    ones (the same hashes): faster for a column of mostly distinct values, such as date-times.
     """
     present = column.notna().to_numpy()
     hashed = np.full(len(column), _EMPTY_TEXT_HASH, dtype=np.uint64)
     if present.any():
-        hashed[present] = hash_array(column.to_numpy()[present])
+        hashed[present] = hash_array(column.to_numpy()[present], categorize=categorize)
     return hashed
 
 
