@@ -111,7 +111,7 @@ def _python_values(column: pd.Series, missing: float | None) -> list[Any]:
         return column.tolist()  # NaN is already the missing marker
     if column.dtype in (np.int64, np.bool_):
         return column.tolist()
-    if column.dtype == np.dtype("datetime64[ns]"):
+    if _naive_datetime(column):
         return _datetime_text(column, missing).tolist()
     if pd.api.types.is_datetime64_any_dtype(column):  # time-zone aware: rare and small
         return column.dt.strftime(_DATETIME_FORMAT).astype(object).where(column.notna(), missing).tolist()
@@ -119,6 +119,12 @@ def _python_values(column: pd.Series, missing: float | None) -> list[Any]:
 
 
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how pandas' to_sql writes a date-time to SQLite
+
+
+def _naive_datetime(column: pd.Series) -> bool:
+    """A date-time column without a time zone, in any unit: ``pd.Timestamp(datetime)`` is in
+    microseconds and ``pd.Timestamp("2021-12-01")`` in seconds, not only pandas' nanoseconds."""
+    return isinstance(column.dtype, np.dtype) and column.dtype.kind == "M"
 
 
 def _datetime_text(column: pd.Series, missing: object) -> NDArray[Any]:
@@ -151,7 +157,7 @@ def _copy_rows(conn: Connection, frame: pd.DataFrame, table: str) -> None:
 
 def _copy_fields(column: pd.Series) -> list[str]:
     """A column as COPY text fields: ``\\N`` for missing, backslash, tab and line breaks escaped."""
-    if column.dtype == np.dtype("datetime64[ns]"):
+    if _naive_datetime(column):
         return _datetime_text(column, _COPY_NULL).tolist()
     if pd.api.types.is_datetime64_any_dtype(column):  # time-zone aware: with its offset
         return column.dt.strftime(_DATETIME_FORMAT + "%z").where(column.notna(), _COPY_NULL).tolist()
