@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,19 +33,23 @@ _MEASURE = (
     "t = time.perf_counter()\n"
     "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
     "code = done.returncode\n"
-    "sys.stderr.write(done.stderr[-3000:] if code else '')\n"
+    "sys.stderr.write(done.stderr if code else ''.join(l for l in done.stderr.splitlines(True) if ' took ' in l))\n"
     "elapsed = time.perf_counter() - t\n"
     "print(code, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
+# the CLI's -v line per finished step: "INFO lead_scoring.cli: score: write took 12.34 s"
+_STEP_TIME = re.compile(r": \w+: (.+) took ([0-9.]+) s$")
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of ``command``; raises when it fails."""
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, dict[str, float]]:
+    """Wall seconds, peak RSS (MiB) and the seconds of each step the CLI reported, of one run of
+    ``command``; raises when it fails."""
     result = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, env=env)
     code, seconds, rss_kib = result.stdout.split()
     if int(code) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with status {code}:\n{result.stderr}")
-    return float(seconds), int(rss_kib) / 1024
+        raise RuntimeError(f"{' '.join(command)} failed with status {code}:\n{result.stderr[-3000:]}")
+    steps = {m.group(1): float(m.group(2)) for m in map(_STEP_TIME.search, result.stderr.splitlines()) if m}
+    return float(seconds), int(rss_kib) / 1024, steps
 
 
 def leads_file(rows: int, labelled: bool) -> Path:
@@ -69,7 +74,7 @@ def bench_size(rows: int, runs: int) -> list[dict]:
         env.pop("LEAD_SCORING_DB_URL", None)
         cli = str(BIN / "lead-scoring")
         steps = [
-            ("prepare", [cli, "prepare", "--input", str(labelled)]),
+            ("prepare", [cli, "-v", "prepare", "--input", str(labelled)]),
             (
                 "reference prepare",
                 [
@@ -81,8 +86,8 @@ def bench_size(rows: int, runs: int) -> list[dict]:
                     str(home / "reference.db"),
                 ],
             ),
-            ("train", [cli, "train"]),
-            ("score", [cli, "score", "--input", str(unlabelled), "--top", "0"]),
+            ("train", [cli, "-v", "train"]),
+            ("score", [cli, "-v", "score", "--input", str(unlabelled), "--top", "0"]),
         ]
         for name, command in steps:
             samples = []
@@ -90,8 +95,14 @@ def bench_size(rows: int, runs: int) -> list[dict]:
                 if name == "reference prepare":
                     (home / "reference.db").unlink(missing_ok=True)
                 samples.append(measure(command, env))
-            seconds = statistics.median(s for s, _ in samples)
-            memory = statistics.median(m for _, m in samples)
+            seconds = statistics.median(s for s, _, _ in samples)
+            memory = statistics.median(m for _, m, _ in samples)
+            # each step's median over the runs, and what the steps leave out (interpreter start, imports)
+            names = list(dict.fromkeys(step for _, _, steps in samples for step in steps))
+            breakdown = {step: statistics.median(t[step] for _, _, t in samples if step in t) for step in names}
+            if breakdown:
+                breakdown = {"start-up": max(seconds - sum(breakdown.values()), 0.0), **breakdown}
+            breakdown = {step: round(t, 2) for step, t in breakdown.items()}
             results.append(
                 {
                     "step": name,
@@ -100,12 +111,15 @@ def bench_size(rows: int, runs: int) -> list[dict]:
                     "seconds": round(seconds, 2),
                     "rows_per_second": round(rows / seconds),
                     "peak_rss_mib": round(memory),
+                    "steps": breakdown,
                 }
             )
             print(
                 f"  {name:<18} {rows:>9,} rows  {seconds:8.2f} s  {rows / seconds:>10,.0f} rows/s  {memory:8.0f} MiB",
                 flush=True,
             )
+            if breakdown:
+                print("    " + ", ".join(f"{step} {t:.1f} s" for step, t in breakdown.items()), flush=True)
     return results
 
 

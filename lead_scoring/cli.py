@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -351,7 +352,20 @@ def _progress(steps: list[str], title: str) -> Iterator[Callable[[str], None]]:
 
     console = Console(stderr=True)
     if not console.is_terminal:
-        yield lambda name: log.debug("%s: %s", title, name)
+        # a line per finished step with its time (-v): where a run spent it, for logs and `make bench`
+        current: list[tuple[str, float]] = []
+
+        def finish() -> None:
+            if current:
+                name, since = current.pop()
+                log.info("%s: %s took %.2f s", title, name, time.perf_counter() - since)
+
+        def step(name: str) -> None:
+            finish()
+            current.append((name, time.perf_counter()))
+
+        yield step
+        finish()
         return
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True

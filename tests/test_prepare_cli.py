@@ -42,6 +42,20 @@ def test_prepare_writes_five_tables_and_summarises(home, cli):
     assert tables[MODEL_INPUT][LEAD_ID].is_unique
 
 
+def test_verbose_logs_each_step_with_its_time_in_order(home, cli):
+    """-v says where a run spent its time, one line per finished step (what `make bench` reads)."""
+    from lead_scoring.schema import DATA_STEPS
+
+    path = write_csv(raw_leads(10), home / "leads.csv")
+    status, _, err = cli("-v", "prepare", "--input", path)
+    assert status == 0
+    took = [line.split("prepare: ", 1)[1].rsplit(" took ", 1)[0] for line in err.splitlines() if " took " in line]
+    assert took == ["validate", *(step.label for step in DATA_STEPS), "write"]
+    status, _, quiet = cli("prepare", "--input", path)
+    assert status == 0
+    assert " took " not in quiet
+
+
 def test_rerun_replaces_the_tables(home, cli):
     write_csv(raw_leads(10), home / "a.csv")
     write_csv(raw_leads(5), home / "b.csv")
