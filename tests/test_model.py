@@ -94,6 +94,22 @@ def test_a_bare_fit_and_a_legacy_pickle_holding_a_policy_restore_as_they_were():
     assert np.isnan(legacy.policy.share)  # what it flags on new leads is unknown: no share alarm
 
 
+def test_predict_frame_gives_the_asked_number_of_reasons_and_the_same_columns_for_no_leads(settings):
+    validated, _ = validate_raw_leads(as_text(raw_leads(200)), "test")
+    frame = transform_leads(validated, load_mappings(settings))["model_input"]
+    frame[LABEL] = (frame["syllabus_interaction"].fillna(0) > 0).astype(int)
+    scorer = fit_scorer(frame, {**LIGHTGBM_PARAMS, "n_estimators": 5, "min_child_samples": 5}, min_level_count=5)
+    batch = frame.drop(columns=[LABEL])
+    assert {text.count(";") for text in scorer.predict_frame(batch.head(20))["top_reasons"]} == {2}  # three
+    assert {text.count(";") for text in scorer.predict_frame(batch.head(20), reasons=1)["top_reasons"]} == {0}
+    flags = scorer.labels(np.array([0.2, 0.5, 0.9]))  # a bare fit flags at 0.5
+    assert flags.dtype == np.int64
+    assert flags.tolist() == [0, 1, 1]
+    empty = scorer.predict_frame(batch.head(0))
+    assert list(empty.columns) == ["score", "predicted_label", "top_reasons"]
+    assert empty.empty
+
+
 def test_importance_is_the_gain_of_each_model_feature(settings):
     validated, _ = validate_raw_leads(as_text(raw_leads(200)), "test")
     frame = transform_leads(validated, load_mappings(settings))["model_input"]

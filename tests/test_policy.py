@@ -109,6 +109,22 @@ def test_backtest_metrics_and_table_name_each_month():
     assert table.loc[table["chosen"], "policy"].unique().tolist() == ["rank"]
 
 
+def test_backtest_table_rows_round_every_figure_to_four_places():
+    from lead_scoring.policy import Candidate, MonthResult, PolicyChoice
+
+    result = MonthResult("2021-10", 7, base_rate=3 / 7, auc=11 / 12, precision=2 / 3, recall=5 / 7,
+                         flagged_share=4 / 7, cut=0.123456)  # fmt: skip
+    chosen = Candidate("rank", parameter=4 / 7, months=(result,), worst_slack=0.0)
+    other = Candidate("balanced", parameter=0.5, months=(result,), worst_slack=-0.1)
+    rows = backtest_table(PolicyChoice(chosen=chosen, candidates=(chosen, other), reason="test"))
+    figures = {"month": "2021-10", "leads": 7, "base_rate": 0.4286, "auc": 0.9167, "precision": 0.6667,
+               "recall": 0.7143, "flagged_share": 0.5714, "cut": 0.1235}  # fmt: skip
+    assert rows == [
+        {"policy": "rank", "chosen": True, "parameter": 4 / 7, **figures},
+        {"policy": "balanced", "chosen": False, "parameter": 0.5, **figures},
+    ]
+
+
 def test_no_backtest_month_is_refused():
     with pytest.raises(ValueError, match="no backtest months"):
         choose_policy([], 0.65, 0.75)

@@ -40,7 +40,7 @@ def test_each_feature_reads_in_a_sales_persons_words():
     features = pd.DataFrame(
         {
             "city_tier": [1, 2, 3],
-            "total_leads_droppped": [0, 1, 3],
+            "total_leads_droppped": [2, 1, None],  # the lead itself is 1: 2 is one before
             "referred_lead": [1, 0, None],
             "assistance_interaction": [2, 0, None],
             "career_interaction": [1, 0, 0],
@@ -59,7 +59,7 @@ def test_each_feature_reads_in_a_sales_persons_words():
     assert list(words.index) == [10, 11, 12]
     assert words.to_dict("list") == {
         "city_tier": ["metro city (tier 1)", "tier-2 city", "smaller city (tier 3)"],
-        "total_leads_droppped": ["first enquiry", "first enquiry", "enquired 3 times before"],
+        "total_leads_droppped": ["enquired 2 times before", "first enquiry", "first enquiry"],
         "referred_lead": ["referred by a learner", "not referred", "not referred"],
         "assistance_interaction": ["2 assistance clicks", "no assistance clicks", "no assistance clicks"],
         "career_interaction": ["1 career clicks", "no career clicks", "no career clicks"],
