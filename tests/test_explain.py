@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lead_scoring.explain import _collect_splits, contributions
+from lead_scoring.explain import _collect_splits, contributions, first_positions
 
 LEVELS = [f"L{i}" for i in range(40)]
 
@@ -95,3 +95,165 @@ def test_numeric_values_are_numbered_by_side_with_zero_and_missing_apart():
     sides, count = _sides(values, [{"threshold": 2.0}, {"threshold": 0.5}, {"threshold": 0.5}])
     # edges 0.5 and 2.0 (x <= edge goes left): 0 below 0.5, 1 up to 2.0, 2 above; zero 3, missing 4
     assert sides.tolist() == [0, 3, 0, 1, 1, 2, 4] and count == 5
+
+
+def model_string(trees: list[dict], features: list[str]) -> str:
+    """A LightGBM binary model written by hand: exact leaf values and counts, so the contributions are known."""
+    head = [
+        "tree",
+        "version=v4",
+        "num_class=1",
+        "num_tree_per_iteration=1",
+        "label_index=0",
+        f"max_feature_idx={len(features) - 1}",
+        "objective=binary sigmoid:1",
+        "feature_names=" + " ".join(features),
+        "feature_infos=" + " ".join(["[0:10]"] * len(features)),
+        "",
+    ]
+    body = []
+    for index, tree in enumerate(trees):
+        body += [f"Tree={index}", *(f"{key}={value}" for key, value in tree.items()), ""]
+    return "\n".join([*head, *body, "end of trees", "", "pandas_categorical:[]", ""])
+
+
+def chain(features: int) -> dict:
+    """One tree splitting each feature once at 0.5 (x <= 0.5 goes left to leaf i, else on to feature i + 1)."""
+    leaves = [(-1) ** i * (i + 1) / 10 for i in range(features + 1)]
+    return {
+        "num_leaves": features + 1,
+        "num_cat": 0,
+        "split_feature": " ".join(str(i) for i in range(features)),
+        "split_gain": " ".join(["1"] * features),
+        "threshold": " ".join(["0.5"] * features),
+        "decision_type": " ".join(["2"] * features),
+        "left_child": " ".join(str(-(i + 1)) for i in range(features)),
+        "right_child": " ".join([*(str(i + 1) for i in range(features - 1)), str(-(features + 1))]),
+        "leaf_value": " ".join(repr(v) for v in leaves),
+        "leaf_weight": " ".join(["1"] * (features + 1)),
+        "leaf_count": " ".join(["1"] * (features + 1)),
+        "internal_value": " ".join(repr(float(np.mean(leaves[i:]))) for i in range(features)),
+        "internal_weight": " ".join(str(features + 1 - i) for i in range(features)),
+        "internal_count": " ".join(str(features + 1 - i) for i in range(features)),
+        "is_linear": 0,
+        "shrinkage": 1,
+    }
+
+
+def stump(threshold: float, left: float, right: float) -> dict:
+    """A tree of one split on feature 0, one training lead on each side."""
+    return {
+        "num_leaves": 2,
+        "num_cat": 0,
+        "split_feature": 0,
+        "split_gain": 1,
+        "threshold": threshold,
+        "decision_type": 2,
+        "left_child": -1,
+        "right_child": -2,
+        "leaf_value": f"{left!r} {right!r}",
+        "leaf_weight": "1 1",
+        "leaf_count": "1 1",
+        "internal_value": repr((left + right) / 2),
+        "internal_weight": 2,
+        "internal_count": 2,
+        "is_linear": 0,
+        "shrinkage": 1,
+    }
+
+
+# two trees on x: at 5 (leaves 10 and 0, so x's share is +5 below 5) and at 2 (leaves +D/2 and -D/2)
+D = 1e-8
+TWO_LEADS = pd.DataFrame({"x": [1.0, 3.0]})
+# TreeSHAP by hand: the bias is the count-weighted mean leaf, 5 + 0; x gets the rest
+TWO_LEADS_CONTRIBUTIONS = [[5 + D / 2, 5.0], [5 - D / 2, 5.0]]
+
+
+@pytest.fixture(scope="module")
+def two_trees():
+    from lightgbm import Booster
+
+    return Booster(model_str=model_string([stump(5.0, 10.0, 0.0), stump(2.0, D / 2, -D / 2)], ["x"]))
+
+
+def one_cell(values, nodes):
+    """A broken numbering: every lead in one cell, so each gets the first lead's contributions."""
+    return np.zeros(len(values), dtype=np.int64), 1
+
+
+def test_hand_written_model_contributions(two_trees):
+    np.testing.assert_allclose(
+        two_trees.predict(TWO_LEADS, pred_contrib=True), TWO_LEADS_CONTRIBUTIONS, rtol=0, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        contributions(two_trees, TWO_LEADS, checked_rows=0), TWO_LEADS_CONTRIBUTIONS, rtol=0, atol=1e-15
+    )
+
+
+def test_the_self_check_sees_a_difference_of_1e_8_on_5(two_trees, monkeypatch, caplog):
+    from lead_scoring import explain
+
+    monkeypatch.setattr(explain, "_sides", one_cell)  # the second lead gets 5 + D/2 for x instead of 5 - D/2
+    np.testing.assert_allclose(contributions(two_trees, TWO_LEADS), TWO_LEADS_CONTRIBUTIONS, rtol=0, atol=1e-15)
+    assert "disagree" in caplog.text
+
+
+def test_the_self_check_compares_the_first_row(two_trees, monkeypatch, caplog):
+    from lead_scoring import explain
+
+    monkeypatch.setattr(explain, "_sides", one_cell)
+    # the last lead represents the cell: only the first lead is wrong
+    monkeypatch.setattr(explain, "first_positions", lambda codes: np.array([len(codes) - 1]))
+    np.testing.assert_allclose(contributions(two_trees, TWO_LEADS), TWO_LEADS_CONTRIBUTIONS, rtol=0, atol=1e-15)
+    assert "disagree" in caplog.text
+
+
+def test_the_self_check_compares_only_the_first_checked_rows(two_trees, monkeypatch, caplog):
+    from lead_scoring import explain
+
+    # a guard of bounded cost, not a proof: a mistake past the checked rows goes through
+    monkeypatch.setattr(explain, "_sides", one_cell)
+    result = contributions(two_trees, TWO_LEADS, checked_rows=1)
+    np.testing.assert_allclose(result, [TWO_LEADS_CONTRIBUTIONS[0]] * 2, rtol=0, atol=1e-15)
+    assert "disagree" not in caplog.text
+
+
+def test_integer_and_nullable_columns_read_as_floats(booster):
+    leads = frame(300, 6)
+    expected = booster.predict(leads, pred_contrib=True)
+    leads["flag"] = leads["flag"].astype("int64")  # an integer column is no category code
+    leads["count"] = leads["count"].astype("Float64")  # missing as pd.NA
+    assert leads["count"].isna().any()
+    np.testing.assert_allclose(contributions(booster, leads, checked_rows=0), expected, rtol=0, atol=1e-10)
+
+
+def test_a_tree_with_2_to_the_56_cells_is_numbered_exactly(monkeypatch):
+    from lightgbm import Booster
+
+    from lead_scoring import explain
+
+    features = [f"f{i}" for i in range(28)]  # 4 numbers per feature (below, above, zero, missing): 4**28 = 2**56
+    booster = Booster(model_str=model_string([chain(28)], features))
+    # leads alike but in the first features: as float64 numbers near 2**55 their cells would be one
+    low = np.array([[(k >> bit) & 1 for bit in range(4)] for k in range(16)], dtype=float)
+    high = np.ones((16, 24))
+    high[:, -1] = 0
+    leads = pd.DataFrame(np.vstack([np.hstack([low, high]), np.hstack([low, np.ones((16, 24))])]), columns=features)
+    numbered = []
+    monkeypatch.setattr(explain, "first_positions", lambda codes: numbered.append(1) or first_positions(codes))
+    # no self-check: the per-tree computation alone must be right
+    np.testing.assert_allclose(
+        contributions(booster, leads, checked_rows=0), booster.predict(leads, pred_contrib=True), rtol=0, atol=1e-12
+    )
+    assert numbered == [1]  # the tree went by cells, not row by row
+
+
+def test_a_tree_with_too_many_cells_to_number_goes_row_by_row():
+    from lightgbm import Booster
+
+    features = [f"f{i}" for i in range(40)]  # 4**40 = 2**80 cells: more than an int64 can number
+    booster = Booster(model_str=model_string([chain(40)], features))
+    leads = pd.DataFrame(np.random.default_rng(8).integers(0, 2, (100, 40)).astype(float), columns=features)
+    np.testing.assert_allclose(
+        contributions(booster, leads, checked_rows=0), booster.predict(leads, pred_contrib=True), rtol=0, atol=1e-12
+    )
