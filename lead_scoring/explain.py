@@ -122,6 +122,13 @@ def _sides(values: NDArray[Any], nodes: list[dict[str, Any]]) -> tuple[NDArray[A
         return table[values], 1 << (len(nodes) + 1)
     edges = np.unique(np.array([float(node["threshold"]) for node in nodes]))
     sides = np.searchsorted(edges, values, side="left").astype(np.int64)  # x <= threshold goes left
-    sides[values == 0] = len(edges) + 1
-    sides[np.isnan(values)] = len(edges) + 2
-    return sides, len(edges) + 3
+    # LightGBM reads any |x| <= 1e-35 as zero (and zero as missing under zero_as_missing): such a
+    # value keeps its side's number plus one past the last side, so it never shares a cell with a
+    # value that is not zero to LightGBM
+    past = len(edges) + 1
+    sides[np.abs(values) <= _ZERO_THRESHOLD] += past
+    sides[np.isnan(values)] = 2 * past
+    return sides, 2 * past + 1
+
+
+_ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold

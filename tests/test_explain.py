@@ -91,10 +91,11 @@ def test_category_codes_are_numbered_by_the_splits_that_list_them():
 def test_numeric_values_are_numbered_by_side_with_zero_and_missing_apart():
     from lead_scoring.explain import _sides
 
-    values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, np.nan])
+    values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, np.nan, 1e-40, -1e-35, 2e-35])
     sides, count = _sides(values, [{"threshold": 2.0}, {"threshold": 0.5}, {"threshold": 0.5}])
-    # edges 0.5 and 2.0 (x <= edge goes left): 0 below 0.5, 1 up to 2.0, 2 above; zero 3, missing 4
-    assert sides.tolist() == [0, 3, 0, 1, 1, 2, 4] and count == 5
+    # edges 0.5 and 2.0 (x <= edge goes left): 0 below 0.5, 1 up to 2.0, 2 above; what LightGBM reads
+    # as zero (|x| <= 1e-35) its side + 3; missing 6
+    assert sides.tolist() == [0, 3, 0, 1, 1, 2, 6, 3, 3, 0] and count == 7
 
 
 def model_string(trees: list[dict], features: list[str]) -> str:
@@ -140,15 +141,16 @@ def chain(features: int) -> dict:
     }
 
 
-def stump(threshold: float, left: float, right: float) -> dict:
-    """A tree of one split on feature 0, one training lead on each side."""
+def stump(threshold: float, left: float, right: float, decision_type: int = 2) -> dict:
+    """A tree of one split on feature 0, one training lead on each side (decision_type 2: missing
+    values go left; 6: and zero is missing, as LightGBM reads any |x| <= 1e-35)."""
     return {
         "num_leaves": 2,
         "num_cat": 0,
         "split_feature": 0,
         "split_gain": 1,
         "threshold": threshold,
-        "decision_type": 2,
+        "decision_type": decision_type,
         "left_child": -1,
         "right_child": -2,
         "leaf_value": f"{left!r} {right!r}",
@@ -174,6 +176,18 @@ def two_trees():
     from lightgbm import Booster
 
     return Booster(model_str=model_string([stump(5.0, 10.0, 0.0), stump(2.0, D / 2, -D / 2)], ["x"]))
+
+
+def test_a_value_lightgbm_reads_as_zero_is_numbered_apart_from_its_neighbours():
+    """With zero as missing, LightGBM sends 1e-40 the missing way (left) and -0.2 right of -0.5: one
+    numbering by side alone would put them in one cell and give both the first one's contributions."""
+    from lightgbm import Booster
+
+    booster = Booster(model_str=model_string([stump(-0.5, 10.0, 0.0, decision_type=6)], ["x"]))
+    leads = pd.DataFrame({"x": [-0.2, 1e-40, 0.0, -1e-36, 0.3]})
+    expected = [[-5.0, 5.0], [5.0, 5.0], [5.0, 5.0], [5.0, 5.0], [-5.0, 5.0]]  # bias 5; x: -5 right, +5 left
+    np.testing.assert_array_equal(booster.predict(leads, pred_contrib=True), expected)  # LightGBM agrees
+    np.testing.assert_array_equal(contributions(booster, leads, checked_rows=0), expected)
 
 
 def one_cell(values, nodes):
@@ -227,18 +241,19 @@ def test_integer_and_nullable_columns_read_as_floats(booster):
     np.testing.assert_allclose(contributions(booster, leads, checked_rows=0), expected, rtol=0, atol=1e-10)
 
 
-def test_a_tree_with_2_to_the_56_cells_is_numbered_exactly(monkeypatch):
+def test_a_tree_with_2_to_the_60_cells_is_numbered_exactly(monkeypatch):
     from lightgbm import Booster
 
     from lead_scoring import explain
 
-    features = [f"f{i}" for i in range(28)]  # 4 numbers per feature (below, above, zero, missing): 4**28 = 2**56
-    booster = Booster(model_str=model_string([chain(28)], features))
-    # leads alike but in the first features: as float64 numbers near 2**55 their cells would be one
+    # 5 numbers per feature (below, above, each of them as zero, missing): 5**26 = 2**60.4 cells, under 2**62
+    features = [f"f{i}" for i in range(26)]
+    booster = Booster(model_str=model_string([chain(26)], features))
+    # leads alike but in the first features: as float64 numbers near 2**60 their cells would be one
     low = np.array([[(k >> bit) & 1 for bit in range(4)] for k in range(16)], dtype=float)
-    high = np.ones((16, 24))
+    high = np.ones((16, 22))
     high[:, -1] = 0
-    leads = pd.DataFrame(np.vstack([np.hstack([low, high]), np.hstack([low, np.ones((16, 24))])]), columns=features)
+    leads = pd.DataFrame(np.vstack([np.hstack([low, high]), np.hstack([low, np.ones((16, 22))])]), columns=features)
     numbered = []
     monkeypatch.setattr(explain, "first_positions", lambda codes: numbered.append(1) or first_positions(codes))
     # no self-check: the per-tree computation alone must be right
@@ -251,7 +266,7 @@ def test_a_tree_with_2_to_the_56_cells_is_numbered_exactly(monkeypatch):
 def test_a_tree_with_too_many_cells_to_number_goes_row_by_row():
     from lightgbm import Booster
 
-    features = [f"f{i}" for i in range(40)]  # 4**40 = 2**80 cells: more than an int64 can number
+    features = [f"f{i}" for i in range(40)]  # 5**40 = 2**93 cells: more than an int64 can number
     booster = Booster(model_str=model_string([chain(40)], features))
     leads = pd.DataFrame(np.random.default_rng(8).integers(0, 2, (100, 40)).astype(float), columns=features)
     np.testing.assert_allclose(
