@@ -515,3 +515,16 @@ def test_too_young_data_trains_on_the_validation_rule_alone(settings):
     scores = result.validation["score"].to_numpy()
     assert result.reference_scores.tolist() == scores.tolist()
     assert result.policy.share == pytest.approx((scores >= result.validation_cut).mean())
+
+
+def test_a_backtest_of_no_month_plans_no_fit():
+    """count=0 asks for no backtest month: nothing to fit (it used to fail on an IndexError)."""
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (4, 2)})
+    plan = training._plan_backtest(frame, 0, 0.5, 4, 2, 0)
+    assert (plan.months, plan.cut_month, plan.jobs) == ([], None, {})
+    assert (
+        backtest(
+            frame, count=0, validation_share=0.5, min_recall=0.8, min_level_count=1, min_leads=4, min_conversions=2
+        )
+        == []
+    )
