@@ -246,7 +246,7 @@ def _plan_backtest(
 ) -> _FoldPlan:
     eligible = backtest_month_starts(model_input, count + 1, min_leads, min_conversions)
     months = eligible[-count:] if count > 0 else []
-    cut_month = eligible[0] if len(eligible) > count else None
+    cut_month = eligible[0] if months and len(eligible) > count else None  # no month to backtest: no fit at all
     period = model_input[CREATED_DATE].dt.to_period("M")
     jobs: dict[Hashable, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
     for month in ([cut_month] if cut_month is not None else []) + months:

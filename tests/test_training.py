@@ -516,3 +516,257 @@ def test_too_young_data_trains_on_the_validation_rule_alone(settings):
     scores = result.validation["score"].to_numpy()
     assert result.reference_scores.tolist() == scores.tolist()
     assert result.policy.share == pytest.approx((scores >= result.validation_cut).mean())
+
+
+# -- the plan of a backtest, fold results and the parallel fits: hand-built inputs -----------------
+
+
+def _periods(*months: str) -> list[pd.Period]:
+    return [pd.Period(m, freq="M") for m in months]
+
+
+def test_a_backtest_of_one_month_fits_it_and_the_month_before_it():
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (4, 2)})
+    plan = training._plan_backtest(frame, 1, 0.5, 4, 2, 0)
+    september, october = _periods("2021-09", "2021-10")
+    assert plan.months == [october] and plan.cut_month == september
+    assert list(plan.jobs) == [("fold", september), ("fold", october)]
+    fit_on, to_score = plan.jobs[("fold", october)]
+    assert fit_on.index.tolist() == list(range(12)) and to_score.index.tolist() == [12, 13, 14, 15]
+
+
+def test_a_backtest_of_no_month_plans_no_fit():
+    """count=0 asks for no backtest month: nothing to fit (it used to fail on an IndexError)."""
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (4, 2)})
+    plan = training._plan_backtest(frame, 0, 0.5, 4, 2, 0)
+    assert (plan.months, plan.cut_month, plan.jobs) == ([], None, {})
+    assert (
+        backtest(
+            frame, count=0, validation_share=0.5, min_recall=0.8, min_level_count=1, min_leads=4, min_conversions=2
+        )
+        == []
+    )
+
+
+def test_with_max_leads_a_fold_fits_on_the_newest_that_many_leads_before_its_month():
+    # one lead a day on the month's last four days: July's are rows 0-3, August's 4-7, September's 8-11
+    frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2)})
+    plan = training._plan_backtest(frame, 1, 0.5, 4, 2, 3)
+    august, september = _periods("2021-08", "2021-09")
+    assert (plan.months, plan.cut_month) == ([september], august)
+    assert sorted(plan.jobs[("fold", august)][0].index) == [1, 2, 3]  # July 29, 30 and 31 of July's four
+    assert sorted(plan.jobs[("fold", september)][0].index) == [5, 6, 7]  # August 29-31 of the eight before
+    assert plan.jobs[("fold", september)][1].index.tolist() == [8, 9, 10, 11]
+
+
+def test_fold_results_take_each_cut_from_the_month_before_and_keep_integer_labels():
+    """_fold_results on a hand-made plan and hand-made scores: no model needed to check the bookkeeping."""
+    august, september, october = _periods("2021-08", "2021-09", "2021-10")
+
+    def month(labels: list) -> pd.DataFrame:
+        return pd.DataFrame({"app_complete_flag": labels})
+
+    plan = training._FoldPlan(
+        months=[september, october],
+        cut_month=august,
+        jobs={
+            ("fold", august): (month([]), month([1.0, 1.0, 0.0, 0.0])),  # float labels, as a CSV may give them
+            ("fold", september): (month([]), month([True, False, True, False])),
+            ("fold", october): (month([]), month([0, 1])),
+        },
+    )
+    fitted = {
+        ("fold", august): (None, np.array([0.9, 0.8, 0.7, 0.1])),
+        ("fold", september): (None, np.array([0.6, 0.5, 0.4, 0.3])),
+        ("fold", october): (None, np.array([0.2, 0.8])),
+    }
+    folds = training._fold_results(plan, fitted, min_recall=1.0)
+    assert [f.month for f in folds] == ["2021-09", "2021-10"]
+    # August: both converted leads kept down to 0.8, where nothing unconverted is flagged
+    # September: 0.6 and 0.4 converted, 0.5 not: keeping both costs a cut at 0.4
+    assert [f.validation_cut for f in folds] == [0.8, 0.4]
+    assert [f.labels.tolist() for f in folds] == [[1, 0, 1, 0], [0, 1]]
+    assert all(f.labels.dtype.kind == "i" for f in folds)
+    assert folds[1].scores.tolist() == [0.2, 0.8]
+
+
+def test_a_job_without_leads_to_score_says_which():
+    plan = training._FoldPlan(months=[], cut_month=None, jobs={"final": (pd.DataFrame(), None)})
+    with pytest.raises(ValueError) as raised:
+        training._leads_scored(plan, "final")
+    assert str(raised.value) == "fit 'final' has no leads to score"
+    with pytest.raises(ValueError) as raised:
+        training._scored({"final": (None, None)}, "final")
+    assert str(raised.value) == "fit 'final' scored no leads"
+
+
+def test_split_keeps_leads_created_at_the_same_time_in_their_order():
+    # 70 leads on three days, newest (day 3) every 3rd or 4th: the newest 20% is a tie of 20 on day 3
+    days = [3, 1, 2, 1, 3, 2, 1] * 10
+    frame = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(70)],
+            "created_date": pd.Timestamp("2021-07-01") + pd.to_timedelta(days, unit="D"),
+            "app_complete_flag": [i % 2 for i in range(70)],
+        }
+    )
+    fit, valid = split_by_time(frame, 0.2)
+    on = lambda day: [f"L{i}" for i in range(70) if days[i] == day]  # noqa: E731
+    assert valid["lead_id"].tolist() == on(3)
+    assert fit["lead_id"].tolist() == on(1) + on(2)
+
+
+def test_a_recall_above_one_asks_for_every_converted_lead():
+    y = np.array([1, 1, 0, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.1])
+    # every converted lead is kept down to 0.8; 0.7 and 0.1 would only flag unconverted ones too
+    assert choose_threshold(y, s, min_recall=1.03) == 0.8
+
+
+def test_a_recall_no_cut_can_meet_falls_back_to_the_lowest_cut():
+    y = np.array([1, 1, 0, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.1])
+    assert choose_threshold(y, s, min_recall=float("nan")) == 0.1  # every lead flagged
+
+
+def test_metrics_clip_certain_scores_to_one_in_ten_million():
+    # a converted lead scored 0 and an unconverted one scored 1: each costs -ln(1e-7), not sklearn's own clip
+    m = classification_metrics(np.array([1, 0]), np.array([0.0, 1.0]), threshold=0.5)
+    assert m["log_loss"] == pytest.approx(-np.log(1e-7))
+
+
+def test_metrics_with_nothing_to_divide_by_are_zero_without_warnings():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = classification_metrics(np.array([0, 0, 0]), np.array([0.1, 0.2, 0.3]), threshold=0.5)
+    assert (m["precision"], m["recall"], m["f1"]) == (0, 0, 0)
+    assert [str(w.message) for w in caught] == []
+
+
+def _tiny_leads(rows: int, cities: list[str] | None = None) -> pd.DataFrame:
+    from tests.factories import model_input_frame
+
+    columns = {"city_mapped": cities} if cities else {}
+    frame = model_input_frame(rows, total_leads_droppped=[float(i % 5) for i in range(rows)], **columns)
+    return frame.assign(app_complete_flag=[int(i % 5 >= 3) for i in range(rows)])
+
+
+TINY_PARAMS = {**training.LIGHTGBM_PARAMS, "n_estimators": 3, "min_child_samples": 2}
+
+
+def test_a_fitted_scorer_keeps_the_levels_seen_often_enough_and_integer_classes():
+    frame = _tiny_leads(8, cities=["a", "a", "a", "b", "b", "c", "c", "c"])
+    scorer = fit_scorer(frame, TINY_PARAMS, 3)
+    assert scorer.features.levels["city_mapped"] == ["a", "c"]  # b is seen twice: pooled into "other"
+    assert scorer.booster.classes_.tolist() == [0, 1] and scorer.booster.classes_.dtype.kind == "i"
+
+
+def test_parallel_fits_run_the_largest_first_and_each_result_goes_with_its_job(monkeypatch):
+    order = _spy_sizes(monkeypatch)
+    jobs = {
+        "small": (_tiny_leads(10), _tiny_leads(3)),
+        "large": (_tiny_leads(30), _tiny_leads(5)),
+        "medium": (_tiny_leads(20), None),
+    }
+    fitted = training.fit_scorers(jobs, TINY_PARAMS, 1, workers=1)  # one worker: one fit after the other
+    assert order == [30, 20, 10]
+    assert list(fitted) == ["large", "medium", "small"]
+    assert fitted["small"][1].shape == (3,) and fitted["large"][1].shape == (5,) and fitted["medium"][1] is None
+
+
+def _spy_sizes(monkeypatch) -> list[int]:  # noqa: ANN001
+    sizes = []  # the number of leads each fitted model saw, in the order the fits start
+
+    def spy(frame, *args, **kwargs):  # noqa: ANN001, ANN202
+        sizes.append(len(frame))
+        return fit_scorer(frame, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_scorer", spy)
+    return sizes
+
+
+def test_one_fit_alone_runs_and_its_booster_keeps_exactly_the_configured_params():
+    from lightgbm import LGBMClassifier
+
+    leads = _tiny_leads(20)
+    # one job has every core to itself: a whole number of threads (LightGBM refuses num_threads=2.0)
+    fitted = training.fit_scorers({"only": (leads, leads)}, {**TINY_PARAMS, "n_jobs": 3}, 1)
+    scorer, scores = fitted["only"]
+    assert scores.shape == (20,)
+    # scoring keeps the configured threads, and nothing else is stored with the booster
+    assert scorer.booster.get_params() == {**LGBMClassifier().get_params(), **TINY_PARAMS, "n_jobs": 3}
+
+
+def test_fits_without_a_thread_count_score_with_the_default_one():
+    leads = _tiny_leads(20)
+    params = {k: v for k, v in TINY_PARAMS.items() if k != "n_jobs"}
+    fitted = training.fit_scorers({"a": (leads, None), "b": (leads.head(10), None)}, params, 1)
+    assert [fitted[key][0].booster.get_params()["n_jobs"] for key in ("a", "b")] == [2, 2]
+
+
+def test_a_backtest_with_max_leads_fits_each_fold_on_at_most_that_many(settings, monkeypatch):
+    model_input = _generated_model_input(settings)
+    sizes = _spy_sizes(monkeypatch)
+    folds = backtest(
+        model_input,
+        count=3,
+        validation_share=0.2,
+        min_recall=0.83,
+        min_level_count=30,
+        min_leads=500,
+        min_conversions=100,
+        params={"n_estimators": 20},
+        max_leads=600,
+    )
+    assert months_of(folds) == ["2021-10", "2021-11", "2021-12"]
+    assert sizes == [600] * 4  # September (for October's cut) and the three months: each had more before it
+
+
+def test_train_passes_its_fold_limits_and_level_count_to_every_fit(settings, monkeypatch):
+    """Four backtest months from September, which has no month before it to take its cut from: that
+    comes from the newest 20% of the leads before it; each fold fits on at most the newest 1,200."""
+    model_input = _generated_model_input(settings)
+    sizes = _spy_sizes(monkeypatch)
+    result = training.train(
+        model_input,
+        validation_share=0.2,
+        target_recall=0.75,
+        recall_margin=0.08,
+        min_level_count=30,
+        backtest_months=4,
+        min_fold_leads=1000,
+        max_fold_leads=1200,
+        params={"n_estimators": 20},
+    )
+    months = model_input["created_date"].dt.strftime("%Y-%m")
+    assert [m.month for m in result.policy_choice.chosen.months] == ["2021-09", "2021-10", "2021-11", "2021-12"]
+    before_september = model_input[months < "2021-09"]
+    assert 1000 <= len(before_september) <= 1200  # September's fold: every lead before it
+    assert (months < "2021-10").sum() > 1200  # October's, November's and December's: the newest 1,200
+    selector, _ = split_by_time(model_input, 0.2)
+    september_selector, _ = split_by_time(before_september, 0.2)
+    expected = [len(model_input), len(selector), 1200, 1200, 1200, len(before_september), len(september_selector)]
+    assert sorted(sizes, reverse=True) == expected
+    assert result.scorer.features.min_count == 30
+
+
+def test_train_called_directly_has_the_settings_defaults_and_no_fold_limit():
+    """A caller of train() without the settings gets what a default-configured run would, except the
+    fold limit: 0, every lead before a month (the settings cap it at 200,000 for speed)."""
+    import dataclasses
+    import inspect
+
+    from lead_scoring.settings import Settings
+
+    defaults = {name: p.default for name, p in inspect.signature(training.train).parameters.items()}
+    assert {k: defaults[k] for k in ("target_precision", "backtest_months", "min_fold_leads")} == {
+        "target_precision": 0.65,
+        "backtest_months": 3,
+        "min_fold_leads": 1000,
+    }
+    assert (defaults["min_fold_conversions"], defaults["max_fold_leads"]) == (100, 0)
+    settings = {f.name: f.default for f in dataclasses.fields(Settings)}
+    assert (settings["target_precision"], settings["backtest_months"]) == (0.65, 3)
+    assert (settings["min_training_leads"], settings["min_conversions"]) == (1000, 100)
