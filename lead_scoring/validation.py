@@ -54,8 +54,10 @@ def _count(*checks: pa.Check) -> pa.Column:
 def _raw_schema(with_label: bool) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {
         CREATED_DATE: pa.Column(_ISO_DATE_TIME, nullable=False, coerce=True),
-        CITY: pa.Column(str, nullable=True),
-        **{col: pa.Column(str, nullable=True) for col in CATEGORICAL_COLUMNS},
+        # text as read (the reader reads every cell as text, and _coerce's .str.strip() makes any other
+        # value missing): no per-cell type check, which cost a Python call per cell
+        CITY: pa.Column(nullable=True),
+        **{col: pa.Column(nullable=True) for col in CATEGORICAL_COLUMNS},
         TOTAL_LEADS_DROPPED: _count(_finite(), pa.Check.ge(0)),
         REFERRED_LEAD: _count(pa.Check.isin([0, 1])),
         **{col: _count(_finite(), pa.Check.ge(0)) for col in INTERACTION_COLUMNS},

@@ -111,3 +111,34 @@ def test_the_count_is_of_the_reported_column_only():
     assert refusal(text) == (
         "test.csv: column 'chat_clicked': 1 row(s) negative, e.g. '-2' on line 3 (also problems in: syllabus_expand)"
     )
+
+
+def test_a_negative_count_of_dropped_leads_is_refused():
+    assert refusal(leads(total_leads_droppped={2: "-3"})) == (
+        "test.csv: column 'total_leads_droppped': 1 row(s) negative, e.g. '-3' on line 4"
+    )
+
+
+def test_an_export_without_rows_is_refused_by_name():
+    assert refusal(leads().head(0)) == "test.csv: no lead rows"
+
+
+def test_missing_columns_are_named_five_at_most_with_a_count_of_the_rest():
+    text = leads()
+    five = ["city_mapped", "first_platform_c", "first_utm_medium_c", "first_utm_source_c", "total_leads_droppped"]
+    assert refusal(text.drop(columns=five)) == (
+        "test.csv: missing required column(s): "
+        "city_mapped, first_platform_c, first_utm_medium_c, first_utm_source_c, total_leads_droppped"
+    )
+    assert refusal(text.drop(columns=[*five, "referred_lead"])) == (
+        "test.csv: missing required column(s): "
+        "city_mapped, first_platform_c, first_utm_medium_c, first_utm_source_c, total_leads_droppped and 1 more"
+    )
+
+
+def test_derived_ids_come_first_and_the_label_is_an_integer():
+    typed, report = validate_raw_leads(leads(), "test.csv")
+    assert report.ids_derived is True
+    assert typed.columns[0] == "lead_id"
+    assert typed["lead_id"].str.fullmatch(r"L[0-9a-f]{16}").all()
+    assert typed["app_complete_flag"].dtype == "int64"
