@@ -122,11 +122,12 @@ def _sides(values: NDArray[Any], nodes: list[dict[str, Any]]) -> tuple[NDArray[A
         return table[values], 1 << (len(nodes) + 1)
     edges = np.unique(np.array([float(node["threshold"]) for node in nodes]))
     sides = np.searchsorted(edges, values, side="left").astype(np.int64)  # x <= threshold goes left
-    # LightGBM reads any |x| <= 1e-35 as zero (and zero as missing under zero_as_missing): such a
-    # value keeps its side's number plus one past the last side, so it never shares a cell with a
-    # value that is not zero to LightGBM
+    # LightGBM predicts with any |x| <= 1e-35 read as 0 (it leaves such a value out of the row), so
+    # they all go where 0 goes at every split, whatever its missing-value rule (under zero_as_missing,
+    # the missing way): one number for all of them, past the sides, never shared with a value that
+    # is not zero to LightGBM
     past = len(edges) + 1
-    sides[np.abs(values) <= _ZERO_THRESHOLD] += past
+    sides[np.abs(values) <= _ZERO_THRESHOLD] = past
     sides[np.isnan(values)] = 2 * past
     return sides, 2 * past + 1
 

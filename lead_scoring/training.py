@@ -353,14 +353,17 @@ def train(
     target_recall: float,
     recall_margin: float,
     min_level_count: int,
-    target_precision: float = 0.65,
-    backtest_months: int = 3,
-    min_fold_leads: int = 1000,
-    min_fold_conversions: int = 100,
-    max_fold_leads: int = 0,
+    target_precision: float,
+    backtest_months: int,
+    min_fold_leads: int,
+    min_fold_conversions: int,
+    max_fold_leads: int,  # 0: every lead before a month
     params: dict[str, Any] | None = None,
 ) -> TrainingResult:
     """Backtest month by month, choose the decision policy on the backtests, then refit on every lead.
+
+    Every knob is given (``train_with_settings`` reads them from the settings): their defaults live
+    in one place, :class:`~lead_scoring.settings.Settings`.
 
     The validation slice (newest ``validation_share``, scored by a model fitted on the older leads)
     stays the evidence the gate and the champion comparison read; the backtest months decide how

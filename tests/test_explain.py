@@ -190,6 +190,18 @@ def test_a_value_lightgbm_reads_as_zero_is_numbered_apart_from_its_neighbours():
     np.testing.assert_array_equal(contributions(booster, leads, checked_rows=0), expected)
 
 
+def test_values_lightgbm_reads_as_zero_go_where_zero_goes():
+    """LightGBM predicts with |x| <= 1e-35 read as 0, even against a threshold between them: at
+    -5e-37, -1e-36 goes right with 0 and 1e-36, not left."""
+    from lightgbm import Booster
+
+    booster = Booster(model_str=model_string([stump(-5e-37, 10.0, 0.0)], ["x"]))
+    leads = pd.DataFrame({"x": [-1e-36, 0.0, 1e-36, -1.0]})
+    expected = [[-5.0, 5.0], [-5.0, 5.0], [-5.0, 5.0], [5.0, 5.0]]
+    np.testing.assert_array_equal(booster.predict(leads, pred_contrib=True), expected)  # LightGBM's own answer
+    np.testing.assert_array_equal(contributions(booster, leads, checked_rows=0), expected)
+
+
 def one_cell(values, nodes):
     """A broken numbering: every lead in one cell, so each gets the first lead's contributions."""
     return np.zeros(len(values), dtype=np.int64), 1

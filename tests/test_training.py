@@ -458,8 +458,11 @@ def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
         target_recall=0.75,
         recall_margin=0.08,
         min_level_count=30,
+        target_precision=0.65,
+        backtest_months=3,
         min_fold_leads=500,
         min_fold_conversions=100,
+        max_fold_leads=0,
         params={"n_estimators": 20},
     )
     months = model_input["created_date"].dt.strftime("%Y-%m")
@@ -508,7 +511,11 @@ def test_too_young_data_trains_on_the_validation_rule_alone(settings):
         target_recall=0.75,
         recall_margin=0.08,
         min_level_count=30,
+        target_precision=0.65,
+        backtest_months=3,
         min_fold_leads=10**6,  # no month has that much history before it
+        min_fold_conversions=100,
+        max_fold_leads=0,
         params={"n_estimators": 20},
     )
     assert result.policy_choice is None
@@ -735,8 +742,10 @@ def test_train_passes_its_fold_limits_and_level_count_to_every_fit(settings, mon
         target_recall=0.75,
         recall_margin=0.08,
         min_level_count=30,
+        target_precision=0.65,
         backtest_months=4,
         min_fold_leads=1000,
+        min_fold_conversions=100,
         max_fold_leads=1200,
         params={"n_estimators": 20},
     )
@@ -750,23 +759,3 @@ def test_train_passes_its_fold_limits_and_level_count_to_every_fit(settings, mon
     expected = [len(model_input), len(selector), 1200, 1200, 1200, len(before_september), len(september_selector)]
     assert sorted(sizes, reverse=True) == expected
     assert result.scorer.features.min_count == 30
-
-
-def test_train_called_directly_has_the_settings_defaults_and_no_fold_limit():
-    """A caller of train() without the settings gets what a default-configured run would, except the
-    fold limit: 0, every lead before a month (the settings cap it at 200,000 for speed)."""
-    import dataclasses
-    import inspect
-
-    from lead_scoring.settings import Settings
-
-    defaults = {name: p.default for name, p in inspect.signature(training.train).parameters.items()}
-    assert {k: defaults[k] for k in ("target_precision", "backtest_months", "min_fold_leads")} == {
-        "target_precision": 0.65,
-        "backtest_months": 3,
-        "min_fold_leads": 1000,
-    }
-    assert (defaults["min_fold_conversions"], defaults["max_fold_leads"]) == (100, 0)
-    settings = {f.name: f.default for f in dataclasses.fields(Settings)}
-    assert (settings["target_precision"], settings["backtest_months"]) == (0.65, 3)
-    assert (settings["min_training_leads"], settings["min_conversions"]) == (1000, 100)
