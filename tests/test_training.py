@@ -446,25 +446,33 @@ def test_a_run_name_without_its_facts_still_reads():
     )
 
 
+def train_small(model_input, **knobs):
+    """train() with the settings' defaults but a small forest, a level count of 30 and any ``knobs``."""
+    return training.train(
+        model_input,
+        **{
+            "validation_share": 0.2,
+            "target_recall": 0.75,
+            "recall_margin": 0.08,
+            "min_level_count": 30,
+            "target_precision": 0.65,
+            "backtest_months": 3,
+            "min_fold_leads": 1000,
+            "min_fold_conversions": 100,
+            "max_fold_leads": 0,
+            "params": {"n_estimators": 20},
+            **knobs,
+        },
+    )
+
+
 def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
     """train(): the validation slice is the newest 20% scored by a model that never saw it, the policy is
     chosen on the backtest months and its reference is the newest month's out-of-time scores, and the
     model served is a refit on every lead."""
     model_input = _generated_model_input(settings)
     newest_fitted = _spy_fits(monkeypatch)
-    result = training.train(
-        model_input,
-        validation_share=0.2,
-        target_recall=0.75,
-        recall_margin=0.08,
-        min_level_count=30,
-        target_precision=0.65,
-        backtest_months=3,
-        min_fold_leads=500,
-        min_fold_conversions=100,
-        max_fold_leads=0,
-        params={"n_estimators": 20},
-    )
+    result = train_small(model_input, min_fold_leads=500)
     months = model_input["created_date"].dt.strftime("%Y-%m")
     fit, valid = split_by_time(model_input, 0.2)
     # the fits: every lead (served), all but the newest 20% (the validation evidence), and the folds
@@ -505,19 +513,8 @@ def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
 
 def test_too_young_data_trains_on_the_validation_rule_alone(settings):
     model_input = _generated_model_input(settings)
-    result = training.train(
-        model_input,
-        validation_share=0.2,
-        target_recall=0.75,
-        recall_margin=0.08,
-        min_level_count=30,
-        target_precision=0.65,
-        backtest_months=3,
-        min_fold_leads=10**6,  # no month has that much history before it
-        min_fold_conversions=100,
-        max_fold_leads=0,
-        params={"n_estimators": 20},
-    )
+    result = train_small(model_input, min_fold_leads=10**6)  # no month has that much history before it
+
     assert result.policy_choice is None
     assert result.policy.kind == "validation" and result.policy.cut == result.validation_cut
     scores = result.validation["score"].to_numpy()
@@ -736,19 +733,7 @@ def test_train_passes_its_fold_limits_and_level_count_to_every_fit(settings, mon
     comes from the newest 20% of the leads before it; each fold fits on at most the newest 1,200."""
     model_input = _generated_model_input(settings)
     sizes = _spy_sizes(monkeypatch)
-    result = training.train(
-        model_input,
-        validation_share=0.2,
-        target_recall=0.75,
-        recall_margin=0.08,
-        min_level_count=30,
-        target_precision=0.65,
-        backtest_months=4,
-        min_fold_leads=1000,
-        min_fold_conversions=100,
-        max_fold_leads=1200,
-        params={"n_estimators": 20},
-    )
+    result = train_small(model_input, backtest_months=4, max_fold_leads=1200)
     months = model_input["created_date"].dt.strftime("%Y-%m")
     assert [m.month for m in result.policy_choice.chosen.months] == ["2021-09", "2021-10", "2021-11", "2021-12"]
     before_september = model_input[months < "2021-09"]
