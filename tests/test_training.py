@@ -733,7 +733,7 @@ def test_train_passes_its_fold_limits_and_level_count_to_every_fit(settings, mon
     comes from the newest 20% of the leads before it; each fold fits on at most the newest 1,200."""
     model_input = _generated_model_input(settings)
     sizes = _spy_sizes(monkeypatch)
-    result = train_small(model_input, backtest_months=4, max_fold_leads=1200)
+    result = train_small(model_input, backtest_months=4, min_fold_leads=1000, max_fold_leads=1200)
     months = model_input["created_date"].dt.strftime("%Y-%m")
     assert [m.month for m in result.policy_choice.chosen.months] == ["2021-09", "2021-10", "2021-11", "2021-12"]
     before_september = model_input[months < "2021-09"]
