@@ -37,7 +37,7 @@ _MEASURE = (
     "elapsed = time.perf_counter() - t\n"
     "print(code, elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
-# the CLI's -v line per finished step: "INFO lead_scoring.cli: score: write took 12.34 s"
+# the CLI's -v line per finished step: "INFO lead_scoring: score: write took 12.34 s"
 _STEP_TIME = re.compile(r": \w+: (.+) took ([0-9.]+) s$")
 
 
