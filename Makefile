@@ -11,7 +11,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(LEAD_SCORING_HOME)/mlflow.db
 DEMO_DIR := $(LEAD_SCORING_HOME)/demo
 DEMO_ROWS ?= 30000
 # the runs view of the lead_scoring experiment (MLflow 3.17 opens an experiment in its GenAI view otherwise)
-export MLFLOW_LINK := from lead_scoring import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
+export MLFLOW_LINK := from lead_scoring.adapters.mlflow import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
 
 .PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow lock clean
 

@@ -62,7 +62,7 @@ def lead_scoring_data_pipeline():
     @task
     def validate(params=None, run_id=None) -> dict:
         """Validate the raw export; returns row counts."""
-        from lead_scoring import data_pipeline
+        from lead_scoring.pipelines import data as data_pipeline
 
         validated = data_pipeline.validate_step(
             Settings.from_env(), params["input_path"], run_id, allow_shrink=bool(params.get("allow_shrink"))
@@ -72,21 +72,21 @@ def lead_scoring_data_pipeline():
     @task
     def run_step(task_id: str, run_id=None) -> int:
         """One declared step of lead_scoring.schema.DATA_STEPS over this run's scratch tables; returns its rows."""
-        from lead_scoring import data_pipeline
+        from lead_scoring.pipelines import data as data_pipeline
 
         return data_pipeline.run_step(Settings.from_env(), run_id, task_id)
 
     @task(outlets=[model_input_asset])
     def publish(run_id=None) -> dict:
         """Swap the run's tables in together; updates the model_input asset."""
-        from lead_scoring import data_pipeline
+        from lead_scoring.pipelines import data as data_pipeline
 
         return dataclasses.asdict(data_pipeline.publish_step(Settings.from_env(), run_id))
 
     @teardown
     def discard_scratch(run_id=None) -> None:
         """Drop what a failed run left behind; the published tables are never touched."""
-        from lead_scoring import data_pipeline
+        from lead_scoring.pipelines import data as data_pipeline
 
         data_pipeline.discard_step(Settings.from_env(), run_id)
 

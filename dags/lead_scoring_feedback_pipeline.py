@@ -55,40 +55,40 @@ def lead_scoring_feedback_pipeline():
     @task.short_circuit
     def find_outcomes(data_interval_start=None) -> bool:
         """Whether the day's outcome file landed; no file skips the rest of the run."""
-        from lead_scoring import feedback_pipeline
+        from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return feedback_pipeline.find_outcomes_step(Settings.from_env(), data_interval_start)
 
     @task
     def ingest(data_interval_start=None) -> dict:
         """Validate the outcomes and upsert them (the newer label wins); returns the counts."""
-        from lead_scoring import feedback_pipeline
+        from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.ingest_step(Settings.from_env(), data_interval_start))
 
     @task
     def recompute_performance(data_interval_end=None) -> dict:
-        from lead_scoring import feedback_pipeline
+        from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.performance_step(Settings.from_env(), data_interval_end))
 
     @task
     def check_targets(data_interval_end=None) -> dict:
         """Fails loudly when the latest complete week is below target."""
-        from lead_scoring import feedback_pipeline
+        from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.check_targets_step(Settings.from_env(), data_interval_end))
 
     @task
     def append_labelled() -> dict:
-        from lead_scoring import feedback_pipeline
+        from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.append_step(Settings.from_env()))
 
     @task.short_circuit
     def retraining_needed(appended: dict, data_interval_end=None) -> str:
         """The reason to republish model_input; empty skips the publish."""
-        from lead_scoring import feedback_pipeline
+        from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return feedback_pipeline.retrain_reason_step(Settings.from_env(), appended, data_interval_end)
 

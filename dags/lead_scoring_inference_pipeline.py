@@ -60,46 +60,46 @@ def lead_scoring_inference_pipeline():
     @task.short_circuit
     def check_input(data_interval_start=None, data_interval_end=None) -> int:
         """Leads created in the interval; 0 skips the rest of the run."""
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.check_input_step(Settings.from_env(), data_interval_start, data_interval_end)
 
     @task
     def validate(data_interval_start=None, data_interval_end=None) -> int:
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.validate_step(Settings.from_env(), data_interval_start, data_interval_end)
 
     @task
     def transform(data_interval_start=None) -> int:
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.transform_step(Settings.from_env(), data_interval_start)
 
     @task
     def score(data_interval_start=None) -> str:
         """Scores with the champion; returns its version."""
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.score_step(Settings.from_env(), data_interval_start)
 
     @task
     def write(data_interval_start=None) -> int:
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.write_step(Settings.from_env(), data_interval_start)
 
     @task
     def outbox(data_interval_start=None) -> str:
         """The day's scored leads, hottest first, as a spreadsheet-safe CSV in the outbox."""
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.outbox_step(Settings.from_env(), data_interval_start)
 
     @task
     def monitor(model_version: str, data_interval_start=None, data_interval_end=None) -> dict:
         """Fails loudly when the leads drifted away from the training leads."""
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         monitored = inference_pipeline.monitor_step(
             Settings.from_env(), data_interval_start, data_interval_end, model_version
@@ -108,7 +108,7 @@ def lead_scoring_inference_pipeline():
 
     @teardown
     def discard_scratch(data_interval_start=None) -> None:
-        from lead_scoring import inference_pipeline
+        from lead_scoring.pipelines import inference as inference_pipeline
 
         inference_pipeline.discard_step(Settings.from_env(), data_interval_start)
 

@@ -63,7 +63,7 @@ def lead_scoring_training_pipeline():
     @task
     def check_input(params=None, dag_run=None) -> dict:
         """Schema, size and class balance of model_input."""
-        from lead_scoring import training_pipeline
+        from lead_scoring.pipelines import training as training_pipeline
 
         checked = training_pipeline.check_input_step(Settings.from_env(), params["until"], str(dag_run.run_after))
         return dataclasses.asdict(checked)
@@ -71,7 +71,7 @@ def lead_scoring_training_pipeline():
     @task
     def train(params=None, run_id=None, triggering_asset_events=None) -> str:
         """Returns the MLflow run id; the feedback loop's reason for retraining, if any, becomes a run tag."""
-        from lead_scoring import training_pipeline
+        from lead_scoring.pipelines import training as training_pipeline
 
         return training_pipeline.train_step(
             Settings.from_env(), params["until"], airflow_run=run_id, asset_events=triggering_asset_events
@@ -80,21 +80,21 @@ def lead_scoring_training_pipeline():
     @task
     def validation_report(mlflow_run_id: str) -> dict:
         """Plots and the sales view of the validation leads, logged to the training run."""
-        from lead_scoring import training_pipeline
+        from lead_scoring.pipelines import training as training_pipeline
 
         return training_pipeline.validation_report_step(Settings.from_env(), mlflow_run_id)
 
     @task
     def register(mlflow_run_id: str, run_id=None) -> str:
         """Returns the registered version."""
-        from lead_scoring import training_pipeline
+        from lead_scoring.pipelines import training as training_pipeline
 
         return training_pipeline.register_step(Settings.from_env(), mlflow_run_id, airflow_run=run_id)
 
     @task(outlets=[champion_asset])
     def promote(version: str) -> dict:
         """The gate: champion only when the version earns it."""
-        from lead_scoring import training_pipeline
+        from lead_scoring.pipelines import training as training_pipeline
 
         return dataclasses.asdict(training_pipeline.promote_step(Settings.from_env(), version))
 

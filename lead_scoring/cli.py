@@ -53,7 +53,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @click.pass_context
 def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
-    from lead_scoring.data_pipeline import prepare as run_prepare
+    from lead_scoring.pipelines.data import prepare as run_prepare
     from lead_scoring.schema import DATA_STEPS
 
     settings = _settings(ctx, db_url=db_url)
@@ -80,7 +80,7 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shri
 )
 def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_label: bool, outcomes: bool) -> None:
     """Write synthetic leads in the raw export schema, shaped like the real CodePro leads."""
-    from lead_scoring.generate import generate_leads
+    from lead_scoring.lab.generate import generate_leads
 
     leads = generate_leads(rows, seed=seed, start=start, end=end, with_label=not no_label or outcomes)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +96,8 @@ def _write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
     """The leads' outcomes, keyed by the lead ids scoring derives from the same rows read back from CSV."""
     import tempfile
 
-    from lead_scoring.data_pipeline import read_and_validate
-    from lead_scoring.feedback import outcomes_from_labelled
+    from lead_scoring.core.feedback import outcomes_from_labelled
+    from lead_scoring.pipelines.data import read_and_validate
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "leads.csv"
@@ -118,7 +118,7 @@ def _write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
 @click.pass_context
 def feedback(ctx: click.Context, outcomes_path: Path, db_url: str | None) -> None:
     """Feed late outcomes back: realized performance per model version and week, and more training data."""
-    from lead_scoring.feedback_pipeline import run_feedback
+    from lead_scoring.pipelines.feedback import run_feedback
 
     settings = _settings(ctx, db_url=db_url)
     with _progress(["ingest", "performance", "append"], "feedback") as advance:
@@ -138,7 +138,7 @@ def feedback(ctx: click.Context, outcomes_path: Path, db_url: str | None) -> Non
 @click.pass_context
 def train(ctx: click.Context, db_url: str | None, until: str | None, force_promote: bool, reason: str | None) -> None:
     """Train a LightGBM scorer on `model_input`, track it in MLflow, register it, and gate promotion."""
-    from lead_scoring.training_pipeline import run_training
+    from lead_scoring.pipelines.training import run_training
 
     if force_promote:
         _required_reason(ctx, None, reason)
@@ -165,7 +165,7 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
 @click.pass_context
 def promote(ctx: click.Context, version: str, reason: str) -> None:
     """Make VERSION the champion by hand; the move is recorded (who, when, why)."""
-    from lead_scoring import registry
+    from lead_scoring.adapters.mlflow import registry
 
     settings = _settings(ctx)
     version = _version_number(version)
@@ -183,7 +183,7 @@ def promote(ctx: click.Context, version: str, reason: str) -> None:
 @click.pass_context
 def rollback(ctx: click.Context, reason: str) -> None:
     """Give the champion alias back to the version that held it before the current one."""
-    from lead_scoring import registry
+    from lead_scoring.adapters.mlflow import registry
 
     settings = _settings(ctx)
     previous, restored = registry.rollback(settings, reason)
@@ -209,8 +209,7 @@ def evaluate(
 ) -> None:
     """Out-of-time check: the champion vs the reference on labelled leads it has not seen (--since),
     or the `predictions` already written graded against labels that arrived later (--labels)."""
-    from lead_scoring.baseline import out_of_time_report
-    from lead_scoring.feedback_pipeline import predictions_report
+    from lead_scoring.lab.evaluate import out_of_time_report, predictions_report
 
     settings = _settings(ctx, db_url=db_url)
     if labels is not None and since is None:
@@ -232,7 +231,7 @@ def evaluate(
 def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
     """Would the training recipe have held? Month by month out of time, the old validation rule
     beside the backtested decision policy (nothing is logged or registered)."""
-    from lead_scoring.baseline import monthly_report
+    from lead_scoring.lab.backtest import monthly_report
 
     settings = _settings(ctx, db_url=db_url)
     report = monthly_report(settings, [m.strip() for m in months.split(",") if m.strip()])
@@ -250,7 +249,7 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 @click.pass_context
 def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int) -> None:
     """Score new leads with the champion into the `predictions` table."""
-    from lead_scoring.inference import score_file
+    from lead_scoring.pipelines.scoring import score_file
 
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", "load champion", "transform", "score", "write", "monitor"]
@@ -274,9 +273,9 @@ def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url
 @click.pass_context
 def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int) -> None:
     """Compare candidate learners with PyCaret (time-ordered folds); every candidate is an MLflow run."""
-    from lead_scoring.experiment import compare_learners
-    from lead_scoring.training import check_sufficiency
-    from lead_scoring.training_pipeline import load_training_input
+    from lead_scoring.core.fitting import check_sufficiency
+    from lead_scoring.lab.experiment import compare_learners
+    from lead_scoring.pipelines.training import load_training_input
 
     settings = _settings(ctx, db_url=db_url)
     model_input = load_training_input(settings)
@@ -296,8 +295,8 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
 
 def _version_number(version: str) -> str:
     """The version as the registry writes it: "01" is version 1."""
+    from lead_scoring.adapters.mlflow.registry import normalise_version
     from lead_scoring.errors import ModelNotFoundError
-    from lead_scoring.registry import normalise_version
 
     try:
         return normalise_version(version)

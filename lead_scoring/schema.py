@@ -91,7 +91,7 @@ class DataStep:
     """One step of the data pipeline, declared once: `transform_leads`, the data DAG's tasks and the
     CLI's progress all read :data:`DATA_STEPS`.
 
-    ``function`` names the step's pure function in :mod:`lead_scoring.transforms`; it is called
+    ``function`` names the step's pure function in :mod:`lead_scoring.core.transforms`; it is called
     with the frames of ``reads`` in order, then the mappings when ``uses_mappings``, and returns the
     frame of ``writes``. Named, not imported, so that a DAG file parses without pandas.
     """
@@ -104,7 +104,7 @@ class DataStep:
     uses_mappings: bool = True
 
 
-# Adding a step: one entry here and its pure function in lead_scoring/transforms.py.
+# Adding a step: one entry here and its pure function in lead_scoring/core/transforms.py.
 DATA_STEPS: tuple[DataStep, ...] = (
     DataStep(
         "load", "missing total_leads_droppped / referred_lead become 0", "load_leads", (VALIDATED_LEADS,), LOADED_DATA,

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     dags = args.dag or list(DAG_IDS)
 
-    from lead_scoring import registry
+    from lead_scoring.adapters.mlflow import registry
     from lead_scoring.settings import Settings
 
     settings = Settings.from_env()

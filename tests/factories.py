@@ -53,7 +53,7 @@ def prepare_and_train(home: Path, leads: pd.DataFrame, *extra_train_args: str) -
 def model_input_frame(rows: int, **columns: list) -> pd.DataFrame:
     """A ``model_input`` frame of ``rows`` leads with every feature column the model reads: the given
     columns as given, every other numeric feature missing and every other categorical ``Level0``."""
-    from lead_scoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+    from lead_scoring.core.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
     data: dict[str, list] = {col: [None] * rows for col in NUMERIC_FEATURES}
     data.update({col: ["Level0"] * rows for col in CATEGORICAL_FEATURES})

@@ -77,7 +77,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def staging_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
     """An empty staging database, once on SQLite and once on the PostgreSQL server above."""
-    from lead_scoring.staging import StagingDatabase
+    from lead_scoring.adapters.staging import StagingDatabase
 
     if request.param == "sqlite":
         database = StagingDatabase(f"sqlite:///{tmp_path / 'stage.db'}")

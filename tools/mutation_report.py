@@ -32,7 +32,7 @@ _OPEN = ("survived", "no tests")  # nothing noticed
 def statuses() -> dict[str, str]:
     """Mutant name -> status, from every results file."""
     found: dict[str, str] = {}
-    for meta in sorted(RESULTS.glob("*.py.meta")):
+    for meta in sorted(RESULTS.rglob("*.py.meta")):
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             found[name] = "not checked" if code is None else _STATUS.get(code, "suspicious")
     return found

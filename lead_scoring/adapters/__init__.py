@@ -1,0 +1,1 @@
+"""The edges: files, the staging database, bulk writes, plots and MLflow."""

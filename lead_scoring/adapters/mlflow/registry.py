@@ -1,0 +1,252 @@
+"""The model registry's rules: versions, the `challenger` and `champion` aliases, and their history.
+
+Every move of the `champion` alias is recorded twice: as tags on the versions involved (who, when,
+why) and appended to the registered model's `champion_history` tag, so which version was champion
+when is never lost. MLflow itself is behind :mod:`lead_scoring.adapters.mlflow.tracking`; this module
+imports none of it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from lead_scoring.adapters.mlflow.store import VersionFacts
+from lead_scoring.adapters.mlflow.tracking import tracking
+from lead_scoring.errors import ModelNotFoundError
+from lead_scoring.settings import Settings
+
+if TYPE_CHECKING:
+    from lead_scoring.core.model import LeadScorer
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+HISTORY_TAG = "champion_history"
+_HISTORY_KEEP = 40  # entries in the model-level tag; each version keeps its own tags forever
+PROFILE_PATH = "monitoring/reference_profile.json"
+VALIDATION_PATH = "validation/leads.csv"
+_DESCRIPTION = "CodePro lead scorer: probability a lead completes an application."
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A registered version loaded for scoring: its pyfunc, its reference profile and its tags."""
+
+    name: str
+    version: str
+    run_id: str
+    model: Any  # mlflow.pyfunc.PyFuncModel: predict() enforces the signature
+    profile: dict[str, Any] | None
+    tags: dict[str, str]
+
+    @property
+    def scorer(self) -> LeadScorer:
+        scorer: LeadScorer = self.model.unwrap_python_model().scorer
+        return scorer
+
+
+def client(settings: Settings) -> Any:
+    """The ``mlflow.MlflowClient`` on the settings' tracking store (for a person at a prompt, and tests)."""
+    return tracking(settings).client
+
+
+def experiment_link(settings: Settings) -> str:
+    """The runs view of the training experiment when it exists (else the UI's front page); never creates it."""
+    return tracking(settings).experiment_link()
+
+
+def actor() -> str:
+    """Who made a registry move: $LEAD_SCORING_USER, else the OS user."""
+    return os.environ.get("LEAD_SCORING_USER") or getpass.getuser()
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- versions and aliases ---------------------------------------------------------------------------
+
+
+def version_by_alias(settings: Settings, alias: str) -> VersionFacts | None:
+    return tracking(settings).version_by_alias(alias)
+
+
+def find_version_for_airflow_run(settings: Settings, airflow_run: str) -> VersionFacts | None:
+    """The version a DAG run already registered (so a rerun does not register a duplicate)."""
+    return tracking(settings).find_version("airflow_run", airflow_run)
+
+
+def register(settings: Settings, model_uri: str, tags: dict[str, str]) -> str:
+    """A new version of the registered model from a run's logged model, aliased `challenger`."""
+    registry = tracking(settings)
+    version = registry.register(model_uri, tags, _DESCRIPTION)
+    registry.set_alias(CHALLENGER, version)
+    return version
+
+
+def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) -> None:
+    tracking(settings).set_version_tags(version, tags)
+
+
+def move_champion(
+    settings: Settings,
+    version: str,
+    *,
+    reason: str,
+    forced: bool = False,
+    by: str | None = None,
+    rolled_back: bool = False,
+) -> None:
+    """Point `champion` at ``version`` and record who, when and why on both versions and in the history."""
+    registry = tracking(settings)
+    history = champion_history(settings)
+    version = normalise_version(version)
+    _require_version(settings, version)
+    previous = registry.version_by_alias(CHAMPION)
+    at, by = now_utc(), by or actor()
+    registry.set_alias(CHAMPION, version)
+    registry.set_version_tags(
+        version,
+        {"promoted_at": at, "promoted_by": by, "promotion_reason": reason, "promotion_forced": str(forced).lower()},
+    )
+    if previous is not None and previous.version != version:
+        registry.set_version_tags(previous.version, {"retired_at": at, "retired_by": by, "retired_for": version})
+    history.append(
+        {
+            "version": version,
+            "alias": CHAMPION,
+            "at": at,
+            "by": by,
+            "why": reason,
+            "forced": forced,
+            "previous": previous.version if previous is not None else None,
+            "rollback": rolled_back,
+        }
+    )
+    registry.set_model_tag(HISTORY_TAG, json.dumps(history[-_HISTORY_KEEP:]))
+    log.info("champion is now version %s (%s)", version, reason)
+
+
+def normalise_version(version: object) -> str:
+    """A registry version number as MLflow writes it ("01" and " 1" are "1"); anything else: a clear error."""
+    text = str(version).strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ModelNotFoundError(f"{str(version)!r} is not a version number (1, 2, ...)")
+    return str(int(text))
+
+
+def _require_version(settings: Settings, version: str) -> VersionFacts:
+    found = tracking(settings).version(version)
+    if found is None:
+        raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
+    return found
+
+
+def champion_history(settings: Settings) -> list[dict[str, Any]]:
+    tags = tracking(settings).model_tags()
+    if tags is None:
+        raise ModelNotFoundError(
+            f"no registered model '{settings.model_name}' in {settings.redacted_tracking_uri()}: "
+            "run `lead-scoring train` first"
+        )
+    history: list[dict[str, Any]] = json.loads(tags.get(HISTORY_TAG, "[]"))
+    return history
+
+
+def rollback(settings: Settings, reason: str, by: str | None = None) -> tuple[str, str]:
+    """Move `champion` back to the version that held it before the current one; returns (from, to).
+
+    Rollbacks walk back through the history (v1 -> v2 -> v3, then rollback: v2, rollback again:
+    v1), they do not toggle between the last two versions.
+    """
+    current = version_by_alias(settings, CHAMPION)
+    if current is None:
+        raise ModelNotFoundError(f"registered model '{settings.model_name}' has no champion to roll back")
+    held = champion_stack(champion_history(settings))
+    if not held or held[-1] != current.version:  # the alias was moved outside this package
+        held.append(current.version)
+    if len(held) < 2:
+        raise ModelNotFoundError(
+            f"version {current.version} is the oldest champion in the history; nothing earlier to roll back to"
+        )
+    target = held[-2]
+    move_champion(
+        settings, target, reason=f"rollback from version {current.version}: {reason}", by=by, rolled_back=True
+    )
+    return current.version, target
+
+
+def champion_stack(history: list[dict[str, Any]]) -> list[str]:
+    """The versions that held `champion`, oldest first, with the ones rolled back taken off (pure).
+
+    A promotion puts its version on top; a rollback takes the top off. The top is the champion and
+    the one below it is where the next rollback goes.
+    """
+    held: list[str] = []
+    for entry in history:
+        version = str(entry["version"])
+        if entry.get("rollback") or str(entry.get("why", "")).startswith("rollback from version "):
+            if held:
+                held.pop()
+            if not held or held[-1] != version:
+                held.append(version)
+        elif not held or held[-1] != version:
+            held.append(version)
+    return held
+
+
+# -- loading a model for scoring --------------------------------------------------------------------
+
+
+def load_scoring_model(settings: Settings, version: str | None = None) -> ScoringModel:
+    """The champion (or a given version) as a pyfunc, with the reference profile saved beside it."""
+    return load_version(settings, scoring_version(settings, version))
+
+
+def scoring_version(settings: Settings, version: str | None = None) -> VersionFacts:
+    """The champion's (or a given version's) registry facts, without loading the model."""
+    if version is None:
+        found = version_by_alias(settings, CHAMPION)
+        if found is None:
+            raise ModelNotFoundError(
+                f"no champion for '{settings.model_name}' in {settings.redacted_tracking_uri()}: "
+                "run `lead-scoring train` first (or `lead-scoring promote VERSION`)"
+            )
+        return found
+    return _require_version(settings, str(version))
+
+
+def load_version(settings: Settings, found: VersionFacts) -> ScoringModel:
+    """A registered version as a pyfunc, with the reference profile saved beside it."""
+    return ScoringModel(
+        name=settings.model_name,
+        version=found.version,
+        run_id=found.run_id,
+        model=tracking(settings).load_model(found.version),
+        profile=_load_profile(settings, found.run_id),
+        tags=dict(found.tags),
+    )
+
+
+def _load_profile(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    try:
+        profile: dict[str, Any] = tracking(settings).load_document(run_id, PROFILE_PATH)
+    except Exception:  # noqa: BLE001 - an older model without a profile is still usable for scoring
+        log.warning("run %s has no %s: drift will not be measured", run_id, PROFILE_PATH)
+        return None
+    return profile
+
+
+def load_validation(settings: Settings, run_id: str) -> pd.DataFrame:
+    """The validation leads (id, date, label, out-of-sample score) a training run saved."""
+    frame = tracking(settings).load_csv(run_id, VALIDATION_PATH, parse_dates=["created_date"])
+    frame["lead_id"] = frame["lead_id"].astype(str)
+    return frame

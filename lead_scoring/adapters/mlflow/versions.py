@@ -1,0 +1,89 @@
+"""The model registry in MLflow: versions, aliases and tags of the one registered model, and loading a
+version as a pyfunc. The champion rules built on it are in :mod:`lead_scoring.adapters.mlflow.registry`."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from lead_scoring.adapters.mlflow.store import Store, VersionFacts, _escaped, _facts
+
+
+class ModelVersions(Store):
+    """Versions, aliases and tags of the settings' registered model."""
+
+    def version(self, version: str) -> VersionFacts | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return _facts(self.client.get_model_version(self.model_name, str(version)))
+        except MlflowException:
+            return None
+
+    def version_by_alias(self, alias: str) -> VersionFacts | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return _facts(self.client.get_model_version_by_alias(self.model_name, alias))
+        except MlflowException:
+            return None
+
+    def find_version(self, tag: str, value: str) -> VersionFacts | None:
+        """The first version of the model with ``tag`` = ``value`` (e.g. the DAG run that registered it)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(
+                f"name = '{self.model_name}' and tags.{tag} = '{_escaped(value)}'"
+            )
+        except MlflowException:
+            return None
+        return _facts(found[0]) if found else None
+
+    def model_tags(self) -> dict[str, str] | None:
+        """The registered model's tags; ``None`` when the model is not registered."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return dict(self.client.get_registered_model(self.model_name).tags)
+        except MlflowException:
+            return None
+
+    def set_model_tag(self, key: str, value: str) -> None:
+        self.client.set_registered_model_tag(self.model_name, key, value)
+
+    def set_version_tags(self, version: str, tags: Mapping[str, object]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, version, key, str(value))
+
+    def set_alias(self, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(self.model_name, alias, version)
+
+    def register(self, model_uri: str, tags: Mapping[str, str], description: str) -> str:
+        """A new version of the registered model (created on first use) from a run's logged model."""
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            self.client.create_registered_model(self.model_name, description=description)
+        # register_model (not create_model_version) ties the version to MLflow 3's logged model id,
+        # which a tracking server insists on
+        with self._fluent():
+            version = mlflow.register_model(model_uri, self.model_name, tags=dict(tags))
+        return str(version.version)
+
+    def load_model(self, version: str) -> Any:
+        """A registered version as a pyfunc model (``mlflow.pyfunc.PyFuncModel``).
+
+        The download location is asked of this client: ``models:/`` URIs would be resolved through
+        MLflow's process-wide registry URI.
+        """
+        import mlflow
+
+        source = self.client.get_model_version_download_uri(self.model_name, str(version))
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.uri)
+            return mlflow.pyfunc.load_model(local)

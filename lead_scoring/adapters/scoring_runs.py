@@ -1,0 +1,89 @@
+"""What each scoring run did, kept: the `scoring_runs` table (one row per run key) and the MLflow scoring
+run beside it, and the latest scores a rank policy ranks a new batch among."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from lead_scoring.adapters.mlflow.tracking import tracking
+from lead_scoring.adapters.staging import StagingDatabase, run_key_for
+from lead_scoring.core.scoring import ScoringSummary, scoring_run_name
+from lead_scoring.errors import LeadScoringError
+from lead_scoring.schema import PREDICTIONS, SCORING_RUNS
+from lead_scoring.settings import Settings
+
+if TYPE_CHECKING:
+    from lead_scoring.adapters.mlflow.registry import ScoringModel
+
+log = logging.getLogger(__name__)
+
+
+def recent_scores(db: StagingDatabase, scoring: ScoringModel, limit: int) -> NDArray[Any]:
+    """The latest ``limit`` scores the scoring version wrote to `predictions` (empty at first)."""
+    if limit <= 0 or not db.has_table(PREDICTIONS):
+        return np.empty(0)
+    frame = db.query(
+        f"SELECT score FROM {PREDICTIONS} WHERE model_name = :name AND model_version = :version "
+        "ORDER BY scored_at DESC LIMIT :limit",
+        name=scoring.name,
+        version=str(scoring.version),
+        limit=int(limit),
+    )
+    return frame["score"].to_numpy(dtype=float)
+
+
+def record_run(
+    db: StagingDatabase, settings: Settings, summary: ScoringSummary, interval: tuple[str, str] | None
+) -> None:
+    """One `scoring_runs` row per run key (replaced on rerun), and the same figures in MLflow."""
+    monitoring = summary.monitoring
+    row = pd.DataFrame(
+        [
+            {
+                "run_key": summary.run_key,
+                "source": summary.source,
+                "interval_start": interval[0] if interval else None,
+                "interval_end": interval[1] if interval else None,
+                "model_name": summary.model_name,
+                "model_version": summary.model_version,
+                "rows_scored": summary.rows_scored,
+                "positives": summary.positives,
+                "positive_share": monitoring.positive_share,
+                "expected_positive_share": monitoring.expected_positive_share,
+                "score_psi": monitoring.score_psi,
+                "max_feature_psi": monitoring.max_feature_psi,
+                "drift": json.dumps(dict(monitoring.feature_psi), sort_keys=True),
+                "drifted_features": ",".join(monitoring.drifted_features),
+                "unusual_inputs": json.dumps(summary.unusual, sort_keys=True),
+                "status": summary.status,
+                "recorded_at": pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)),
+            }
+        ]
+    )
+    db.merge_rows(run_key_for("runs:" + summary.run_key), SCORING_RUNS, row, keys=["run_key"])
+    try:
+        log_scoring_run(settings, summary)
+    except LeadScoringError:
+        raise
+    except Exception:  # noqa: BLE001 - monitoring in MLflow must not lose the scores already written
+        log.exception("could not log scoring run %s to MLflow", summary.run_key)
+
+
+def log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
+    """The run's monitoring figures in MLflow (experiment `<experiment>-scoring`), one run per run key."""
+    monitoring = summary.monitoring
+    metrics: dict[str, float | None] = {
+        "rows_scored": summary.rows_scored,
+        **monitoring.metrics(),
+        **{f"psi_{k}": v for k, v in monitoring.feature_psi.items()},
+    }
+    tags = {"model_version": str(summary.model_version), "status": summary.status, "source": summary.source}
+    name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)
+    tracking(settings).log_scoring_run(summary.run_key, name, metrics, tags)

@@ -1,0 +1,127 @@
+"""Pure scoring helpers: buckets, the predictions frame, what was unusual in a batch, and the summary of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lead_scoring.core.evidence import UNUSUAL_WORDS
+from lead_scoring.schema import LEAD_ID
+
+if TYPE_CHECKING:
+    from lead_scoring.core.monitoring import DriftReport, DriftStatus
+
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    LEAD_ID,
+    "score",
+    "predicted_label",
+    "bucket",
+    "top_reasons",
+    "model_name",
+    "model_version",
+    "scored_at",
+)
+
+HOT, WARM, COLD = "hot", "warm", "cold"
+
+
+def assign_buckets(scores: pd.Series, hot_cutoff: float, warm_cutoff: float) -> pd.Series:
+    """hot at or above ``hot_cutoff``, warm at or above ``warm_cutoff``, cold below."""
+    if not 0.0 <= warm_cutoff <= hot_cutoff <= 1.0:
+        raise ValueError(f"bucket cut-offs must satisfy 0 <= warm ({warm_cutoff}) <= hot ({hot_cutoff}) <= 1")
+    values = np.where(scores >= hot_cutoff, HOT, np.where(scores >= warm_cutoff, WARM, COLD))
+    return pd.Series(values, index=scores.index, dtype=object)
+
+
+def build_predictions(
+    lead_ids: pd.Series,
+    model_output: pd.DataFrame,
+    *,
+    model_name: str,
+    model_version: str,
+    scored_at: datetime,
+    hot_cutoff: float,
+    warm_cutoff: float,
+) -> pd.DataFrame:
+    """The ``predictions`` rows of one batch, hottest first."""
+    scores = model_output["score"].astype("float64").reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            LEAD_ID: lead_ids.reset_index(drop=True).astype(str),
+            "score": scores,
+            "predicted_label": model_output["predicted_label"].astype("int64").reset_index(drop=True),
+            "bucket": assign_buckets(scores, hot_cutoff, warm_cutoff),
+            "top_reasons": model_output["top_reasons"].astype(str).reset_index(drop=True),
+            "model_name": model_name,
+            "model_version": str(model_version),
+            "scored_at": pd.Timestamp(scored_at),  # naive UTC
+        }
+    )
+    # numpy's lexsort of fixed-width text: 5x faster than sort_values on a million object strings
+    order = np.lexsort((frame[LEAD_ID].to_numpy().astype(str), -frame["score"].to_numpy()))
+    return frame.take(order).reset_index(drop=True)
+
+
+def scoring_run_name(run_key: str, source: str, rows: int) -> str:
+    """An MLflow run name that says what the run is: ``score 2021-12-01`` for a day of the daily DAG,
+    ``score new_leads.csv · 2,000 leads`` for a file scored from the command line."""
+    if run_key.startswith("interval:"):
+        return f"score {run_key.removeprefix('interval:')[:10]}"
+    name = source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+    return f"score {name} · {rows:,} leads"
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    """What one scoring run did: the `scoring_runs` record and the CLI summary."""
+
+    run_key: str
+    source: str
+    model_name: str
+    model_version: str
+    rows_scored: int
+    monitoring: DriftReport
+    duplicates_dropped: int = 0
+    positives: int = 0
+    buckets: Mapping[str, int] = field(default_factory=dict)
+    unusual: Mapping[str, int] = field(default_factory=dict)  # every count, recorded in scoring_runs
+    thin: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)  # counts past the training share
+    seconds: float = 0.0
+    hottest: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> DriftStatus:
+        return self.monitoring.status
+
+    def _expected_share(self) -> str:
+        expected = self.monitoring.expected_positive_share
+        known = expected is not None and not np.isnan(expected)  # NaN: a model from before decision policies
+        return f"; the decision policy expects {expected:.1%}" if known else ""
+
+    def lines(self) -> list[str]:
+        share = self.positives / self.rows_scored if self.rows_scored else 0.0
+        lines = [
+            f"source           {self.source}",
+            f"model            {self.model_name} v{self.model_version} (champion)",
+            f"leads scored     {self.rows_scored}"
+            + (f" ({self.duplicates_dropped} exact duplicate(s) dropped)" if self.duplicates_dropped else ""),
+            f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
+            "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
+        ]
+        if self.thin:  # only what is unusual against the training leads
+            lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in self.thin.items()))
+        lines.append(f"monitoring       {self.status}: {self.monitoring.summary}")
+        lines.append(f"time             {self.seconds:.2f} s")
+        return lines
+
+
+def _thin_words(key: str, figures: Mapping[str, float | None]) -> str:
+    words = f"{UNUSUAL_WORDS.get(key, key)} {figures['count']} ({figures['share']:.0%}"
+    if figures.get("training_share") is not None:
+        words += f" vs {figures['training_share']:.0%} in training"
+    return words + ")"

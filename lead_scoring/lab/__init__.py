@@ -1,0 +1,1 @@
+"""What never runs on a DAG path: generated leads, reference baselines, reports, the PyCaret experiment."""
