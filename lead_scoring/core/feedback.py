@@ -94,8 +94,12 @@ def validate_outcomes(raw: pd.DataFrame, source: str) -> ValidatedOutcomes:
     _refuse(source, LABEL, frame[LABEL].isna(), "missing", frame)
     _refuse(source, LABEL, ~labels.isin([0, 1]), "not 0 or 1", frame)
     if OUTCOME_AT in frame.columns:
-        moments = pd.to_datetime(frame[OUTCOME_AT], errors="coerce")
-        bad = frame[OUTCOME_AT].notna() & moments.isna()
+        given = frame[OUTCOME_AT]
+        offset = given.str.contains(_OFFSET, regex=True, na=False)
+        _refuse(source, OUTCOME_AT, offset, "carry a time-zone offset (give UTC date-times without one)", frame)
+        # ISO 8601 only, one value at a time: a guessed format read 05/01/2022 as May 1st
+        moments = pd.to_datetime(given, errors="coerce", format="ISO8601")
+        bad = given.notna() & (moments.isna() | ~given.str.match(_ISO_START, na=False))
         _refuse(source, OUTCOME_AT, bad, "not a date-time (expected YYYY-MM-DD[ HH:MM:SS])", frame)
     else:
         moments = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
@@ -109,6 +113,10 @@ def validate_outcomes(raw: pd.DataFrame, source: str) -> ValidatedOutcomes:
     return ValidatedOutcomes(typed, len(raw), int(duplicated.sum()), unknown)
 
 
+_ISO_START = r"\d{4}-\d{2}-\d{2}(?:$|[T ])"
+_OFFSET = r"\d(?:Z|[+-]\d{2}:?\d{2})$"  # after the time's last digit: 10:00Z, 10:00:00+05:00, 10:00-0130
+
+
 def _refuse(source: str, column: str, failing: pd.Series, what: str, frame: pd.DataFrame) -> None:
     if not failing.any():
         return
@@ -118,6 +126,33 @@ def _refuse(source: str, column: str, failing: pd.Series, what: str, frame: pd.D
     raise InputDataError(
         f"{source}: column '{column}': {int(failing.sum())} row(s) {what}, e.g. {example} on line {int(first) + 2}"
     )
+
+
+@dataclass(frozen=True)
+class ScreenedOutcomes:
+    """The outcomes a plain date check lets through, and how many each rule ignored."""
+
+    kept: pd.DataFrame
+    after_arrival: int  # dated after the file arrived (beyond the clock skew): a label from the future
+    before_lead: int  # dated before the day its lead was created
+
+
+def screen_outcomes(
+    outcomes: pd.DataFrame, created: pd.DataFrame, *, arrived: pd.Timestamp, clock_skew: pd.Timedelta
+) -> ScreenedOutcomes:
+    """Ignore outcomes whose ``outcome_at`` cannot be true (a plain check, not a detector).
+
+    An outcome dated after ``arrived`` + ``clock_skew`` would win against every true label that
+    comes later ("the newer label wins"), so one bad file would fix a label for good; one dated
+    before the day its lead was created (``created``: lead_id, created_date) is not about that
+    lead. Outcomes without a moment, and of leads not in ``created``, pass (checked when matched).
+    """
+    moment = pd.to_datetime(outcomes[OUTCOME_AT])
+    lead_day = outcomes[LEAD_ID].map(created.drop_duplicates(LEAD_ID).set_index(LEAD_ID)[CREATED_DATE])
+    future = (moment > pd.Timestamp(arrived) + clock_skew).to_numpy()
+    early = (moment < pd.to_datetime(lead_day).dt.normalize()).to_numpy() & ~future
+    kept = outcomes[~(future | early)].reset_index(drop=True)
+    return ScreenedOutcomes(kept, int(future.sum()), int(early.sum()))
 
 
 @dataclass(frozen=True)
