@@ -44,6 +44,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
     "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
     "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "inference_max_active_runs",
+    "LEAD_SCORING_OUTCOME_CLOCK_SKEW_MINUTES": "outcome_clock_skew_minutes",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -93,6 +94,9 @@ class Settings:
     # days of the daily inference DAG that run at once (a backfill spread over the workers); each
     # run writes only its own rows, but SQLite has one writer at a time: 1 there
     inference_max_active_runs: int = 1
+    # an outcome dated more than this after its file arrived is ignored (a label from the future
+    # would beat every true label that comes later); the minutes allow for clocks that differ
+    outcome_clock_skew_minutes: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -201,6 +205,7 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.backtest_max_leads >= 0, "backtest_max_leads", "not a count of leads")
     check(settings.policy_pool >= 0, "policy_pool", "not a count of leads")
     check(settings.min_labelled_leads >= 1, "min_labelled_leads", "a week needs at least 1 labelled lead")
+    check(settings.outcome_clock_skew_minutes >= 0, "outcome_clock_skew_minutes", "must not be negative")
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),

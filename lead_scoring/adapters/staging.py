@@ -88,6 +88,10 @@ class StagingDatabase:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {self._quote(name)}")).scalar_one())
 
+    def columns(self, name: str) -> list[str]:
+        """The column names of table ``name`` (it must exist)."""
+        return [column["name"] for column in sa.inspect(self.engine).get_columns(name)]
+
     def query(self, sql: str, **params: object) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return pd.read_sql_query(sa.text(sql), conn, params=params)
@@ -171,8 +175,12 @@ class StagingDatabase:
         columns = ", ".join(self._quote(c) for c in frame.columns)
         key_list = ", ".join(self._quote(k) for k in keys)
         try:
-            self._ensure_table(table, frame, keys)
+            sqlite = self.engine.dialect.name == "sqlite"
+            if not sqlite:
+                self._ensure_table(table, frame, keys)
             with self.writing() as conn:
+                if sqlite:  # under the write lock: a publish cannot replace the table (and its index) in between
+                    self._ensure_table_in(conn, table, frame, keys)
                 # one upsert through the table's unique index, in key order (the index then grows at
                 # its end): 3x faster than DELETE + INSERT at a million rows. (A correlated EXISTS,
                 # used before that, scanned the staged rows once per row of the table: hours.)
@@ -189,6 +197,15 @@ class StagingDatabase:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {staged}"))
         return len(frame)
 
+    def delete_rows(self, table: str, key: str, values: list[str]) -> None:
+        """Delete the rows of ``table`` whose ``key`` is one of ``values``, in one transaction."""
+        statement = sa.text(f"DELETE FROM {self._quote(table)} WHERE {self._quote(key)} IN :values").bindparams(
+            sa.bindparam("values", expanding=True)
+        )
+        with self.writing() as conn:
+            for start in range(0, len(values), 500):  # SQLite's limit on bound parameters
+                conn.execute(statement, {"values": values[start : start + 500]})
+
     def _ensure_table(self, table: str, frame: pd.DataFrame, keys: list[str]) -> None:
         """Create ``table`` (from ``frame``'s columns) and its unique index on ``keys`` if missing,
         in a transaction of its own, committed before any row goes in.
@@ -202,19 +219,22 @@ class StagingDatabase:
         upserts (ROW EXCLUSIVE, which do not conflict) run side by side. SQLite's write lock
         already serialises writers.
         """
-        index = f"ux_{table}_key"
         with self.writing() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
-            inspector = sa.inspect(conn)
-            if not inspector.has_table(table):
-                bulk.write_frame(conn, frame.head(0), table)
-            elif any(found["name"] == index for found in inspector.get_indexes(table)):
-                return
-            key_list = ", ".join(self._quote(k) for k in keys)
-            conn.execute(
-                sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
-            )
+            self._ensure_table_in(conn, table, frame, keys)
+
+    def _ensure_table_in(self, conn: Connection, table: str, frame: pd.DataFrame, keys: list[str]) -> None:
+        index = f"ux_{table}_key"
+        inspector = sa.inspect(conn)
+        if not inspector.has_table(table):
+            bulk.write_frame(conn, frame.head(0), table)
+        elif any(found["name"] == index for found in inspector.get_indexes(table)):
+            return
+        key_list = ", ".join(self._quote(k) for k in keys)
+        conn.execute(
+            sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
+        )
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:

@@ -123,7 +123,7 @@ def test_feedback_writes_the_weekly_figures_of_the_version_that_scored(loop_home
 
     assert status == 0, err
     assert "600 matched: 600 new, 0 label(s) changed" in out
-    assert "never scored     2 (kept aside in unmatched_outcomes)" in out
+    assert "never scored     2 (kept aside in unmatched_outcomes; 0 kept aside before matched now)" in out
     assert "+600 newly labelled lead(s)" in out
     assert sorted(table(loop_home, "unmatched_outcomes")["lead_id"]) == ["Lnever1", "Lnever2"]
     performance = table(loop_home, "model_performance")
