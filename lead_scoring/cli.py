@@ -50,8 +50,15 @@ def cli(ctx: click.Context, verbose: int) -> None:
     is_flag=True,
     help="Publish even if the export has far fewer leads than model_input now (LEAD_SCORING_SHRINK_LIMIT).",
 )
+@click.option(
+    "--allow-unlabelled",
+    is_flag=True,
+    help="Publish an export without app_complete_flag (it replaces the labelled model_input).",
+)
 @click.pass_context
-def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
+def prepare(
+    ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool, allow_unlabelled: bool
+) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
     from lead_scoring.pipelines.data import prepare as run_prepare
     from lead_scoring.schema import DATA_STEPS
@@ -59,7 +66,9 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shri
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", *(step.label for step in DATA_STEPS), "write"]
     with _progress(steps, "prepare") as advance:
-        summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
+        summary = run_prepare(
+            settings, input_path, on_step=advance, allow_shrink=allow_shrink, allow_unlabelled=allow_unlabelled
+        )
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
     for line in summary.lines():
         click.echo(f"  {line}")
@@ -169,7 +178,7 @@ def promote(ctx: click.Context, version: str, reason: str) -> None:
 
     settings = _settings(ctx)
     version = _version_number(version)
-    registry.move_champion(settings, version, reason=f"by hand: {reason}", forced=True)
+    registry.move_champion(settings, version, reason=f"by hand: {reason}", kind="force")
     click.echo(f"version {version} of {settings.model_name} is now champion")
 
 
@@ -306,8 +315,14 @@ def _version_number(version: str) -> str:
 
 def _required_reason(_ctx: click.Context | None, _param: object, reason: str | None) -> str:
     """A reason that says something: it is recorded with the move of champion."""
-    if reason is None or not reason.strip():
+    from lead_scoring.adapters.mlflow.registry import check_reason
+
+    if reason is None:
         raise click.BadParameter("give a reason (it is recorded with the move of champion)", param_hint="--reason")
+    try:
+        check_reason(reason.strip())  # before anything is trained or moved
+    except LeadScoringError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reason") from None
     return reason.strip()
 
 

@@ -308,7 +308,10 @@ def promote_step(
     )
     if promote and not already:
         registry.move_champion(
-            settings, str(version), reason=reason or "; ".join(decision.reasons), forced=force and not decision.promote
+            settings,
+            str(version),
+            reason=(reason or "; ".join(decision.reasons))[: registry.MAX_REASON_CHARS],
+            kind="force" if force and not decision.promote else "promote",
         )
     return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
 
