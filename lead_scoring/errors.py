@@ -31,6 +31,10 @@ class ModelNotFoundError(LeadScoringError):
     """The model registry has no version under the name or alias asked for."""
 
 
+class TrackingUnavailableError(LeadScoringError):
+    """The MLflow tracking store did not answer (down, unreachable, refused); nothing was changed there."""
+
+
 class StagingBusyError(LeadScoringError):
     """Another run held the staging database's write lock for longer than the wait allowed; nothing was written."""
 

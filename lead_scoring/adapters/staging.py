@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from lead_scoring.adapters import bulk
 from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
@@ -44,7 +44,15 @@ class StagingDatabase:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = _create_engine(self.url)
+            engine = _create_engine(self.url)
+            try:  # once, up front: an unreachable server is one plain line, not a traceback mid-step
+                with engine.connect():
+                    pass
+            except DBAPIError as exc:
+                engine.dispose()
+                reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+                raise ConfigurationError(f"cannot open the staging database {self.redacted_url}: {reason}") from None
+            self._engine = engine
         return self._engine
 
     def dispose(self) -> None:
@@ -275,8 +283,8 @@ def _create_engine(url: str) -> Engine:
         raise ConfigurationError(f"not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _check_sqlite_path(Path(database).expanduser(), parsed.render_as_string(hide_password=True))
         # the busy timeout: ?timeout=S in the URL, else SQLITE_BUSY_TIMEOUT
         connect_args = {} if "timeout" in parsed.query else {"timeout": SQLITE_BUSY_TIMEOUT}
         engine = sa.create_engine(parsed, connect_args=connect_args)
@@ -290,6 +298,18 @@ def _create_engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
         raise ConfigurationError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+
+
+def _check_sqlite_path(path: Path, shown: str) -> None:
+    """A SQLite file can be created at ``path``: not a folder, and its folder can be made."""
+    if path.is_dir():
+        raise ConfigurationError(f"staging database {shown}: {path} is a folder, not a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission, ...
+        blocking = next((p for p in path.parents if p.exists()), path.parent)
+        why = f"{blocking} is a file" if blocking.is_file() else exc.strerror
+        raise ConfigurationError(f"staging database {shown}: cannot create its folder {path.parent} ({why})") from None
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -23,6 +23,7 @@ from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.mlflow.training_runs import TrainingModel, TrainingRunRecord
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.business import bucket_table, gain_at, gain_table
+from lead_scoring.core.days import parse_day
 from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency, classification_metrics
 from lead_scoring.core.policy import backtest_metrics, backtest_table
@@ -77,6 +78,8 @@ class TrainingSummary:
 
 def load_training_input(settings: Settings, until: str | None = None) -> pd.DataFrame:
     """`model_input` from staging, optionally only the leads created up to the end of day ``until``."""
+    if until:
+        parse_day(until, "--until")  # before the table is read
     db = StagingDatabase(settings.db_url)
     try:
         frame = db.read_table(MODEL_INPUT)
@@ -88,10 +91,7 @@ def load_training_input(settings: Settings, until: str | None = None) -> pd.Data
             f"staging table {MODEL_INPUT} lacks column(s) {', '.join(missing)}: rerun `lead-scoring prepare`"
         )
     if until:
-        try:
-            cutoff = pd.Timestamp(until).normalize() + pd.Timedelta(days=1)
-        except ValueError:
-            raise InputDataError(f"--until {until!r} is not a date (expected YYYY-MM-DD)") from None
+        cutoff = parse_day(until, "--until") + pd.Timedelta(days=1)
         frame = frame[frame[CREATED_DATE] < cutoff]
     return frame.reset_index(drop=True)
 
