@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from lead_scoring.console import configure_logging as _configure_logging
+from lead_scoring.console import printable
+from lead_scoring.console import progress as _progress
 from lead_scoring.errors import LeadScoringError
 from lead_scoring.settings import Settings
 
@@ -272,7 +272,8 @@ def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url
     if top and summary.hottest is not None:
         click.echo(f"\nthe {min(top, len(summary.hottest))} hottest leads:")
         for row in summary.hottest.head(top).itertuples():
-            click.echo(f"  {row.lead_id}  {row.score:.3f}  {row.bucket:<4}  {row.top_reasons}")
+            # lead ids and reasons come from the export: an escape sequence in one must not reach the terminal
+            click.echo(f"  {printable(row.lead_id)}  {row.score:.3f}  {row.bucket:<4}  {printable(row.top_reasons)}")
 
 
 @cli.command()
@@ -331,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="lead-scoring", standalone_mode=False)
     except LeadScoringError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc))}", err=True)
         return EXIT_USER_ERROR
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -341,60 +342,6 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: {exc.format_message()}", err=True)
         return EXIT_USER_ERROR
     return 0
-
-
-def _configure_logging(level: int) -> None:
-    import os
-
-    # MLflow's own chatter (progress bars, store migrations, pickling notes) is not the user's business
-    # unless they ask for debug output.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if level <= logging.DEBUG else "ERROR")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("lead_scoring")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-
-
-@contextmanager
-def _progress(steps: list[str], title: str) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr (only when it is a terminal) advanced once per named step."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        # a line per finished step with its time (-v): where a run spent it, for logs and `make bench`
-        current: list[tuple[str, float]] = []
-
-        def finish() -> None:
-            if current:
-                name, since = current.pop()
-                log.info("%s: %s took %.2f s", title, name, time.perf_counter() - since)
-
-        def step(name: str) -> None:
-            finish()
-            current.append((name, time.perf_counter()))
-
-        yield step
-        finish()
-        return
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as progress:
-        task_id = progress.add_task(title, total=len(steps))
-        started = False
-
-        def advance(name: str) -> None:
-            nonlocal started
-            if started:
-                progress.advance(task_id)
-            started = True
-            progress.update(task_id, description=f"{title}: {name}")
-
-        yield advance
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -170,6 +171,8 @@ def _parse(var: str, raw: str, kind: type) -> int | float | str:
         value: int | float | str = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
+    if isinstance(value, float) and not math.isfinite(value):  # float() reads "inf" and "nan"
+        raise ConfigurationError(f"{var}={raw!r} is not a finite number")
     return value
 
 
@@ -185,6 +188,14 @@ def _problems(settings: Settings) -> list[str]:
     def check(ok: bool, name: str, rule: str) -> None:
         if not ok:
             problems.append(f"{_name(name)}={getattr(settings, name)}: {rule}")
+
+    # inf passes every "above" rule (a drift limit of inf turns the monitor off), nan every comparison
+    for item in fields(settings):
+        value = getattr(settings, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            check(False, item.name, "must be a finite number")
+    if problems:
+        return problems
 
     check(0 < settings.validation_share < 1, "validation_share", "must be between 0 and 1 (exclusive)")
     for name in ("target_auc", "target_precision", "target_recall"):  # a figure must be able to exceed it

@@ -385,6 +385,11 @@ def _champion_on_same_leads(
     else:
         note = f"champion v{current.version} saw some of these {len(validation)} validation leads in training"
     model_input = _model_input_for(load_training_input(settings) if frame is None else frame, leads[LEAD_ID])
+    if len(model_input) < len(leads):  # a `prepare` replaced model_input since this run read it
+        raise InputDataError(
+            f"{len(leads) - len(model_input)} of the {len(leads)} validation leads of version "
+            f"{candidate_version.version} are no longer in {MODEL_INPUT} (replaced during this run): train again"
+        )
     scores = champion.scorer.predict_proba(model_input)
     labels = leads.set_index(LEAD_ID).loc[model_input[LEAD_ID], LABEL].to_numpy()
     return classification_metrics(labels, scores, champion.scorer.policy_cut(scores)), note
