@@ -286,12 +286,15 @@ def find_outcomes_step(settings: Settings, interval_start: object) -> bool:
 
 @dataclass(frozen=True)
 class IngestCounts:
-    """What the ingest task did (its XCom, as a dict): the file's outcomes matched, new, changed, never scored."""
+    """What the ingest task did (its XCom, as a dict): the file's outcomes matched, new, changed, never
+    scored, and the labels the date rules ignored."""
 
     matched: int
     new: int
     changed: int
     unmatched: int
+    after_arrival: int = 0
+    before_lead: int = 0
 
 
 @dataclass(frozen=True)
@@ -313,7 +316,14 @@ class TargetsCheck:
 
 def ingest_step(settings: Settings, interval_start: object) -> IngestCounts:
     summary = ingest_outcomes(settings, outcomes_file(settings, interval_start))
-    return IngestCounts(matched=summary.matched, new=summary.new, changed=summary.changed, unmatched=summary.unmatched)
+    return IngestCounts(
+        matched=summary.matched,
+        new=summary.new,
+        changed=summary.changed,
+        unmatched=summary.unmatched,
+        after_arrival=summary.after_arrival,
+        before_lead=summary.before_lead,
+    )
 
 
 def performance_step(settings: Settings, interval_end: object) -> PerformanceCounts:

@@ -161,3 +161,12 @@ def test_feedback_on_an_unlabelled_model_input_is_one_line(settings, home):
         f"model_input in {settings.redacted_db_url()} has no app_complete_flag column (it was prepared from an "
         "unlabelled export): prepare a labelled export before feeding outcomes back; nothing was appended"
     )
+
+
+def test_the_dag_ingest_task_reports_the_ignored_labels(settings, home):
+    scored(settings, ["L1", "L2", "L3"], ["2021-12-01 10:00", "2021-12-02 10:00", "2021-12-03 10:00"])
+    settings.outcomes_dir.mkdir(parents=True)
+    rows = [("L1", 1, "2099-12-31"), ("L2", 0, "2021-11-30"), ("L3", 1, "2021-12-15")]
+    outcome_file(settings.outcomes_dir, "outcomes_2021-12-20.csv", rows)
+    counts = feedback.ingest_step(settings, "2021-12-20T00:00:00+00:00")
+    assert counts == feedback.IngestCounts(matched=1, new=1, changed=0, unmatched=0, after_arrival=1, before_lead=1)
