@@ -160,14 +160,17 @@ def append_labelled(settings: Settings) -> AppendSummary:
     added = relabelled = 0
     with StagingDatabase(settings.db_url) as db:
         # a `prepare` that publishes between the read and the upsert replaces the rows just added:
-        # look again until nothing labelled is missing (each round adds only what is missing)
+        # when the row count says so, look again (each round adds only what is missing)
         for _round in range(_APPEND_ROUNDS):
+            before = _count(db, MODEL_INPUT)
             fresh = _missing_training_rows(db)
             if fresh is None or not len(fresh.rows):
                 break
             db.merge_rows(run_key_for(f"append:{uuid.uuid4()}"), MODEL_INPUT, fresh.rows, keys=[LEAD_ID])
             if _round == 0:  # later rounds only put back what a publish replaced
                 added, relabelled = fresh.added, fresh.relabelled
+            if _count(db, MODEL_INPUT) == before + fresh.added:
+                break
         total = _count(db, MODEL_INPUT)
     log.info("model_input: %d newly labelled lead(s) added, %d relabelled", added, relabelled)
     return AppendSummary(added, relabelled, total)
