@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from lead_scoring.adapters import bulk
 from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
 from lead_scoring.schema import CREATED_DATE
+from lead_scoring.settings import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class StagingDatabase:
 
     @property
     def redacted_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return redact_url(self.url)  # the user-info's password and a `?password=` query
 
     # -- writing whole tables atomically -----------------------------------------------------------
     def replace_tables(self, frames: Mapping[str, pd.DataFrame], run_key: str) -> None:
