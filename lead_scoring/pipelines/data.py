@@ -46,24 +46,6 @@ class PrepareSummary:
     seconds: float
     tables: tuple[str, ...] = DATA_PIPELINE_TABLES
 
-    def lines(self) -> list[str]:
-        dropped = f"{self.duplicates_dropped} exact duplicate(s)" if self.duplicates_dropped else "none"
-        lines = [
-            f"source           {self.source}",
-            f"rows read        {self.rows_read}",
-            f"rows dropped     {dropped}",
-            f"rows written     {self.rows_written} to {', '.join(self.tables)}",
-        ]
-        if self.positives is not None:
-            lines.append(f"conversions      {self.positives} ({self.positives / max(self.rows_written, 1):.1%})")
-        if self.unknown_columns:
-            lines.append(f"ignored columns  {', '.join(self.unknown_columns)}")
-        if self.ids_derived:
-            lines.append("lead_id          derived from each row (the export has no lead_id column)")
-        rate = self.rows_read / self.seconds if self.seconds else float("inf")
-        lines.append(f"time             {self.seconds:.2f} s ({rate:,.0f} rows/s)")
-        return lines
-
 
 def transform_leads(
     validated: pd.DataFrame, mappings: Mappings, on_step: StepCallback | None = None

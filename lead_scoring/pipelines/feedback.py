@@ -254,39 +254,6 @@ class FeedbackSummary:
     def retrain_reason(self) -> str:
         return retrain_reason(self.appended.added, self.appended.relabelled, self.performance.verdict)
 
-    def lines(self) -> list[str]:
-        i, p = self.ingest, self.performance
-        versions = len({w.model_version for w in p.weeks})
-        lines = [
-            f"source           {i.source}",
-            f"outcomes read    {i.rows_read}"
-            + (f" ({i.duplicates_dropped} exact duplicate(s) dropped)" if i.duplicates_dropped else ""),
-            f"scored leads     {i.matched} matched: {i.new} new, {i.changed} label(s) changed (newer wins), "
-            f"{i.unchanged} unchanged, {i.stale} older label(s) ignored",
-            f"never scored     {i.unmatched} (kept aside in {UNMATCHED_OUTCOMES})",
-            f"performance      {len(p.weeks)} week(s) of {versions} version(s) in {MODEL_PERFORMANCE}: "
-            f"{p.count('ok')} ok, {p.count('below_target')} below target, {p.count('too_few_labels')} too few labels",
-            f"latest week      {p.verdict.describe()}",
-        ]
-        for version, figures in self.realized.items():
-            labelled = f"{figures.leads_labelled} labelled lead(s) of this file"
-            lines.append(f"realized v{version:<6} {labelled}: {_fmt(figures)}")
-        a = self.appended
-        lines.append(
-            f"model_input      +{a.added} newly labelled lead(s), {a.relabelled} relabelled ({a.model_input_rows} rows)"
-        )
-        if self.retrain_reason:
-            lines.append(f"next             `lead-scoring train` ({self.retrain_reason})")
-        lines.append(f"time             {self.seconds:.2f} s")
-        return lines
-
-
-def _fmt(figures: Figures) -> str:
-    def one(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    return f"AUC {one(figures.auc)}  precision {one(figures.precision)}  recall {one(figures.recall)}"
-
 
 def run_feedback(settings: Settings, outcomes_path: str | Path, on_step: StepCallback | None = None) -> FeedbackSummary:
     """Ingest an outcome export, recompute the realized performance, and extend `model_input`."""

@@ -58,22 +58,6 @@ class TrainingSummary:
     backtests: str = ""
     link: str = ""
 
-    def lines(self) -> list[str]:
-        m = self.metrics
-        lines = [
-            f"mlflow run       {self.run_id}",
-            f"training leads   {self.fingerprint.get('rows')} created {self.fingerprint.get('created_from')} .. "
-            f"{self.fingerprint.get('created_to')}",
-            f"validation       auc {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
-            f"f1 {m['f1']:.3f}  at threshold {m['threshold']:.3f} (newest leads, out of sample)",
-            f"decision policy  {self.policy}",
-            f"backtests        {self.backtests}",
-            f"registered       version {self.version} (alias challenger)",
-            f"decision         {'PROMOTED to champion' if self.promoted else 'not promoted'}",
-        ]
-        lines += [f"  - {reason}" for reason in self.reasons]
-        return lines
-
 
 def load_training_input(settings: Settings, until: str | None = None) -> pd.DataFrame:
     """`model_input` from staging, optionally only the leads created up to the end of day ``until``."""
