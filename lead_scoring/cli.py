@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +18,8 @@ from lead_scoring.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from lead_scoring.pipelines.steps import StepCallback
 
 log = logging.getLogger("lead_scoring")
 
@@ -345,7 +347,7 @@ def _configure_logging(level: int) -> None:
 
 
 @contextmanager
-def _progress(steps: list[str], title: str) -> Iterator[Callable[[str], None]]:
+def _progress(steps: list[str], title: str) -> Iterator[StepCallback]:
     """A progress bar on stderr (only when it is a terminal) advanced once per named step."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

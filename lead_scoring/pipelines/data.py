@@ -24,12 +24,11 @@ from lead_scoring.core.frames import copy_on_write
 from lead_scoring.core.mappings import Mappings, load_mappings
 from lead_scoring.core.validation import ValidationReport, validate_raw_leads
 from lead_scoring.errors import InputDataError
+from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import DATA_PIPELINE_TABLES, DATA_STEPS, LABEL, MODEL_INPUT, VALIDATED_LEADS, DataStep
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
-
-StepCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
