@@ -62,7 +62,7 @@ lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) a
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
+bench: install  ## measure prepare, train, score and DAG parse times (docs/performance.md)
 	$(BIN)/python bench/run.py
 
 stack-test: install  ## Postgres + Redis + Airflow on Celery + MLflow server on loopback, the four DAGs via the REST API

@@ -1,7 +1,7 @@
 """`lead-scoring evaluate`: the champion graded on labelled leads it never saw.
 
 ``out_of_time_report`` puts the champion and the reference side by side on labelled leads that come
-after the ones they learned from: the evidence the README's table is made of. ``predictions_report``
+after the ones they learned from: the evidence docs/model.md's table is made of. ``predictions_report``
 grades the stored `predictions` of a version against labels that arrived later.
 """
 
