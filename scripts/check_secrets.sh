@@ -2,7 +2,7 @@
 # The production stack's first step (docker-compose.yaml, service check-secrets): refuse to start on a
 # secret that is empty, still the <...> placeholder of .env.example, or (the Fernet key) not a key;
 # a password written into a connection URL that is not URL-safe; an MLflow admin password MLflow refuses.
-# One line on stderr naming every bad variable; exit 1. The README says how to create each secret.
+# One line on stderr naming every bad variable; exit 1. docs/production.md says how to create each secret.
 set -uo pipefail
 SECRETS=(POSTGRES_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET AIRFLOW_FERNET_KEY REDIS_PASSWORD
   MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY)
@@ -35,7 +35,7 @@ if [ ${#problems[@]} -eq 0 ] && ! python -c 'import os; from cryptography.fernet
 fi
 if [ ${#problems[@]} -gt 0 ]; then
   line=$(printf '%s; ' "${problems[@]}")
-  echo "error: refusing to start, secrets in .env ${line%; } (README, Running in production: how to create each)" >&2
+  echo "error: refusing to start, secrets in .env ${line%; } (docs/production.md, Secrets and access: how to create each)" >&2
   exit 1
 fi
 echo "secrets: ${SECRETS[*]} set"
