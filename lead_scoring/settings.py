@@ -156,6 +156,7 @@ _SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
 _MASK = "***"
 # in free text (errors, tracebacks, log lines): a URL's `user:password@` and a secret query value
 _TEXT_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@]*:)[^\s]*@")
+_BARE_USERINFO = re.compile(r"^(?P<head>(?:[a-zA-Z][a-zA-Z0-9+.-]*:/*)?[^:/@\s]+:)[^@\s/]*@")
 _TEXT_QUERY = re.compile(r"(?P<head>[?&;][^=&\s]*(?:pass|pwd|secret|token|key|credential)[^=&\s]*=)[^&\s#'\"]*", re.I)
 
 
@@ -173,6 +174,8 @@ def redact_url(url: str) -> str:
     userinfo, at, host = parts.netloc.rpartition("@")
     if at and ":" in userinfo:
         redacted = redacted.replace(parts.netloc, f"{userinfo.split(':', 1)[0]}:{_MASK}@{host}", 1)
+    elif not parts.netloc and "@" in url:  # malformed (`user:pw@host/db`, `scheme:/user:pw@host`): mask anyway
+        redacted = _BARE_USERINFO.sub(lambda m: m.group("head") + _MASK + "@", redacted, count=1)
     if parts.query:  # rebuilt in place: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path
         head, _, tail = redacted.partition("?")
         query, hash_, fragment = tail.partition("#")

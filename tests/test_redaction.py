@@ -43,6 +43,31 @@ def test_the_staging_database_masks_a_query_password():
     assert db.redacted_url == "postgresql+psycopg2://lead@db/staging?password=***"
 
 
+def test_a_malformed_url_still_loses_its_password():
+    assert redact_url(f"lead:{SECRET}@db/staging") == "lead:***@db/staging"  # no scheme
+    assert redact_url(f"postgresql:/lead:{SECRET}@db/staging") == "postgresql:/lead:***@db/staging"  # one slash
+    assert redact_url("sqlite:////tmp/a:b@c.db") == "sqlite:////tmp/a:b@c.db"  # a path, not a login
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (f"lead:{SECRET}@db/staging", "not a database URL: 'lead:***@db/staging'"),
+        (
+            f"postgresql+nosuchdriver://lead@db/staging?password={SECRET}",
+            "nosuchdriver://lead@db/staging?password=***: ",
+        ),
+    ],
+)
+def test_the_staging_databases_own_errors_show_no_password(url, message):
+    from lead_scoring.adapters.staging import StagingDatabase
+    from lead_scoring.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as refused:
+        StagingDatabase(url).engine  # noqa: B018 - the engine is built on first use
+    assert message in str(refused.value) and SECRET not in str(refused.value)
+
+
 def test_the_mlflow_link_never_carries_the_login():
     """train's link and `make mlflow`'s line are opened, pasted and logged: the browser asks for the login."""
     from lead_scoring.adapters.mlflow.store import runs_url, ui_base

@@ -253,7 +253,7 @@ def _create_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigurationError(f"not a database URL: {url!r}") from None
+        raise ConfigurationError(f"not a database URL: {redact_url(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -270,7 +270,7 @@ def _create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
-        raise ConfigurationError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+        raise ConfigurationError(f"cannot use database {redact_url(url)}: {exc}") from None
 
 
 def _sqlite_begin(conn: Connection) -> None:
