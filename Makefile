@@ -12,6 +12,8 @@ DEMO_DIR := $(LEAD_SCORING_HOME)/demo
 DEMO_ROWS ?= 30000
 # the runs view of the lead_scoring experiment (MLflow 3.17 opens an experiment in its GenAI view otherwise)
 export MLFLOW_LINK := from lead_scoring.adapters.mlflow import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
+# the tracking store as a person may see it: any password or token masked (a link never has one)
+export MLFLOW_STORE := from lead_scoring.settings import Settings; print(Settings.from_env().redacted_tracking_uri())
 
 .PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow lock clean help
 
@@ -74,8 +76,9 @@ airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, t
 	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone
 
 mlflow: install  ## MLflow UI on the project's tracking store
-	@echo "MLflow UI: $$($(BIN)/python -c "$$MLFLOW_LINK" 2>/dev/null || echo http://localhost:5000) (store: $(MLFLOW_TRACKING_URI))"
-	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --default-artifact-root "$(LEAD_SCORING_HOME)/mlruns" --host 127.0.0.1 --port 5000
+	@echo "MLflow UI: $$($(BIN)/python -c "$$MLFLOW_LINK" 2>/dev/null || echo http://localhost:5000) (store: $$($(BIN)/python -c "$$MLFLOW_STORE"))"
+	@# the store from the environment, not the command line: make echoes a command, and ps shows it
+	MLFLOW_BACKEND_STORE_URI="$$MLFLOW_TRACKING_URI" $(BIN)/mlflow ui --default-artifact-root "$(LEAD_SCORING_HOME)/mlruns" --host 127.0.0.1 --port 5000
 
 lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then review the diff
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ import click
 
 from lead_scoring import render
 from lead_scoring.errors import LeadScoringError
-from lead_scoring.settings import Settings
+from lead_scoring.settings import Settings, redact_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -319,16 +320,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="lead-scoring", standalone_mode=False)
     except LeadScoringError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(redact_text(f"error: {exc}"), err=True)
         return EXIT_USER_ERROR
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as exc:
         # one line like every other user error (click's usage block would make it five)
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(redact_text(f"error: {exc.format_message()}"), err=True)
         return EXIT_USER_ERROR
+    except Exception:
+        click.echo(redact_text(traceback.format_exc().rstrip()), err=True)  # MLflow quotes its URI in errors
+        return 1
     return 0
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Log lines, and the tracebacks they carry, with every credential masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
 
 
 def _configure_logging(level: int) -> None:
@@ -339,7 +350,7 @@ def _configure_logging(level: int) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if level <= logging.DEBUG else "ERROR")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lead_scoring")
     root.handlers[:] = [handler]
     root.setLevel(level)

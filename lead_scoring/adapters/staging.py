@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from lead_scoring.adapters import bulk
 from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
 from lead_scoring.schema import CREATED_DATE
+from lead_scoring.settings import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class StagingDatabase:
 
     @property
     def redacted_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return redact_url(self.url)  # the user-info's password and a `?password=` query
 
     # -- writing whole tables atomically -----------------------------------------------------------
     def replace_tables(self, frames: Mapping[str, pd.DataFrame], run_key: str) -> None:
@@ -252,7 +253,7 @@ def _create_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigurationError(f"not a database URL: {url!r}") from None
+        raise ConfigurationError(f"not a database URL: {redact_url(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -269,7 +270,7 @@ def _create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
-        raise ConfigurationError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+        raise ConfigurationError(f"cannot use database {redact_url(url)}: {exc}") from None
 
 
 def _sqlite_begin(conn: Connection) -> None:
