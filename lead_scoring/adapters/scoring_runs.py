@@ -1,39 +1,51 @@
 """What each scoring run did, kept: the `scoring_runs` table (one row per run key) and the MLflow scoring
-run beside it, and the latest scores a rank policy ranks a new batch among."""
+run beside it, and the point-in-time pool of scores a rank policy ranks a new batch among."""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.scoring import ScoringSummary, scoring_run_name
 from lead_scoring.errors import LeadScoringError
-from lead_scoring.schema import PREDICTIONS, SCORING_RUNS
+from lead_scoring.schema import CREATED_DATE, LEAD_ID, PREDICTIONS, SCORING_RUNS
 from lead_scoring.settings import Settings
-
-if TYPE_CHECKING:
-    from lead_scoring.adapters.mlflow.registry import ScoringModel
 
 log = logging.getLogger(__name__)
 
 
-def recent_scores(db: StagingDatabase, scoring: ScoringModel, limit: int) -> NDArray[Any]:
-    """The latest ``limit`` scores the scoring version wrote to `predictions` (empty at first)."""
+POOL_COLUMNS = ("role", "production", CREATED_DATE)  # what the pool filters on; older tables lack them
+
+
+def production_pool(
+    db: StagingDatabase, name: str, version: str, before: pd.Timestamp, limit: int, role: str = "champion"
+) -> NDArray[Any]:
+    """The scores a rank policy ranks a batch among, point in time: the version's production stream
+    (rows written with ``production`` = 1 in ``role``) for the ``limit`` newest leads created before
+    ``before``. Never the batch's own rows nor anything later; rows written before these columns
+    existed have NULLs and do not count. Empty at first."""
     if limit <= 0 or not db.has_table(PREDICTIONS):
+        return np.empty(0)
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}
+    if not set(POOL_COLUMNS) <= columns:
         return np.empty(0)
     frame = db.query(
         f"SELECT score FROM {PREDICTIONS} WHERE model_name = :name AND model_version = :version "
-        "ORDER BY scored_at DESC LIMIT :limit",
-        name=scoring.name,
-        version=str(scoring.version),
+        f"AND role = :role AND production = 1 AND {CREATED_DATE} < :before "
+        f"ORDER BY {CREATED_DATE} DESC, {LEAD_ID} DESC LIMIT :limit",
+        name=name,
+        version=str(version),
+        role=role,
+        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
         limit=int(limit),
     )
     return frame["score"].to_numpy(dtype=float)

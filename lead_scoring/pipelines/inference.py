@@ -16,15 +16,16 @@ import numpy as np
 import pandas as pd
 
 from lead_scoring.adapters.exports import write_spreadsheet_csv
+from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import recent_scores, record_run
+from lead_scoring.adapters.scoring_runs import record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
-from lead_scoring.core.scoring import PREDICTION_COLUMNS
+from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
-from lead_scoring.pipelines.scoring import load_model, predict, summarise
+from lead_scoring.pipelines.scoring import describe_decision, load_model, predict, rank_pool, summarise
 from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 SCORING_LEADS = "scoring_leads"  # scratch: the validated leads of one run
 SCORING_INPUT = "scoring_model_input"  # scratch: their model input
 SCORED = "scored"  # scratch: their predictions, before they are merged into `predictions`
+SHADOW = "shadow_scored"  # scratch: the challenger's predictions of the same leads (never acted on)
 
 
 def interval_run_key(interval_start: str) -> str:
@@ -94,23 +96,53 @@ def transform_step(settings: Settings, interval_start: str) -> int:
 
 
 def score_step(settings: Settings, interval_start: str) -> str:
-    """Score the interval's leads with the champion; returns the model version that scored them."""
+    """Score the interval's leads with the champion, and with the challenger as a shadow when one is
+    registered beside it; returns the champion's version.
+
+    Each is ranked among its own production stream of the leads created before the interval
+    starts (``rank_pool``): a rerun or a backfill of the day gives the same flags, whatever was
+    scored since.
+    """
     champion = load_model(settings)
+    before = _naive_utc(interval_start)
     with _scratch(settings) as db:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
-        recent = recent_scores(db, champion, settings.policy_pool)
-        db.write_scratch(_key(interval_start), SCORED, predict(settings, champion, model_input, recent))
+        pool = rank_pool(db, settings, champion, before)
+        scored = predict(settings, champion, model_input, pool, production=True)
+        db.write_scratch(_key(interval_start), SCORED, scored)
+        log.info("%s", describe_decision(champion, scored, pool, before))
+        shadow = shadow_model(settings, champion)
+        if shadow is None:
+            shadow_rows = scored.head(0)
+        else:
+            shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
+            shadow_rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
+            log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(shadow_rows), champion.version)
+        db.write_scratch(_key(interval_start), SHADOW, shadow_rows)
     return champion.version
 
 
+def shadow_model(settings: Settings, champion: ScoringModel) -> ScoringModel | None:
+    """The registry's `challenger` when it is another version than the champion: it scores beside it."""
+    found = version_by_alias(settings, CHALLENGER)
+    if found is None or str(found.version) == str(champion.version):
+        return None
+    return load_model(settings, version=str(found.version))
+
+
 def write_step(settings: Settings, interval_start: str) -> int:
-    """Merge the run's predictions into `predictions` (same leads, same model: replaced) and keep their
-    model input in `scored_leads` for the feedback loop."""
+    """Merge the run's predictions (and the shadow's) into `predictions` (same leads, same model:
+    replaced) and keep their model input in `scored_leads` for the feedback loop."""
     with _scratch(settings) as db:
-        scored = db.read_scratch(_key(interval_start), SCORED)
+        key = _key(interval_start)
+        scored = db.read_scratch(key, SCORED)
         keys = [LEAD_ID, "model_name", "model_version"]
-        written = db.merge_rows(_key(interval_start), PREDICTIONS, scored, keys=keys)
-        model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
+        written = db.merge_rows(key, PREDICTIONS, scored, keys=keys)
+        if db.has_table(db.scratch_name(key, SHADOW)):
+            shadow = db.read_scratch(key, SHADOW)
+            if len(shadow):
+                db.merge_rows(key, PREDICTIONS, shadow, keys=keys)
+        model_input = db.read_scratch(key, SCORING_INPUT)
         record_scored_leads(db, interval_run_key(interval_start), model_input, scored["scored_at"].max())
         return written
 
