@@ -187,28 +187,30 @@ def compare_with_reference(
             psi[col] = round(value, 4)
             if value > limit + sampling_allowance(bins, leads):
                 drifted.append(col)
+    scored = len(predictions)  # the scores may come from fewer leads than the features (a new version)
     score_psi = population_stability_index(
         profile["scores"]["shares"], _binned(predictions["score"].astype(float), profile["scores"]["edges"])
     )
-    if score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), leads):
+    if scored and score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), scored):
         drifted.append("score")
     expected_share = profile.get("positive_rate")
     share_at_cut = tolerance = None
     if expected_share is not None and not np.isnan(expected_share) and "threshold" in profile:
-        observed, allowed, outside = flagged_share_check(
-            predictions["score"].to_numpy(), profile["threshold"], expected_share
-        )
-        share_at_cut, tolerance = round(observed, 4), round(allowed, 4)
-        if outside:
+        share_at_cut = round(float((predictions["score"].to_numpy(dtype=float) >= profile["threshold"]).mean()), 4)
+        # the share the policy ACTUALLY flagged against the share it means to flag
+        tolerance = round(share_tolerance(expected_share, scored), 4)
+        if scored and abs(positive_share - expected_share) > tolerance:
             drifted.append("flagged share")
     worst = max(psi, key=lambda col: psi[col]) if psi else None
     largest = psi[worst] if worst is not None else 0.0
     summary = f"drift in {', '.join(drifted)}" if drifted else f"largest feature PSI {largest:.3f} ({worst})"
+    moved = [f"{col} PSI {psi[col]:.3f}" for col in drifted if col in psi]
+    if "score" in drifted:
+        moved.append(f"score PSI {score_psi:.3f}")
     if "flagged share" in drifted:
-        summary += (
-            f" ({share_at_cut:.1%} of the batch at the reference cut, "
-            f"expected {expected_share:.1%} +/- {tolerance:.1%})"
-        )
+        moved.append(f"{positive_share:.1%} flagged, the policy flags {expected_share:.1%} +/- {tolerance:.1%}")
+    if moved:
+        summary += f" ({'; '.join(moved)}; limit {limit:g} + sampling allowance, {leads:,} leads)"
     return DriftReport(
         status="drifted" if drifted else "ok",
         positive_share=positive_share,

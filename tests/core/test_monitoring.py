@@ -1,4 +1,5 @@
-"""The flagged-share alarm: a batch whose share at the reference cut strays past a binomial tolerance."""
+"""The flagged-share alarm: a batch whose share actually flagged strays past a binomial tolerance
+from the share the decision policy means to flag."""
 
 from __future__ import annotations
 
@@ -37,7 +38,20 @@ def test_a_jump_from_60_to_72_percent_on_500_leads_is_drift():
     assert report.status == "drifted"
     assert report.drifted_features == ("flagged share",)
     assert report.share_at_reference_cut == pytest.approx(0.72)
-    assert "72.0% of the batch at the reference cut, expected 60.0%" in report.summary
+    assert "72.0% flagged, the policy flags 60.0% +/- 8.8%" in report.summary
+
+
+def test_the_check_reads_the_share_actually_flagged_not_the_share_at_the_reference_cut():
+    # 60% of the batch at the reference cut, as expected; but a rank pool flagged 80% of it
+    model_input, predictions = batch(500, 0.6)
+    predictions["predicted_label"] = [1] * 400 + [0] * 100
+    report = compare_with_reference(PROFILE, model_input, predictions, limit=100.0)
+    assert report.share_at_reference_cut == pytest.approx(0.6)
+    assert report.status == "drifted" and report.drifted_features == ("flagged share",)
+    # and the other way round: 72% at the cut, 60% flagged, is what the policy meant
+    model_input, predictions = batch(500, 0.72)
+    predictions["predicted_label"] = [1] * 300 + [0] * 200
+    assert compare_with_reference(PROFILE, model_input, predictions, limit=100.0).status == "ok"
 
 
 def test_a_small_move_or_a_small_batch_is_not():
@@ -322,7 +336,8 @@ def test_a_batch_past_every_limit_gets_every_figure_of_its_report():
         status="drifted",
         positive_share=0.75,
         summary=(
-            "drift in a_tier, score, flagged share (75.0% of the batch at the reference cut, expected 50.0% +/- 20.0%)"
+            "drift in a_tier, score, flagged share (a_tier PSI 0.275; score PSI 0.275; "
+            "75.0% flagged, the policy flags 50.0% +/- 20.0%; limit 0.25 + sampling allowance, 100 leads)"
         ),
         expected_positive_share=0.5,
         share_at_reference_cut=0.75,
