@@ -17,7 +17,7 @@ from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.scoring import ScoringSummary, scoring_run_name
 from lead_scoring.errors import LeadScoringError
-from lead_scoring.schema import CREATED_DATE, LEAD_ID, PREDICTIONS, SCORING_RUNS
+from lead_scoring.schema import CREATED_DATE, LEAD_ID, PREDICTIONS, SCORED_LEADS, SCORING_RUNS
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,33 @@ def production_pool(
     return frame["score"].to_numpy(dtype=float)
 
 
+def production_window(
+    db: StagingDatabase, name: str, version: str, start: pd.Timestamp, before: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The production stream of the leads created in [``start``, ``before``): their model input (from
+    `scored_leads`; scored by any champion version: the traffic), and the scores and flags ``version``
+    gave them (fewer, the days after a new champion). Empty frames before the tables exist."""
+    empty = pd.DataFrame(), pd.DataFrame({"score": [], "predicted_label": []})
+    if not (db.has_table(PREDICTIONS) and db.has_table(SCORED_LEADS)):
+        return empty
+    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
+        return empty
+    rows = db.query(
+        f"SELECT s.*, p.score AS pool_score, p.predicted_label AS pool_label, p.model_version AS pool_version "
+        f"FROM {SCORED_LEADS} s JOIN {PREDICTIONS} p ON s.{LEAD_ID} = p.{LEAD_ID} "
+        f"WHERE p.model_name = :name AND p.role = 'champion' AND p.production = 1 "
+        f"AND p.{CREATED_DATE} >= :start AND p.{CREATED_DATE} < :before ORDER BY s.{LEAD_ID}",
+        name=name,
+        start=f"{pd.Timestamp(start):%Y-%m-%d %H:%M:%S.%f}",
+        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
+    )
+    pool = ["pool_score", "pool_label", "pool_version"]
+    inputs = rows.drop_duplicates(LEAD_ID).drop(columns=pool).reset_index(drop=True)
+    mine = rows[rows["pool_version"].astype(str) == str(version)]
+    scored = pd.DataFrame({"score": mine["pool_score"].astype(float), "predicted_label": mine["pool_label"]})
+    return inputs, scored.reset_index(drop=True)
+
+
 def record_run(
     db: StagingDatabase, settings: Settings, summary: ScoringSummary, interval: tuple[str, str] | None
 ) -> None:
@@ -75,6 +102,11 @@ def record_run(
                 "drifted_features": ",".join(monitoring.drifted_features),
                 "unusual_inputs": json.dumps(summary.unusual, sort_keys=True),
                 "status": summary.status,
+                "decision": summary.decision,
+                "pool_leads": summary.pool_leads,
+                "alarm_id": summary.alarm_id or None,
+                "alarm_state": summary.alarm_state,
+                "alarm": summary.alarm or None,
                 "recorded_at": pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)),
             }
         ]
@@ -97,5 +129,7 @@ def log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
         **{f"psi_{k}": v for k, v in monitoring.feature_psi.items()},
     }
     tags = {"model_version": str(summary.model_version), "status": summary.status, "source": summary.source}
+    if summary.alarm:  # the alarm's state that day, visible beside the figures
+        tags.update(alarm_state=summary.alarm_state, alarm_id=summary.alarm_id, alarm=summary.alarm[:4000])
     name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)
     tracking(settings).log_scoring_run(summary.run_key, name, metrics, tags)

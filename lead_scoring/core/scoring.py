@@ -121,6 +121,8 @@ class ScoringSummary:
     decision: str = ""  # how the flags were decided (pool_line)
     pool_leads: int = 0  # production leads the batch was ranked among
     alarm: str = ""  # the alarm line (core.alarms), empty when there is none
+    alarm_state: str = "none"  # none / opened / open / closed (core.alarms.AlarmState)
+    alarm_id: str = ""
 
     @property
     def status(self) -> DriftStatus:

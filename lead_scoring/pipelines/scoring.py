@@ -187,10 +187,16 @@ def summarise(
     model_input: pd.DataFrame,
     predictions: pd.DataFrame,
     settings: Settings,
+    drift_on: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> ScoringSummary:
-    """What one batch was: counts, buckets, thin evidence, and drift against the model's reference profile (pure)."""
+    """What one batch was: counts, buckets, thin evidence, and drift against the model's reference profile (pure).
+
+    ``drift_on``: the model input and predictions drift is measured on, when not the batch alone
+    (a daily run: the production leads of the drift window, the batch included).
+    """
+    drift_input, drift_predictions = drift_on if drift_on is not None else (model_input, predictions)
     report = compare_with_reference(
-        scoring.profile, model_input, predictions, settings.drift_limit, scoring.scorer.features
+        scoring.profile, drift_input, drift_predictions, settings.drift_limit, scoring.scorer.features
     )
     unusual = unusual_inputs(model_input, known_levels(scoring.profile))
     return ScoringSummary(
