@@ -9,6 +9,7 @@ The scoring itself is :mod:`lead_scoring.pipelines.scoring`, which the CLI's ``s
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,11 +77,11 @@ def check_input_step(settings: Settings, interval_start: str, interval_end: str)
     return count
 
 
-def validate_step(settings: Settings, interval_start: str, interval_end: str) -> int:
-    """Validate the landed files and keep the interval's leads as this run's scratch table."""
+def validate_step(settings: Settings, interval_start: str, interval_end: str, files: list[Path] | None = None) -> int:
+    """Validate the landed files (or ``files``) and keep the interval's leads as this run's scratch table."""
     start, end = _naive_utc(interval_start), _naive_utc(interval_end)
     frames = []
-    for path in landing_files(settings, interval_start):
+    for path in landing_files(settings, interval_start) if files is None else files:
         validated, _ = read_and_validate(path, use_label=False)
         frames.append(validated[(validated[CREATED_DATE] >= start) & (validated[CREATED_DATE] < end)])
     leads = pd.concat(frames, ignore_index=True).drop_duplicates(subset=[LEAD_ID])
@@ -176,7 +177,9 @@ class Monitored:
     alarm: str = ""
 
 
-def monitor_step(settings: Settings, interval_start: str, interval_end: str, model_version: str) -> Monitored:
+def monitor_step(
+    settings: Settings, interval_start: str, interval_end: str, model_version: str, *, raise_on_alarm: bool = True
+) -> Monitored:
     """Record the run in `scoring_runs` and MLflow, with its drift alarm; raise :class:`DriftDetectedError`
     on the day an alarm opens (Airflow's alerting fires), not on the later days of the same episode.
 
@@ -214,7 +217,7 @@ def monitor_step(settings: Settings, interval_start: str, interval_end: str, mod
         db.drop_scratch(key)
     if decision.line:
         log.warning("alarm %s", decision.line)
-    if decision.state == "opened":
+    if decision.state == "opened" and raise_on_alarm:
         raise DriftDetectedError(f"input drift on {day:%Y-%m-%d}: alarm {decision.line}; scores were written")
     return Monitored(summary.rows_scored, summary.status, decision.state, decision.line)
 
@@ -239,6 +242,39 @@ def drift_window(
     if len(past_predictions):
         predictions = pd.concat([past_predictions, predictions[["score", "predicted_label"]]], ignore_index=True)
     return model_input, predictions
+
+
+def score_interval(
+    settings: Settings,
+    interval_start: str,
+    interval_end: str,
+    leads: str | Path | pd.DataFrame,
+    *,
+    raise_on_alarm: bool = True,
+) -> Monitored:
+    """One day of the daily DAG in one call, through the same steps: the leads of ``leads`` (a raw
+    export, as a path or a frame of its columns) created in the interval are validated, scored by
+    the champion (and the shadow), written, left in the outbox and monitored. For the replay.
+
+    ``raise_on_alarm``: raise :class:`DriftDetectedError` when an alarm opens, as the task does;
+    otherwise the returned ``alarm_state`` says ``opened``.
+    """
+    with tempfile.TemporaryDirectory(prefix="lead-scoring-interval-") as tmp:
+        if isinstance(leads, pd.DataFrame):
+            path = Path(tmp) / f"leads_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+            leads.to_csv(path, index=False)
+        else:
+            path = Path(leads)
+        try:
+            if not validate_step(settings, interval_start, interval_end, files=[path]):
+                return Monitored(rows_scored=0, status="no_leads")
+            transform_step(settings, interval_start)
+            version = score_step(settings, interval_start)
+            write_step(settings, interval_start)
+            outbox_step(settings, interval_start)
+            return monitor_step(settings, interval_start, interval_end, version, raise_on_alarm=raise_on_alarm)
+        finally:
+            discard_step(settings, interval_start)
 
 
 def discard_step(settings: Settings, interval_start: str) -> None:

@@ -59,6 +59,7 @@ def run_day(settings, day: str, counts: list[int]) -> dict[int, int]:
     inference.transform_step(settings, start)
     inference.score_step(settings, start)
     inference.write_step(settings, start)
+    inference.outbox_step(settings, start)
     inference.discard_step(settings, start)
     return flags_of(settings, day)
 
@@ -118,3 +119,38 @@ def test_a_file_marked_production_joins_the_stream_and_an_ad_hoc_one_does_not(st
     scoring.score_file(stand_in, write_csv(day_one, tmp_path / "day_one.csv"), production=True)
     # now day one is production: day two's rerun is ranked above it
     assert run_day(stand_in, "2021-12-02", counts("2021-12-02")) == {60: 1, 62: 1, 64: 1, 66: 1, 68: 1, 70: 1}
+
+
+class _Shadow(_Model):
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:  # scores every lead 0.9: flags whatever it pools with
+        return pd.DataFrame({"score": [0.9] * len(frame), "predicted_label": 0, "top_reasons": "s"})
+
+
+SHADOW = ScoringModel("lead_scoring", "4", "run", _Shadow(), None, {})
+
+
+def test_a_challenger_scores_as_a_shadow_that_is_never_acted_on(stand_in, monkeypatch):
+    from lead_scoring.pipelines.inference import outbox_path
+
+    monkeypatch.setattr(inference, "shadow_model", lambda *_a: SHADOW)
+    run_day(stand_in, "2021-12-01", counts("2021-12-01"))
+    with StagingDatabase(stand_in.db_url) as db:
+        rows = db.query("SELECT model_version, role, production, COUNT(*) AS n FROM predictions GROUP BY 1, 2, 3")
+        scored_leads = db.count_rows("scored_leads")
+    assert rows.values.tolist() == [["3", "champion", 1, 6], ["4", "shadow", 1, 6]]
+    assert scored_leads == 6  # the leads once, as the champion scored them
+    outbox = pd.read_csv(outbox_path(stand_in, "2021-12-01T00:00:00+00:00"))
+    assert outbox["model_version"].astype(str).unique().tolist() == ["3"] and len(outbox) == 6
+    # the champion's next day is ranked among its own rows only, as without the shadow
+    assert run_day(stand_in, "2021-12-02", counts("2021-12-02")) == {60: 1, 62: 1, 64: 1, 66: 1, 68: 1, 70: 1}
+
+
+def test_the_shadow_is_the_challenger_alias_when_it_is_not_the_champion(monkeypatch, settings):
+    loaded = []
+    monkeypatch.setattr(inference, "load_model", lambda _s, version=None: loaded.append(version) or SHADOW)
+    monkeypatch.setattr(inference, "version_by_alias", lambda _s, alias: SimpleNamespace(version="3"))
+    assert inference.shadow_model(settings, CHAMPION) is None  # the newest version is the champion itself
+    monkeypatch.setattr(inference, "version_by_alias", lambda _s, alias: None)
+    assert inference.shadow_model(settings, CHAMPION) is None  # no challenger
+    monkeypatch.setattr(inference, "version_by_alias", lambda _s, alias: SimpleNamespace(version=alias))
+    assert inference.shadow_model(settings, CHAMPION) is SHADOW and loaded == ["challenger"]
