@@ -78,6 +78,21 @@ def production_window(
     return inputs, scored.reset_index(drop=True)
 
 
+def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) -> bool:
+    """Whether the model's production stream holds a lead created before ``before`` (any version)."""
+    if not db.has_table(PREDICTIONS):
+        return False
+    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
+        return False
+    found = db.query(
+        f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
+        f"AND production = 1 AND {CREATED_DATE} < :before LIMIT 1",
+        name=name,
+        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
+    )
+    return len(found) > 0
+
+
 def record_run(
     db: StagingDatabase, settings: Settings, summary: ScoringSummary, interval: tuple[str, str] | None
 ) -> None:

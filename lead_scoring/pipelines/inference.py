@@ -20,7 +20,7 @@ from lead_scoring.adapters.alarms import read_alarms, store_alarm
 from lead_scoring.adapters.exports import write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_window, record_run
+from lead_scoring.adapters.scoring_runs import production_window, record_run, stream_began_before
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.alarms import AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
@@ -199,6 +199,12 @@ def monitor_step(
             drift_on=window,
         )  # fmt: skip
         moved = summary.monitoring.drifted_features if summary.status == "drifted" else ()
+        first = day - pd.Timedelta(days=settings.drift_window_days - 1)  # the window's first day
+        if moved and not stream_began_before(db, scoring.name, first + pd.Timedelta(days=1)):
+            # the stream's first days: a window of fewer days (a weekend alone) is not what the limits
+            # are for; the drift is recorded in scoring_runs, an alarm waits for a whole window
+            log.warning("drift on a partial window (the stream began after %s): no alarm yet", f"{first:%Y-%m-%d}")
+            moved = ()
         decision = decide_alarm(
             scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, summary.monitoring.summary,
             read_alarms(db, scoring.name), scoring.tags.get("trained_until") or None,

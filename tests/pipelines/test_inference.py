@@ -219,6 +219,8 @@ def test_inference_dag_scores_one_days_interval_and_reruns_cleanly(airflow_db, s
 def test_inference_dag_fails_its_monitor_task_on_drift(airflow_db, scoring_home, monkeypatch):
     landing = scoring_home / "landing-drift"
     monkeypatch.setenv("LEAD_SCORING_LANDING_DIR", str(landing))
+    # a one-day drift window: the day alone is a whole window (a longer one waits for a week of scores)
+    monkeypatch.setenv("LEAD_SCORING_DRIFT_WINDOW_DAYS", "1")
     leads = generate_leads(300, seed=19, start="2021-12-04", end="2021-12-04", with_label=False)
     leads["first_utm_source_c"] = "Level999"
     write_csv(leads, landing / "leads_2021-12-04.csv")

@@ -70,3 +70,11 @@ def test_an_alarm_opens_once_fails_that_day_only_and_closes(one_day_window):
         ["ok", "closed"],
     ]
     assert runs["alarm_id"].tolist()[1:] == ["lead_scoring:2021-12-02"] * 3
+
+
+def test_drift_in_the_streams_first_days_is_recorded_without_an_alarm(one_day_window):
+    settings = one_day_window.with_overrides(drift_window_days=2)
+    first = monitor_day(settings, "2021-12-01", "Level3")  # the window's first day is not in the stream
+    assert (first.status, first.alarm_state) == ("drifted", "none")
+    with pytest.raises(DriftDetectedError):  # a whole window of two days: the alarm opens
+        monitor_day(settings, "2021-12-02", "Level3")
