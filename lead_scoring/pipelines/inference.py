@@ -29,6 +29,7 @@ from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import describe_decision, load_model, predict, rank_pool, summarise
+from lead_scoring.pipelines.steps import naive_utc
 from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
 
@@ -42,18 +43,12 @@ SHADOW = "shadow_scored"  # scratch: the challenger's predictions of the same le
 
 def interval_run_key(interval_start: str) -> str:
     """The key of a daily run: its data interval, so reruns and backfills replace their own rows."""
-    return f"interval:{_naive_utc(interval_start).isoformat()}"
-
-
-def _naive_utc(moment: object) -> pd.Timestamp:
-    """Lead dates are naive UTC; Airflow's interval bounds are aware."""
-    stamp = pd.Timestamp(moment)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    return f"interval:{naive_utc(interval_start).isoformat()}"
 
 
 def landing_files(settings: Settings, interval_start: str) -> list[Path]:
     """The day's file `leads_YYYY-MM-DD.csv` when it landed, else every CSV in the landing folder."""
-    day_file = settings.landing_dir / f"leads_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+    day_file = settings.landing_dir / f"leads_{naive_utc(interval_start):%Y-%m-%d}.csv"
     if day_file.is_file():
         return [day_file]
     return sorted(settings.landing_dir.glob("*.csv"))
@@ -64,7 +59,7 @@ def check_input_step(settings: Settings, interval_start: str, interval_end: str)
     files = landing_files(settings, interval_start)
     if not files:
         raise InputDataError(f"{settings.landing_dir}: no lead files have landed (expected leads_YYYY-MM-DD.csv)")
-    start, end = _naive_utc(interval_start), _naive_utc(interval_end)
+    start, end = naive_utc(interval_start), naive_utc(interval_end)
     count = 0
     for path in files:
         try:
@@ -79,7 +74,7 @@ def check_input_step(settings: Settings, interval_start: str, interval_end: str)
 
 def validate_step(settings: Settings, interval_start: str, interval_end: str, files: list[Path] | None = None) -> int:
     """Validate the landed files (or ``files``) and keep the interval's leads as this run's scratch table."""
-    start, end = _naive_utc(interval_start), _naive_utc(interval_end)
+    start, end = naive_utc(interval_start), naive_utc(interval_end)
     frames = []
     for path in landing_files(settings, interval_start) if files is None else files:
         validated, _ = read_and_validate(path, use_label=False)
@@ -107,7 +102,7 @@ def score_step(settings: Settings, interval_start: str) -> str:
     scored since.
     """
     champion = load_model(settings)
-    before = _naive_utc(interval_start)
+    before = naive_utc(interval_start)
     with _scratch(settings) as db:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         pool = rank_pool(db, settings, champion, before)
@@ -152,7 +147,7 @@ def write_step(settings: Settings, interval_start: str) -> int:
 
 def outbox_path(settings: Settings, interval_start: str) -> Path:
     """The day's file for sales: ``$LEAD_SCORING_HOME/outbox/scored_YYYY-MM-DD.csv``."""
-    return settings.outbox_dir / f"scored_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+    return settings.outbox_dir / f"scored_{naive_utc(interval_start):%Y-%m-%d}.csv"
 
 
 def outbox_step(settings: Settings, interval_start: str) -> str:
@@ -188,7 +183,7 @@ def monitor_step(
     """
     key = _key(interval_start)
     scoring = load_model(settings, version=model_version)
-    day = _naive_utc(interval_start)
+    day = naive_utc(interval_start)
     with _scratch(settings) as db:
         model_input = db.read_scratch(key, SCORING_INPUT)
         predictions = db.read_scratch(key, SCORED)
@@ -267,7 +262,7 @@ def score_interval(
     """
     with tempfile.TemporaryDirectory(prefix="lead-scoring-interval-") as tmp:
         if isinstance(leads, pd.DataFrame):
-            path = Path(tmp) / f"leads_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+            path = Path(tmp) / f"leads_{naive_utc(interval_start):%Y-%m-%d}.csv"
             leads.to_csv(path, index=False)
         else:
             path = Path(leads)
