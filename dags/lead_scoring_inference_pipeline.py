@@ -12,18 +12,24 @@ database, hottest first for sales:
    plain message and nothing is written;
 3. **transform** them with the data pipeline's steps (city tier, levels, interactions);
 4. **score** them with the champion: probability, 0/1 under the model's decision policy (a rank
-   policy ranks the day's leads among the version's latest `LEAD_SCORING_POLICY_POOL` scores),
-   hot/warm/cold bucket and the three reasons that pushed each score most;
-5. **write** them to `predictions`: a rerun or backfill of a day replaces its own rows; a new
-   champion's scores are kept beside the old ones;
+   policy ranks the day's leads among the version's production scores of the latest
+   `LEAD_SCORING_POLICY_POOL` leads created before the day: point in time, so a rerun or a
+   backfill gives the same flags and an ad-hoc `score --input` changes none), hot/warm/cold
+   bucket and the three reasons that pushed each score most. When the registry's `challenger`
+   alias names another version, it scores the same leads as a **shadow** (never acted on);
+5. **write** them to `predictions` (role `champion` or `shadow`): a rerun or backfill of a day
+   replaces its own rows; a new champion's scores are kept beside the old ones;
 6. **outbox**: the day's scored leads, hottest first, to `$LEAD_SCORING_HOME/outbox/scored_YYYY-MM-DD.csv`
    (spreadsheet-safe: no cell starts a formula), the file a CRM import or the sales team picks up;
    a rerun of the day rewrites its file;
-7. **monitor**: the share of leads at the policy's reference cut against the share it expects
-   (a binomial tolerance for the day's size), score distribution and per-feature drift (PSI)
-   against the profile saved with the model; recorded in `scoring_runs` and MLflow. A shifted
-   share or drift past `LEAD_SCORING_DRIFT_LIMIT` **fails this task** so Airflow's alerting
-   tells a person; the scores are already written.
+7. **monitor**: on the production leads of the last `LEAD_SCORING_DRIFT_WINDOW_DAYS` days (7),
+   the share the policy flagged against the share it means to flag, the score distribution and
+   per-feature drift (PSI past `LEAD_SCORING_DRIFT_LIMIT` plus a sampling allowance) against the
+   profile saved with the model; recorded in `scoring_runs` and MLflow. Drift opens an **alarm**
+   (table `alarms`: what moved, since when, the suggested action): this task **fails on the day
+   it opens** so Airflow's alerting tells a person, and passes on the later days of the same
+   alarm, which it records as open. The alarm closes when the drift ends or a champion trained
+   on leads up to its first day serves. The scores are already written.
 
 A scheduled run covers one whole UTC day; a manual trigger covers the last whole day before it.
 Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline
@@ -96,7 +102,7 @@ def lead_scoring_inference_pipeline() -> None:
 
     @task
     def score(data_interval_start: Any = None) -> str:
-        """Scores with the champion; returns its version."""
+        """Scores with the champion (and the challenger as a shadow); returns the champion's version."""
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.score_step(Settings.from_env(), data_interval_start)
@@ -116,7 +122,7 @@ def lead_scoring_inference_pipeline() -> None:
 
     @task
     def monitor(model_version: str, data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
-        """Fails loudly when the leads drifted away from the training leads."""
+        """Fails loudly on the day a drift alarm opens."""
         from lead_scoring.pipelines import inference as inference_pipeline
 
         monitored = inference_pipeline.monitor_step(

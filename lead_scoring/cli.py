@@ -250,15 +250,22 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 )
 @click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Show the N hottest leads.")
+@click.option(
+    "--production",
+    is_flag=True,
+    help="These leads are a day of operation: later batches are ranked among them (default: ad hoc, they are not).",
+)
 @click.pass_context
-def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int) -> None:
+def score(
+    ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int, production: bool
+) -> None:
     """Score new leads with the champion into the `predictions` table."""
     from lead_scoring.pipelines.scoring import score_file
 
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", "load champion", "transform", "score", "write", "monitor"]
     with _progress(steps, "score") as advance:
-        summary = score_file(settings, input_path, output_path, on_step=advance)
+        summary = score_file(settings, input_path, output_path, on_step=advance, production=production)
     click.echo(f"scored leads into {settings.redacted_db_url()} (table predictions)")
     for line in render.scoring_lines(summary):
         click.echo(f"  {line}")

@@ -77,7 +77,11 @@ def scoring_lines(summary: ScoringSummary) -> list[str]:
     ]
     if s.thin:  # only what is unusual against the training leads
         lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in s.thin.items()))
+    if s.decision:
+        lines.append(f"decision         {s.decision}")
     lines.append(f"monitoring       {s.status}: {s.monitoring.summary}")
+    if s.alarm:
+        lines.append(f"alarm            {s.alarm}")
     lines.append(f"time             {s.seconds:.2f} s")
     return lines
 

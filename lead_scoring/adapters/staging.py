@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -210,8 +211,10 @@ class StagingDatabase:
             inspector = sa.inspect(conn)
             if not inspector.has_table(table):
                 bulk.write_frame(conn, frame.head(0), table)
-            elif any(found["name"] == index for found in inspector.get_indexes(table)):
-                return
+            else:
+                _add_missing_columns(conn, table, frame, {c["name"] for c in inspector.get_columns(table)})
+                if any(found["name"] == index for found in inspector.get_indexes(table)):
+                    return
             key_list = ", ".join(self._quote(k) for k in keys)
             conn.execute(
                 sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
@@ -241,6 +244,27 @@ class StagingDatabase:
 
     def _quote(self, name: str) -> str:
         return self.engine.dialect.identifier_preparer.quote(name)
+
+
+def _add_missing_columns(conn: Connection, table: str, frame: pd.DataFrame, existing: set[str]) -> None:
+    """Columns a newer release writes, added to a table an older one created (its old rows get NULL):
+    an existing staging database survives an upgrade without a migration step."""
+    for column in (c for c in frame.columns if c not in existing):
+        dtype = frame[column].dtype
+        kind: sa.types.TypeEngine[Any] = (
+            sa.DateTime()
+            if pd.api.types.is_datetime64_any_dtype(dtype)
+            else sa.BigInteger()
+            if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+            else sa.Float()
+            if pd.api.types.is_float_dtype(dtype)
+            else sa.Text()
+        )
+        quote = conn.dialect.identifier_preparer.quote
+        conn.execute(
+            sa.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {kind.compile(dialect=conn.dialect)}")
+        )
+        log.info("added column %s to %s", column, table)
 
 
 def _lock_key(table: str) -> int:

@@ -76,12 +76,13 @@ def test_unusual_inputs_are_counted():
     }
 
 
-def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(settings):
-    """Five leads alone use the reference cut; pooled with the version's latest predictions, the
-    top half of the pool is flagged; another version's predictions are not in the pool."""
+def test_a_rank_policy_ranks_a_small_batch_among_the_versions_production_scores(settings):
+    """Five leads alone use the reference cut; pooled with the version's production scores of leads
+    created before the batch, the top half of the pool is flagged; another version's predictions,
+    rows not in production, a shadow's rows and leads created later are not in the pool."""
     from types import SimpleNamespace
 
-    from lead_scoring.adapters.scoring_runs import recent_scores
+    from lead_scoring.adapters.scoring_runs import production_pool
     from lead_scoring.adapters.staging import StagingDatabase
     from lead_scoring.core.model import LeadScorer
     from lead_scoring.core.policy import DecisionPolicy
@@ -102,25 +103,32 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(sett
     champion = ScoringModel("lead_scoring", "7", "run", Model(), None, {})
     stored = pd.DataFrame(
         {
-            "lead_id": [f"S{i}" for i in range(6)],
-            "score": [0.1, 0.2, 0.3, 0.4, 0.6, 0.99],
+            "lead_id": [f"S{i}" for i in range(10)],
+            "score": [0.1, 0.2, 0.3, 0.4, 0.6, 0.99, 0.98, 0.97, 0.96, 0.95],
             "model_name": "lead_scoring",
-            "model_version": ["7", "7", "7", "7", "7", "6"],
-            "scored_at": pd.to_datetime(["2021-12-01 10:00"] * 5 + ["2021-12-02 10:00"]),
+            "model_version": ["7", "7", "7", "7", "7", "6", "7", "7", "7", "7"],
+            "scored_at": pd.to_datetime(["2021-12-01 10:00"] * 10),
+            "role": ["champion"] * 8 + ["shadow", "champion"],
+            "production": [1, 1, 1, 1, 1, 1, 1, 0, 1, 1],
+            "created_date": pd.to_datetime(["2021-11-30 09:00"] * 6 + ["2021-12-01 00:00"] + ["2021-11-30 09:00"] * 3),
         }
     )
+    before = pd.Timestamp("2021-12-01")
     with StagingDatabase(settings.db_url) as db:
-        assert recent_scores(db, champion, 10).size == 0  # no predictions table yet
-        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])
-        recent = recent_scores(db, champion, 10)
-        assert sorted(recent.tolist()) == [0.1, 0.2, 0.3, 0.4, 0.6]  # version 7 only
-        assert recent_scores(db, champion, 2).size == 2
+        assert production_pool(db, "lead_scoring", "7", before, 10).size == 0  # no predictions table yet
+        db.merge_rows("t", "predictions", stored.iloc[:, :5], keys=["lead_id", "model_name", "model_version"])
+        assert production_pool(db, "lead_scoring", "7", before, 10).size == 0  # a table from before the flags
+        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])  # columns added
+        recent = production_pool(db, "lead_scoring", "7", before, 10)
+        # version 7, champion, production, created before the batch (S6 is created at the batch's start)
+        assert sorted(recent.tolist()) == [0.1, 0.2, 0.3, 0.4, 0.6, 0.95]
+        assert production_pool(db, "lead_scoring", "7", before, 2).size == 2
 
     leads = pd.DataFrame({"lead_id": [f"B{i}" for i in range(5)]})
     alone = predict(settings, champion, leads)
     assert alone.sort_values("score")["predicted_label"].tolist() == [0, 0, 0, 0, 0]  # reference cut 0.95
     pooled = predict(settings, champion, leads, recent)
-    # pool of 10: 0.1 .. 0.9; its top half starts at 0.4 (numpy's "higher" median)
+    # pool of 11: 0.1 .. 0.95; its median, the cut, is 0.4 (the 6th of 11)
     assert pooled.sort_values("score")["predicted_label"].tolist() == [0, 0, 1, 1, 1]
 
 
