@@ -23,9 +23,11 @@ COPY lead_scoring ./lead_scoring
 RUN pip install --no-deps .
 COPY dags ./dags
 COPY data ./data
-COPY scripts/check_secrets.sh ./scripts/
+COPY scripts/check_secrets.sh scripts/mlflow_auth.ini ./scripts/
 ENV LEAD_SCORING_DATA_DIR=/opt/project/data
 
-RUN mkdir -p "$AIRFLOW_HOME" "$LEAD_SCORING_HOME" /opt/mlflow-artifacts \
- && chown -R airflow:0 "$AIRFLOW_HOME" "$LEAD_SCORING_HOME" /opt/mlflow-artifacts
+# /opt/mlflow-auth: MLflow's users (basic-auth), a volume apart from the artifacts it serves
+RUN mkdir -p "$AIRFLOW_HOME" "$LEAD_SCORING_HOME" /opt/mlflow-artifacts /opt/mlflow-auth \
+ && chown -R airflow:0 "$AIRFLOW_HOME" "$LEAD_SCORING_HOME" /opt/mlflow-artifacts /opt/mlflow-auth \
+ && chmod 700 /opt/mlflow-auth
 USER airflow

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from lead_scoring import render
 from lead_scoring.console import configure_logging as _configure_logging
 from lead_scoring.console import printable
 from lead_scoring.console import progress as _progress
 from lead_scoring.errors import LeadScoringError
-from lead_scoring.settings import Settings
+from lead_scoring.settings import Settings, redact_text
 
 if TYPE_CHECKING:
     import pandas as pd
+
 
 log = logging.getLogger("lead_scoring")
 
@@ -70,7 +73,7 @@ def prepare(
             settings, input_path, on_step=advance, allow_shrink=allow_shrink, allow_unlabelled=allow_unlabelled
         )
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
-    for line in summary.lines():
+    for line in render.prepare_lines(summary):
         click.echo(f"  {line}")
 
 
@@ -133,7 +136,7 @@ def feedback(ctx: click.Context, outcomes_path: Path, db_url: str | None) -> Non
     with _progress(["ingest", "performance", "append"], "feedback") as advance:
         summary = run_feedback(settings, outcomes_path, on_step=advance)
     click.echo(f"fed outcomes back into {settings.redacted_db_url()}")
-    for line in summary.lines():
+    for line in render.feedback_lines(summary):
         click.echo(f"  {line}")
     if summary.performance.verdict.status == "below_target":
         click.echo(f"warning: {summary.performance.verdict.describe()}", err=True)
@@ -156,7 +159,7 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
     with _progress(steps, "train") as advance:
         summary = run_training(settings, until, force=force_promote, reason=reason, on_step=advance)
     click.echo(f"trained {settings.model_name} version {summary.version}")
-    for line in summary.lines():
+    for line in render.training_lines(summary):
         click.echo(f"  {line}")
     click.echo(
         f"  see it in the MLflow UI: {summary.link} (make mlflow; tracking store {settings.redacted_tracking_uri()})"
@@ -222,9 +225,9 @@ def evaluate(
 
     settings = _settings(ctx, db_url=db_url)
     if labels is not None and since is None:
-        lines = predictions_report(settings, str(labels), model_version).lines()
+        lines = render.predictions_lines(predictions_report(settings, str(labels), model_version))
     elif since is not None and labels is None:
-        lines = out_of_time_report(settings, since, until).lines()
+        lines = render.out_of_time_lines(out_of_time_report(settings, since, until))
     else:
         raise click.UsageError("give either --since DATE or --labels CSV")
     for line in lines:
@@ -244,7 +247,7 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 
     settings = _settings(ctx, db_url=db_url)
     report = monthly_report(settings, [m.strip() for m in months.split(",") if m.strip()])
-    for line in report.lines():
+    for line in render.backtest_lines(report):
         click.echo(line)
 
 
@@ -255,17 +258,24 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 )
 @click.option("--db", "db_url", help="Staging database URL; default: $LEAD_SCORING_DB_URL.")
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Show the N hottest leads.")
+@click.option(
+    "--production",
+    is_flag=True,
+    help="These leads are a day of operation: later batches are ranked among them (default: ad hoc, they are not).",
+)
 @click.pass_context
-def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int) -> None:
+def score(
+    ctx: click.Context, input_path: Path, output_path: Path | None, db_url: str | None, top: int, production: bool
+) -> None:
     """Score new leads with the champion into the `predictions` table."""
     from lead_scoring.pipelines.scoring import score_file
 
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", "load champion", "transform", "score", "write", "monitor"]
     with _progress(steps, "score") as advance:
-        summary = score_file(settings, input_path, output_path, on_step=advance)
+        summary = score_file(settings, input_path, output_path, on_step=advance, production=production)
     click.echo(f"scored leads into {settings.redacted_db_url()} (table predictions)")
-    for line in summary.lines():
+    for line in render.scoring_lines(summary):
         click.echo(f"  {line}")
     if summary.status == "drifted":
         click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring.summary}", err=True)
@@ -299,7 +309,7 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
         f"compared {len(result.table)} learners (MLflow experiment {settings.experiment_name}-selection, "
         f"run {result.parent_run_id})"
     )
-    for line in result.lines():
+    for line in render.selection_lines(result):
         click.echo(f"  {line}")
 
 
@@ -332,15 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="lead-scoring", standalone_mode=False)
     except LeadScoringError as exc:
-        click.echo(f"error: {printable(str(exc))}", err=True)
+        click.echo(redact_text(f"error: {printable(str(exc))}"), err=True)
         return EXIT_USER_ERROR
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as exc:
         # one line like every other user error (click's usage block would make it five)
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(redact_text(f"error: {exc.format_message()}"), err=True)
         return EXIT_USER_ERROR
+    except Exception:
+        click.echo(redact_text(traceback.format_exc().rstrip()), err=True)  # MLflow quotes its URI in errors
+        return 1
     return 0
 
 

@@ -10,6 +10,8 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from lead_scoring.settings import redact_text
+
 log = logging.getLogger("lead_scoring")
 
 
@@ -19,6 +21,13 @@ def printable(text: object) -> str:
     return "".join(char if unicodedata.category(char) not in ("Cc", "Cf") else repr(char)[1:-1] for char in str(text))
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Log lines, and the tracebacks they carry, with every credential masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
 def configure_logging(level: int) -> None:
     """Log records of the package to stderr at ``level``; MLflow's own chatter only with debug output."""
     # MLflow's own chatter (progress bars, store migrations, pickling notes) is not the user's business
@@ -26,7 +35,7 @@ def configure_logging(level: int) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if level <= logging.DEBUG else "ERROR")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("lead_scoring")
     root.handlers[:] = [handler]
     root.setLevel(level)

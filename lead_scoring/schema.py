@@ -131,6 +131,7 @@ DATA_STEPS: tuple[DataStep, ...] = (
 DATA_PIPELINE_TABLES: tuple[str, ...] = tuple(step.writes for step in DATA_STEPS)
 PREDICTIONS = "predictions"
 SCORING_RUNS = "scoring_runs"
+ALARMS = "alarms"  # drift episodes: opened once, closed when the drift ends or a model trained on it serves
 
 # The closed loop: what was scored, the outcomes that came back, and how each version really did.
 SCORED_LEADS = "scored_leads"  # the model input of every scored lead, keyed by lead_id

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import quote, unquote, urlsplit
 
 from lead_scoring.errors import ConfigurationError
 
@@ -38,6 +40,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_HOT_CUTOFF": "hot_cutoff",
     "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
     "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
+    "LEAD_SCORING_DRIFT_WINDOW_DAYS": "drift_window_days",
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
     "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
@@ -84,6 +87,9 @@ class Settings:
     hot_cutoff: float = 0.7
     warm_cutoff: float = 0.4
     drift_limit: float = 0.25
+    # a day's drift is measured on the production leads of this many days ending with it: a day of a
+    # hundred leads alone is too noisy for PSI, and a week holds every weekday once
+    drift_window_days: int = 7
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
     backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
@@ -146,21 +152,82 @@ class Settings:
         return self.home / "outbox"
 
     def redacted_db_url(self) -> str:
-        """The staging URL with any password masked, for messages and logs."""
-        return _redact(self.db_url)
+        """The staging URL with any password (user-info or query) masked, for messages and logs."""
+        return redact_url(self.db_url)
 
     def redacted_tracking_uri(self) -> str:
-        return _redact(self.tracking_uri)
+        """The tracking URI with any password or token masked, for links, messages and logs."""
+        return redact_url(self.tracking_uri)
 
 
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+# query parameters whose value is a credential (libpq's `?password=`, tokens, keys): masked like a password
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+_MASK = "***"
+# in free text (errors, tracebacks, log lines): a URL's `user:password@` and a secret query value
+_TEXT_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@]*:)[^\s]*@")
+_BARE_USERINFO = re.compile(r"^(?P<head>(?:[a-zA-Z][a-zA-Z0-9+.-]*:/*)?[^:/@\s]+:)[^@\s/]*@")
+_TEXT_QUERY = re.compile(r"(?P<head>[?&;][^=&\s]*(?:pass|pwd|secret|token|key|credential)[^=&\s]*=)[^&\s#'\"]*", re.I)
 
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user-info and every secret query value masked (``***``).
+
+    Plain URL parsing (no SQLAlchemy: the pure core may import this module), so it also reads
+    URLs SQLAlchemy cannot: ``http://user:pw@mlflow:5000``, ``postgresql://h/db?password=pw``.
+    """
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    redacted = url
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        redacted = redacted.replace(parts.netloc, f"{userinfo.split(':', 1)[0]}:{_MASK}@{host}", 1)
+    elif not parts.netloc and "@" in url:  # malformed (`user:pw@host/db`, `scheme:/user:pw@host`): mask anyway
+        redacted = _BARE_USERINFO.sub(lambda m: m.group("head") + _MASK + "@", redacted, count=1)
+    if parts.query:  # rebuilt in place: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path
+        head, _, tail = redacted.partition("?")
+        query, hash_, fragment = tail.partition("#")
+        query = "&".join(_redact_pair(pair) for pair in query.split("&"))
+        redacted = f"{head}?{query}{hash_}{fragment}"
+    return redacted
+
+
+def _redact_pair(pair: str) -> str:
+    key, equals, _value = pair.partition("=")
+    return f"{key}={_MASK}" if equals and _SECRET_KEY.search(unquote(key)) else pair
+
+
+def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
+    """Free text with every URL credential and each of ``secrets`` (as written or percent-encoded) masked.
+
+    ``secrets`` defaults to the credentials of the process's environment (:func:`secrets_in`).
+    """
+    secrets = secrets_in(os.environ) if secrets is None else secrets
+    forms = {form for secret in secrets if len(secret) >= 4 for form in (secret, quote(secret, safe=""))}
+    for form in sorted(forms, key=len, reverse=True):  # the longest first: a secret may contain another
+        text = text.replace(form, _MASK)
+    text = _TEXT_USERINFO.sub(lambda m: m.group("head") + _MASK + "@", text)
+    return _TEXT_QUERY.sub(lambda m: m.group("head") + _MASK, text)
+
+
+def secrets_in(env: Mapping[str, str]) -> list[str]:
+    """The credentials an environment holds for this project: its URLs' passwords and MLflow's password/token."""
+    found = [env.get(name, "") for name in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
+    for name in ("LEAD_SCORING_DB_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        try:
+            parts = urlsplit(env.get(name, ""))
+        except ValueError:
+            continue
+        userinfo = parts.netloc.rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(unquote(userinfo.split(":", 1)[1]))
+        found += [
+            unquote(value)
+            for key, _, value in (p.partition("=") for p in parts.query.split("&"))
+            if _SECRET_KEY.search(key)
+        ]
+    return [secret for secret in found if secret]
 
 
 def _parse(var: str, raw: str, kind: type) -> int | float | str:
@@ -208,6 +275,7 @@ def _problems(settings: Settings) -> list[str]:
         f"must not be above {_name('hot_cutoff')}={settings.hot_cutoff} (a warm lead scores below a hot one)",
     )
     check(settings.drift_limit > 0, "drift_limit", "must be above 0 (a PSI limit)")
+    check(settings.drift_window_days >= 1, "drift_window_days", "must be at least 1 (the day itself)")
     check(settings.promotion_tolerance >= 0, "promotion_tolerance", "must not be negative (an AUC tolerance)")
     for name in ("min_level_count", "min_training_leads", "min_conversions"):
         check(getattr(settings, name) >= 1, name, "must be at least 1")

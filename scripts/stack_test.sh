@@ -5,7 +5,9 @@
 # backfills four days of the inference DAG at once across both workers, checks Postgres and the MLflow
 # registry, and tears everything down. Every wait is bounded, every check
 # fails the test when it does not hold, and the teardown fails it when a process is left behind.
-# The MLflow server runs on loopback without a login (a throwaway test machine; production: README).
+# Logins as in production (docs/security.md): Redis and MLflow (basic-auth) require their passwords, the
+# workers use them, and a client without them is refused (checked). No password or token is on a command
+# line: each reaches its process in the environment or a file only its owner reads (ps shows arguments).
 #
 #   bash scripts/stack_test.sh          (make stack-test)
 set -euo pipefail
@@ -97,24 +99,54 @@ runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pgrun/postgres
 for db in airflow staging mlflow; do psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $db"; done
 log "postgres on 127.0.0.1:$PG_PORT (databases airflow, staging, mlflow)"
 
-# -- Redis -------------------------------------------------------------------------------------------
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-  --dir "$STATE" --logfile "$STATE/logs/redis.log"
-wait_for 20 "redis on 127.0.0.1:$REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
+secret() { "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+private() { (umask 077; cat >"$1"); }  # private FILE: stdin into a file only its owner reads
 
-# -- MLflow tracking server on Postgres, artifacts served by it --------------------------------------
+# -- Redis, with a password (the config file scripts/redis_start.sh writes, as in docker-compose.yaml) --
+REDIS_PORT=$(free_port)
+REDIS_PASSWORD=$(secret)
+export REDISCLI_AUTH=$REDIS_PASSWORD  # redis-cli's login (the waits, the teardown)
+REDIS_PASSWORD=$REDIS_PASSWORD REDIS_CONF="$STATE/redis.conf" sh scripts/redis_start.sh \
+  redis-server "$STATE/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --dir "$STATE" --logfile "$STATE/logs/redis.log"
+redis_pong() { redis-cli -p "$REDIS_PORT" ping | grep -q PONG; }  # without the password: NOAUTH, exit 0
+wait_for 20 "redis on 127.0.0.1:$REDIS_PORT" redis_pong
+check "redis refuses a client without its password" \
+  bash -c 'env -u REDISCLI_AUTH redis-cli -p "$1" ping | grep -q NOAUTH' _ "$REDIS_PORT"
+
+# -- MLflow tracking server on Postgres, artifacts served by it, behind its login (basic-auth) --------
 MLFLOW_PORT=$(free_port)
-start mlflow "$BIN/mlflow" server --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
+MLFLOW_ADMIN_PASSWORD=$(secret)
+# the project's auth config, its users in this test's folder; the server's settings from its environment
+sed "s|^database_uri = .*|database_uri = sqlite:///$STATE/mlflow-auth.db|" scripts/mlflow_auth.ini >"$STATE/mlflow_auth.ini"
+export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow"
+export MLFLOW_AUTH_CONFIG_PATH="$STATE/mlflow_auth.ini" MLFLOW_AUTH_ADMIN_USERNAME=admin
+export MLFLOW_AUTH_ADMIN_PASSWORD=$MLFLOW_ADMIN_PASSWORD
+MLFLOW_FLASK_SERVER_SECRET_KEY=$(secret)
+export MLFLOW_FLASK_SERVER_SECRET_KEY
+start mlflow "$BIN/mlflow" server --app-name basic-auth \
   --artifacts-destination "$STATE/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1
+unset MLFLOW_BACKEND_STORE_URI MLFLOW_AUTH_CONFIG_PATH MLFLOW_AUTH_ADMIN_USERNAME MLFLOW_AUTH_ADMIN_PASSWORD \
+  MLFLOW_FLASK_SERVER_SECRET_KEY  # the server's alone
 wait_for 90 "mlflow server on 127.0.0.1:$MLFLOW_PORT" curl -sf "http://127.0.0.1:$MLFLOW_PORT/health"
+# every client (the workers, the CLI, ui_check) logs in as the workers do in production
+export MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=$MLFLOW_ADMIN_PASSWORD
+printf 'Authorization: Basic %s\n' "$(printf '%s:%s' admin "$MLFLOW_ADMIN_PASSWORD" | base64 -w0)" \
+  | private "$STATE/mlflow.headers"
+mlflow_api() {  # mlflow_api PATH [CURL ARGS...]: the MLflow REST API with the login, from a file
+  local path=$1; shift
+  curl -sf -H @"$STATE/mlflow.headers" "$@" "http://127.0.0.1:$MLFLOW_PORT/api/2.0/mlflow/$path"
+}
 
 # -- Airflow on the CeleryExecutor -------------------------------------------------------------------
 API_PORT=$(free_port)
-ADMIN_PASSWORD=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
+ADMIN_PASSWORD=$(secret)
 export AIRFLOW_HOME="$STATE/airflow"
 mkdir -p "$AIRFLOW_HOME"
-printf '{"admin": "%s"}\n' "$ADMIN_PASSWORD" >"$AIRFLOW_HOME/passwords.json"
+json() { "$BIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# JSON-encoded by Python from the environment, as airflow-init does in docker-compose.yaml
+ADMIN_PASSWORD=$ADMIN_PASSWORD "$BIN/python" -c 'import json, os; print(json.dumps({"admin": os.environ["ADMIN_PASSWORD"]}))' \
+  | private "$AIRFLOW_HOME/passwords.json"
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
@@ -124,9 +156,10 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/password
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$API_PORT/execution/"
 export AIRFLOW__API__PORT="$API_PORT"
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$API_PORT"
-export AIRFLOW__API_AUTH__JWT_SECRET=$("$BIN/python" -c 'import secrets; print(secrets.token_hex(16))')
+AIRFLOW__API_AUTH__JWT_SECRET=$(secret)
+export AIRFLOW__API_AUTH__JWT_SECRET
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/airflow"
-export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export AIRFLOW__CELERY__BROKER_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://postgres@127.0.0.1:$PG_PORT/airflow"
 export AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5
@@ -152,12 +185,14 @@ done
 API="http://127.0.0.1:$API_PORT"
 wait_for 120 "airflow api-server on $API" curl -sf "$API/api/v2/monitor/health"
 
-TOKEN=$(curl -sf -X POST "$API/auth/token" -H 'Content-Type: application/json' \
-  -d "{\"username\": \"admin\", \"password\": \"$ADMIN_PASSWORD\"}" | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# the login's body on curl's stdin, the token into files: neither is ever an argument
+ADMIN_PASSWORD=$ADMIN_PASSWORD "$BIN/python" -c 'import json, os; print(json.dumps({"username": "admin", "password": os.environ["ADMIN_PASSWORD"]}))' \
+  | curl -sf -X POST "$API/auth/token" -H 'Content-Type: application/json' --data-binary @- \
+  | json 'd["access_token"]' | private "$STATE/airflow.token"
+printf 'Authorization: Bearer %s\n' "$(cat "$STATE/airflow.token")" | private "$STATE/airflow.headers"
 api() {  # api METHOD PATH [JSON]
-  curl -sf -X "$1" "$API/api/v2$2" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"}
+  curl -sf -X "$1" "$API/api/v2$2" -H @"$STATE/airflow.headers" -H 'Content-Type: application/json' ${3:+-d "$3"}
 }
-json() { "$BIN/python" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 for dag in lead_scoring_data_pipeline lead_scoring_training_pipeline lead_scoring_inference_pipeline lead_scoring_feedback_pipeline; do
   wait_for 120 "dag $dag parsed" api GET "/dags/$dag"
@@ -236,8 +271,8 @@ until retrain_run=$(api GET "/dags/lead_scoring_training_pipeline/dagRuns" | jso
   sleep 3
 done
 wait_run lead_scoring_training_pipeline "$retrain_run" 420
-experiment=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/experiments/get-by-name?experiment_name=lead_scoring" | json 'd["experiment"]["experiment_id"]')
-reason=$(curl -sf -X POST "$MLFLOW_TRACKING_URI/api/2.0/mlflow/runs/search" -H 'Content-Type: application/json' \
+experiment=$(mlflow_api "experiments/get-by-name?experiment_name=lead_scoring" | json 'd["experiment"]["experiment_id"]')
+reason=$(mlflow_api runs/search -X POST -H 'Content-Type: application/json' \
   -d "{\"experiment_ids\": [\"$experiment\"], \"filter\": \"tags.airflow_run = '$retrain_run'\"}" \
   | json '[t["value"] for t in d["runs"][0]["data"]["tags"] if t["key"] == "retrain_reason"][0]')
 log "mlflow server: the retraining run's retrain_reason: $reason"
@@ -251,8 +286,23 @@ log "postgres staging: model_input $model_input rows, predictions $predictions r
 check "model_input has the 30,000 generated leads and the newly labelled ones ($model_input)" [ "$model_input" -gt "$((29000 + outcomes))" ]
 check "predictions has rows ($predictions)" [ "$predictions" -gt 0 ]
 check "predictions come from one model version ($versions)" [ "$versions" -eq 1 ]
-champion=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/registered-models/alias?name=lead_scoring&alias=champion" | json 'd["model_version"]["version"]')
+champion=$(mlflow_api "registered-models/alias?name=lead_scoring&alias=champion" | json 'd["model_version"]["version"]')
 check "the MLflow server has lead_scoring@champion (version $champion)" [ -n "$champion" ]
+
+# -- MLflow's login: the workers got in (above); a client without it, or with a wrong one, gets nothing ----
+refused() {  # refused DESCRIPTION CURL ARGS...: the request's status is 401 or 403
+  local what=$1; shift
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+  check "MLflow refuses $what ($code)" has_word "401 403" "$code"
+}
+MLFLOW_API="$MLFLOW_TRACKING_URI/api/2.0/mlflow"
+refused "to read champion without a login" "$MLFLOW_API/registered-models/alias?name=lead_scoring&alias=champion"
+refused "to move champion without a login" -X POST -H 'Content-Type: application/json' \
+  -d "{\"name\": \"lead_scoring\", \"alias\": \"champion\", \"version\": \"1\"}" "$MLFLOW_API/registered-models/alias"
+refused "its UI without a login" "$MLFLOW_TRACKING_URI/"
+printf 'Authorization: Basic %s\n' "$(printf 'admin:wrong-%s' "$MLFLOW_ADMIN_PASSWORD" | base64 -w0)" | private "$STATE/wrong.headers"
+refused "a wrong password" -H @"$STATE/wrong.headers" "$MLFLOW_API/registered-models/alias?name=lead_scoring&alias=champion"
 
 # -- a backfill across both workers: four past days at once (LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS) --
 # a manual run covers the last whole day before its logical date: the day after each day to score
@@ -293,5 +343,5 @@ done
 # -- what a person sees: the MLflow runs view and the Airflow DAG list, in headless Chromium ----------
 shots="${LEAD_SCORING_UI_SHOTS:-$STATE/ui}"  # screenshots; set the variable to keep them
 check "the MLflow runs view shows the training run and its dataset; the Airflow UI lists the four DAGs (screenshots in $shots)" \
-  "$BIN/python" scripts/ui_check.py --out "$shots" --airflow "$API" --airflow-token "$TOKEN"
+  "$BIN/python" scripts/ui_check.py --out "$shots" --airflow "$API" --airflow-token-file "$STATE/airflow.token"
 log "stack test passed"

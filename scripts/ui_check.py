@@ -1,12 +1,16 @@
 """What a person sees: headless Chromium opens the MLflow runs view and the Airflow DAG list, saves a
 screenshot of each and fails when a page does not show what it should (a run, the DAGs).
 
-    python scripts/ui_check.py --out DIR --airflow URL --airflow-token JWT
+    python scripts/ui_check.py --out DIR --airflow URL --airflow-token-file FILE
 
 The MLflow page is the link the project prints (``registry.experiment_link``, from
 MLFLOW_TRACKING_URI); the check waits, bounded, for the training run's readable name and its
 dataset in the runs table, and fails on MLflow's GenAI view. Chromium (Debian's package) is driven
 over its DevTools protocol on loopback; it runs headless without network extras and is ended on exit.
+
+No secret is an argument (ps shows arguments to every user of the host): Airflow's token is read
+from a file (or AIRFLOW_TOKEN), MLflow's login from MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD
+(the clients' variables), sent as a header to the MLflow page only.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 log = logging.getLogger("ui_check")
@@ -117,6 +123,21 @@ class Browser:
             self.process.wait(timeout=15)
 
 
+def mlflow_login_header(env: Mapping[str, str]) -> dict[str, str]:
+    """The HTTP basic-auth header of MLflow's login (basic-auth app) from the clients' variables; {} without one."""
+    user, password = env.get("MLFLOW_TRACKING_USERNAME"), env.get("MLFLOW_TRACKING_PASSWORD")
+    if not user or password is None:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def airflow_token(token_file: Path | None, env: Mapping[str, str]) -> str | None:
+    """Airflow's JWT from ``token_file`` (its first line), else $AIRFLOW_TOKEN; None without either."""
+    if token_file is not None:
+        return token_file.read_text().strip() or None
+    return env.get("AIRFLOW_TOKEN") or None
+
+
 def check_page(browser: Browser, url: str, shot: Path, expected: list[str], forbidden: list[str]) -> None:
     """Open ``url``, wait (bounded) until every expected text shows, save a screenshot either way."""
     browser.call("Page.navigate", url=url)
@@ -139,10 +160,15 @@ def check_page(browser: Browser, url: str, shot: Path, expected: list[str], forb
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[ui-check] %(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # no abbreviations: `--airflow-token JWT` must fail, not pass as --airflow-token-file
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--out", type=Path, required=True, help="folder for the screenshots")
     parser.add_argument("--airflow", help="the Airflow api-server's base URL (its UI)")
-    parser.add_argument("--airflow-token", help="a JWT of Airflow's auth manager, set as the UI's cookie")
+    parser.add_argument(
+        "--airflow-token-file",
+        type=Path,
+        help="a file holding a JWT of Airflow's auth manager, set as the UI's cookie (else $AIRFLOW_TOKEN)",
+    )
     parser.add_argument("--dag", action="append", default=[], help="a DAG id the DAG list must show")
     args = parser.parse_args(argv)
     dags = args.dag or list(DAG_IDS)
@@ -162,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         browser = None
         try:
             browser = Browser(Path(profile))
+            # MLflow's login, for its page (and the API calls the page makes) only
+            browser.call("Network.setExtraHTTPHeaders", headers=mlflow_login_header(os.environ))
             # a training run by its name and its dataset; MLflow's GenAI view would say "Traces"/"Judges"
             check_page(
                 browser,
@@ -171,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                 forbidden=["Detect issues"],
             )
             if args.airflow:
-                if args.airflow_token:
-                    browser.call("Network.setCookie", name="_token", value=args.airflow_token, url=args.airflow)
+                browser.call("Network.setExtraHTTPHeaders", headers={})
+                token = airflow_token(args.airflow_token_file, os.environ)
+                if token:
+                    browser.call("Network.setCookie", name="_token", value=token, url=args.airflow)
                 check_page(browser, f"{args.airflow.rstrip('/')}/dags", args.out / "airflow_dags.png", dags, [])
         except UICheckError as error:
             log.error("%s", error)

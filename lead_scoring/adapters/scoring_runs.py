@@ -1,42 +1,96 @@
 """What each scoring run did, kept: the `scoring_runs` table (one row per run key) and the MLflow scoring
-run beside it, and the latest scores a rank policy ranks a new batch among."""
+run beside it, and the point-in-time pool of scores a rank policy ranks a new batch among."""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.scoring import ScoringSummary, scoring_run_name
 from lead_scoring.errors import LeadScoringError
-from lead_scoring.schema import PREDICTIONS, SCORING_RUNS
+from lead_scoring.schema import CREATED_DATE, LEAD_ID, PREDICTIONS, SCORED_LEADS, SCORING_RUNS
 from lead_scoring.settings import Settings
-
-if TYPE_CHECKING:
-    from lead_scoring.adapters.mlflow.registry import ScoringModel
 
 log = logging.getLogger(__name__)
 
 
-def recent_scores(db: StagingDatabase, scoring: ScoringModel, limit: int) -> NDArray[Any]:
-    """The latest ``limit`` scores the scoring version wrote to `predictions` (empty at first)."""
+POOL_COLUMNS = ("role", "production", CREATED_DATE)  # what the pool filters on; older tables lack them
+
+
+def production_pool(
+    db: StagingDatabase, name: str, version: str, before: pd.Timestamp, limit: int, role: str = "champion"
+) -> NDArray[Any]:
+    """The scores a rank policy ranks a batch among, point in time: the version's production stream
+    (rows written with ``production`` = 1 in ``role``) for the ``limit`` newest leads created before
+    ``before``. Never the batch's own rows nor anything later; rows written before these columns
+    existed have NULLs and do not count. Empty at first."""
     if limit <= 0 or not db.has_table(PREDICTIONS):
+        return np.empty(0)
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}
+    if not set(POOL_COLUMNS) <= columns:
         return np.empty(0)
     frame = db.query(
         f"SELECT score FROM {PREDICTIONS} WHERE model_name = :name AND model_version = :version "
-        "ORDER BY scored_at DESC LIMIT :limit",
-        name=scoring.name,
-        version=str(scoring.version),
+        f"AND role = :role AND production = 1 AND {CREATED_DATE} < :before "
+        f"ORDER BY {CREATED_DATE} DESC, {LEAD_ID} DESC LIMIT :limit",
+        name=name,
+        version=str(version),
+        role=role,
+        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
         limit=int(limit),
     )
     return frame["score"].to_numpy(dtype=float)
+
+
+def production_window(
+    db: StagingDatabase, name: str, version: str, start: pd.Timestamp, before: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The production stream of the leads created in [``start``, ``before``): their model input (from
+    `scored_leads`; scored by any champion version: the traffic), and the scores and flags ``version``
+    gave them (fewer, the days after a new champion). Empty frames before the tables exist."""
+    empty = pd.DataFrame(), pd.DataFrame({"score": [], "predicted_label": []})
+    if not (db.has_table(PREDICTIONS) and db.has_table(SCORED_LEADS)):
+        return empty
+    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
+        return empty
+    rows = db.query(
+        f"SELECT s.*, p.score AS pool_score, p.predicted_label AS pool_label, p.model_version AS pool_version "
+        f"FROM {SCORED_LEADS} s JOIN {PREDICTIONS} p ON s.{LEAD_ID} = p.{LEAD_ID} "
+        f"WHERE p.model_name = :name AND p.role = 'champion' AND p.production = 1 "
+        f"AND p.{CREATED_DATE} >= :start AND p.{CREATED_DATE} < :before ORDER BY s.{LEAD_ID}",
+        name=name,
+        start=f"{pd.Timestamp(start):%Y-%m-%d %H:%M:%S.%f}",
+        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
+    )
+    pool = ["pool_score", "pool_label", "pool_version"]
+    inputs = rows.drop_duplicates(LEAD_ID).drop(columns=pool).reset_index(drop=True)
+    mine = rows[rows["pool_version"].astype(str) == str(version)]
+    scored = pd.DataFrame({"score": mine["pool_score"].astype(float), "predicted_label": mine["pool_label"]})
+    return inputs, scored.reset_index(drop=True)
+
+
+def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) -> bool:
+    """Whether the model's production stream holds a lead created before ``before`` (any version)."""
+    if not db.has_table(PREDICTIONS):
+        return False
+    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
+        return False
+    found = db.query(
+        f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
+        f"AND production = 1 AND {CREATED_DATE} < :before LIMIT 1",
+        name=name,
+        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
+    )
+    return len(found) > 0
 
 
 def record_run(
@@ -63,6 +117,11 @@ def record_run(
                 "drifted_features": ",".join(monitoring.drifted_features),
                 "unusual_inputs": json.dumps(summary.unusual, sort_keys=True),
                 "status": summary.status,
+                "decision": summary.decision,
+                "pool_leads": summary.pool_leads,
+                "alarm_id": summary.alarm_id or None,
+                "alarm_state": summary.alarm_state,
+                "alarm": summary.alarm or None,
                 "recorded_at": pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)),
             }
         ]
@@ -85,5 +144,7 @@ def log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
         **{f"psi_{k}": v for k, v in monitoring.feature_psi.items()},
     }
     tags = {"model_version": str(summary.model_version), "status": summary.status, "source": summary.source}
+    if summary.alarm:  # the alarm's state that day, visible beside the figures
+        tags.update(alarm_state=summary.alarm_state, alarm_id=summary.alarm_id, alarm=summary.alarm[:4000])
     name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)
     tracking(settings).log_scoring_run(summary.run_key, name, metrics, tags)

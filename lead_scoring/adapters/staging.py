@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from lead_scoring.adapters import bulk
 from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
 from lead_scoring.schema import CREATED_DATE
+from lead_scoring.settings import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ class StagingDatabase:
 
     @property
     def redacted_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return redact_url(self.url)  # the user-info's password and a `?password=` query
 
     # -- writing whole tables atomically -----------------------------------------------------------
     def replace_tables(self, frames: Mapping[str, pd.DataFrame], run_key: str) -> None:
@@ -237,8 +239,10 @@ class StagingDatabase:
         inspector = sa.inspect(conn)
         if not inspector.has_table(table):
             bulk.write_frame(conn, frame.head(0), table)
-        elif any(found["name"] == index for found in inspector.get_indexes(table)):
-            return
+        else:
+            _add_missing_columns(conn, table, frame, {c["name"] for c in inspector.get_columns(table)})
+            if any(found["name"] == index for found in inspector.get_indexes(table)):
+                return
         key_list = ", ".join(self._quote(k) for k in keys)
         conn.execute(
             sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
@@ -270,6 +274,27 @@ class StagingDatabase:
         return self.engine.dialect.identifier_preparer.quote(name)
 
 
+def _add_missing_columns(conn: Connection, table: str, frame: pd.DataFrame, existing: set[str]) -> None:
+    """Columns a newer release writes, added to a table an older one created (its old rows get NULL):
+    an existing staging database survives an upgrade without a migration step."""
+    for column in (c for c in frame.columns if c not in existing):
+        dtype = frame[column].dtype
+        kind: sa.types.TypeEngine[Any] = (
+            sa.DateTime()
+            if pd.api.types.is_datetime64_any_dtype(dtype)
+            else sa.BigInteger()
+            if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+            else sa.Float()
+            if pd.api.types.is_float_dtype(dtype)
+            else sa.Text()
+        )
+        quote = conn.dialect.identifier_preparer.quote
+        conn.execute(
+            sa.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {kind.compile(dialect=conn.dialect)}")
+        )
+        log.info("added column %s to %s", column, table)
+
+
 def _lock_key(table: str) -> int:
     """The PostgreSQL advisory lock key (a signed 64-bit integer) of creating ``table``."""
     digest = hashlib.sha1(f"lead_scoring.adapters.staging:{table}".encode()).digest()
@@ -280,7 +305,7 @@ def _create_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigurationError(f"not a database URL: {url!r}") from None
+        raise ConfigurationError(f"not a database URL: {redact_url(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -297,7 +322,7 @@ def _create_engine(url: str) -> Engine:
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
-        raise ConfigurationError(f"cannot use database {parsed.render_as_string()}: {exc}") from None
+        raise ConfigurationError(f"cannot use database {redact_url(url)}: {exc}") from None
 
 
 def _check_sqlite_path(path: Path, shown: str) -> None:

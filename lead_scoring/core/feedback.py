@@ -30,6 +30,7 @@ from lead_scoring.core.outcomes import ValidatedOutcomes as ValidatedOutcomes
 from lead_scoring.core.outcomes import merge_outcomes as merge_outcomes
 from lead_scoring.core.outcomes import screen_outcomes as screen_outcomes
 from lead_scoring.core.outcomes import validate_outcomes as validate_outcomes
+from lead_scoring.core.targets import Targets
 from lead_scoring.schema import CREATED_DATE, FIRST_SCORED_AT, LABEL, LEAD_ID, OUTCOME_AT, RETRAIN_REASON
 
 log = logging.getLogger(__name__)
@@ -48,15 +49,6 @@ PERFORMANCE_COLUMNS: tuple[str, ...] = (
     "flagged_share",
     "status",
 )
-
-
-@dataclass(frozen=True)
-class Targets:
-    """The case study's targets; a realized figure meets one only when it is above it (as the promotion gate)."""
-
-    auc: float
-    precision: float
-    recall: float
 
 
 # -- outcomes in: validated and screened in lead_scoring.core.outcomes, re-exported here -------------------

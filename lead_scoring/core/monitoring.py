@@ -3,12 +3,15 @@
 Population stability index per feature: sum over bins of (actual - expected) * ln(actual / expected).
 Rule of thumb: < 0.1 stable, 0.1-0.25 a shift worth a look, > 0.25 the population has changed.
 
-Two guards keep daily batches of a hundred leads from crying wolf: categorical levels rarer than
-``POOL_BELOW`` of the training leads are pooled into one bin, and a batch of n leads over k bins is
-allowed the PSI that sampling alone produces (about (k - 1) / n on average; twice that is allowed).
+Three guards keep small batches from crying wolf: categorical levels rarer than ``POOL_BELOW`` of
+the training leads are pooled into one bin; a bin the reference fills but a small batch leaves
+empty counts as half a lead, not a share of zero (whose logarithm passes any limit); and a batch
+of n leads over k bins is allowed the PSI sampling alone exceeds once in a thousand batches
+(chi-square, k - 1 degrees of freedom, over n). The daily DAG measures a day on the production
+leads of a week (``drift_window_days``), not the day alone.
 
-A third check needs no labels either: the share of the batch at or above the decision policy's
-reference cut against the share the policy expects there. A shift of the whole score scale (the
+A third check needs no labels either: the share of the batch the decision policy actually flagged
+against the share it means to flag. A shift of the whole score scale (the
 leads look alike feature by feature, but the model scores them all higher) shows here first.
 """
 
@@ -25,7 +28,7 @@ from numpy.typing import NDArray
 from lead_scoring.core.evidence import MISSING_CITY, NO_INTERACTIONS, unseen_kind, unusual_inputs
 from lead_scoring.core.features import CATEGORICAL_FEATURES, MISSING, NUMERIC_FEATURES, OTHER, LeadFeatures
 from lead_scoring.core.policy import DecisionPolicy
-from lead_scoring.schema import CITY
+from lead_scoring.schema import CITY, CREATED_DATE
 
 _EPSILON = 1e-4
 POOL_BELOW = 0.05
@@ -33,14 +36,17 @@ SCORE_EDGES = [float(x) for x in np.linspace(0.0, 1.0, 11)]
 SHARE_SIGMAS = 4.0  # the flagged-share alarm, in binomial standard deviations (see share_tolerance)
 SHARE_FLOOR = 0.05
 THIN_KEYS = (MISSING_CITY, NO_INTERACTIONS)
+REFERENCE_DAYS = 28  # the reference profile describes the newest four weeks of training leads...
+REFERENCE_LEADS = 1000  # ...or the newest this many, when four weeks hold fewer
+ALLOWANCE_QUANTILE = 0.999  # a batch like the reference passes the PSI limit by chance once in 1,000 checks
 
 
 def build_reference_profile(
     model_input: pd.DataFrame, features: LeadFeatures, reference_scores: NDArray[Any], policy: DecisionPolicy
 ) -> dict[str, Any]:
-    """Per-feature distributions of the training leads, the reference score distribution and the
-    share of leads the decision policy expects to flag at its reference cut."""
-    transformed = features.transform(model_input)
+    """Per-feature distributions of the newest training leads (``newest_leads``), the reference score
+    distribution and the share of leads the decision policy expects to flag at its reference cut."""
+    transformed = features.transform(newest_leads(model_input))
     profile: dict[str, Any] = {"features": {}, "threshold": float(policy.cut)}
     for col in NUMERIC_FEATURES:
         values = transformed[col].fillna(0.0)
@@ -57,6 +63,20 @@ def build_reference_profile(
     counts = unusual_inputs(model_input, {})
     profile["thin_evidence"] = {key: counts[key] / max(len(model_input), 1) for key in THIN_KEYS if key in counts}
     return profile
+
+
+def newest_leads(model_input: pd.DataFrame) -> pd.DataFrame:
+    """The training leads of the last ``REFERENCE_DAYS`` days (at least the newest ``REFERENCE_LEADS``):
+    the traffic the model learned last. Live traffic is compared with it, so an alarm raised by a
+    change of traffic stays quiet once a model trained on the new traffic serves (against all the
+    training leads, months of the old traffic would still outweigh it)."""
+    if CREATED_DATE not in model_input.columns or len(model_input) <= REFERENCE_LEADS:
+        return model_input
+    created = pd.to_datetime(model_input[CREATED_DATE])
+    recent = created >= created.max() - pd.Timedelta(days=REFERENCE_DAYS)
+    if recent.sum() >= REFERENCE_LEADS:
+        return model_input[recent.to_numpy()]
+    return model_input.iloc[np.argsort(created.to_numpy(), kind="stable")[-REFERENCE_LEADS:]]
 
 
 def thin_evidence_reference(profile: dict[str, Any] | None) -> dict[str, float]:
@@ -120,19 +140,37 @@ def feature_psi(reference: dict[str, Any], values: pd.Series) -> tuple[float, in
     """PSI of one feature of a batch against its reference entry, and the number of bins it used."""
     if reference["kind"] == "numeric":
         edges = [float(x) for x in reference["edges"]]
-        return population_stability_index(reference["shares"], _binned(values.fillna(0.0), edges)), len(edges) - 1
+        observed = _binned(values.fillna(0.0), edges)
+        return population_stability_index(reference["shares"], half_lead(reference["shares"], observed, len(values))), (
+            len(edges) - 1
+        )
     levels = [k for k, share in reference["shares"].items() if share >= POOL_BELOW]
     actual = values.astype(str).value_counts(normalize=True)
     expected = [reference["shares"][k] for k in levels]
-    observed = [float(actual.get(k, 0.0)) for k in levels]
+    shares = [float(actual.get(k, 0.0)) for k in levels]
     expected.append(max(0.0, 1.0 - sum(expected)))  # the pooled rare, other, and never-seen levels
-    observed.append(max(0.0, 1.0 - sum(observed)))
-    return population_stability_index(expected, observed), len(expected)
+    shares.append(max(0.0, 1.0 - sum(shares)))
+    return population_stability_index(expected, half_lead(expected, shares, len(values))), len(expected)
+
+
+def half_lead(expected: list[float], observed: list[float], leads: int) -> list[float]:
+    """A batch's shares where a bin the reference fills is empty counted as half a lead (at most its
+    expected share): a small batch leaves a 5% bin empty often, and a share of zero (its logarithm)
+    alone would pass any PSI limit."""
+    if leads <= 0:
+        return observed
+    half = 0.5 / leads
+    return [min(e, half) if o == 0.0 and e > 0.0 else o for e, o in zip(expected, observed, strict=True)]
 
 
 def sampling_allowance(bins: int, leads: int) -> float:
-    """PSI a batch of ``leads`` shows over ``bins`` bins by chance alone (twice its expectation)."""
-    return 2.0 * max(bins - 1, 0) / max(leads, 1)
+    """PSI a batch of ``leads`` like the reference shows over ``bins`` bins by chance: n x PSI is about
+    chi-square with bins - 1 degrees of freedom; its ``ALLOWANCE_QUANTILE`` quantile over n."""
+    if bins <= 1:
+        return 0.0
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(ALLOWANCE_QUANTILE, bins - 1)) / max(leads, 1)
 
 
 DriftStatus = Literal["ok", "drifted", "no_reference", "no_leads"]
@@ -187,28 +225,33 @@ def compare_with_reference(
             psi[col] = round(value, 4)
             if value > limit + sampling_allowance(bins, leads):
                 drifted.append(col)
+    scored = len(predictions)  # the scores may come from fewer leads than the features (a new version)
     score_psi = population_stability_index(
-        profile["scores"]["shares"], _binned(predictions["score"].astype(float), profile["scores"]["edges"])
+        profile["scores"]["shares"],
+        half_lead(
+            profile["scores"]["shares"], _binned(predictions["score"].astype(float), profile["scores"]["edges"]), scored
+        ),
     )
-    if score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), leads):
+    if scored and score_psi > limit + sampling_allowance(len(profile["scores"]["shares"]), scored):
         drifted.append("score")
     expected_share = profile.get("positive_rate")
     share_at_cut = tolerance = None
     if expected_share is not None and not np.isnan(expected_share) and "threshold" in profile:
-        observed, allowed, outside = flagged_share_check(
-            predictions["score"].to_numpy(), profile["threshold"], expected_share
-        )
-        share_at_cut, tolerance = round(observed, 4), round(allowed, 4)
-        if outside:
+        share_at_cut = round(float((predictions["score"].to_numpy(dtype=float) >= profile["threshold"]).mean()), 4)
+        # the share the policy ACTUALLY flagged against the share it means to flag
+        tolerance = round(share_tolerance(expected_share, scored), 4)
+        if scored and abs(positive_share - expected_share) > tolerance:
             drifted.append("flagged share")
     worst = max(psi, key=lambda col: psi[col]) if psi else None
     largest = psi[worst] if worst is not None else 0.0
     summary = f"drift in {', '.join(drifted)}" if drifted else f"largest feature PSI {largest:.3f} ({worst})"
+    moved = [f"{col} PSI {psi[col]:.3f}" for col in drifted if col in psi]
+    if "score" in drifted:
+        moved.append(f"score PSI {score_psi:.3f}")
     if "flagged share" in drifted:
-        summary += (
-            f" ({share_at_cut:.1%} of the batch at the reference cut, "
-            f"expected {expected_share:.1%} +/- {tolerance:.1%})"
-        )
+        moved.append(f"{positive_share:.1%} flagged, the policy flags {expected_share:.1%} +/- {tolerance:.1%}")
+    if moved:
+        summary += f" ({'; '.join(moved)}; limit {limit:g} + sampling allowance, {leads:,} leads)"
     return DriftReport(
         status="drifted" if drifted else "ok",
         positive_share=positive_share,

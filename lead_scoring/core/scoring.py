@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from lead_scoring.core.evidence import UNUSUAL_WORDS
-from lead_scoring.schema import LEAD_ID
+from lead_scoring.schema import CREATED_DATE, LEAD_ID
 
 if TYPE_CHECKING:
     from lead_scoring.core.monitoring import DriftReport, DriftStatus
@@ -28,6 +27,9 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 )
 
 HOT, WARM, COLD = "hot", "warm", "cold"
+Role = Literal["champion", "shadow"]
+CHAMPION_ROLE: Role = "champion"
+SHADOW_ROLE: Role = "shadow"
 
 
 def assign_buckets(scores: pd.Series, hot_cutoff: float, warm_cutoff: float) -> pd.Series:
@@ -67,6 +69,28 @@ def build_predictions(
     return frame.take(order).reset_index(drop=True)
 
 
+def mark_stream(predictions: pd.DataFrame, model_input: pd.DataFrame, role: Role, production: bool) -> pd.DataFrame:
+    """The rows with what the point-in-time rank pool filters on: the role that wrote them (a
+    ``shadow`` is never acted on), whether they belong to the production stream (scheduled or
+    backfilled days, a file scored with ``--production``) and each lead's ``created_date``."""
+    marked = predictions.copy()
+    created = model_input.set_index(model_input[LEAD_ID].astype(str))[CREATED_DATE]
+    marked["role"] = role
+    marked["production"] = int(production)
+    marked[CREATED_DATE] = pd.to_datetime(marked[LEAD_ID].map(created))
+    return marked
+
+
+def pool_line(pool: int, batch: int, min_pool: int | None, cut: float, before: object) -> str:
+    """How the batch's flags were decided, for a person: ranked in the pool, or the reference cut (and why)."""
+    when = f"created before {pd.Timestamp(before):%Y-%m-%d %H:%M}" if before is not None else "none"
+    if min_pool is None:
+        return f"absolute cut {cut:.3f}"
+    if pool + batch >= min_pool:
+        return f"ranked among {pool:,} production leads {when} and the batch (cut {cut:.3f})"
+    return f"reference cut {cut:.3f}: only {pool:,} production leads {when} + {batch:,} in the batch (< {min_pool:,})"
+
+
 def scoring_run_name(run_key: str, source: str, rows: int) -> str:
     """An MLflow run name that says what the run is: ``score 2021-12-01`` for a day of the daily DAG,
     ``score new_leads.csv · 2,000 leads`` for a file scored from the command line."""
@@ -93,35 +117,12 @@ class ScoringSummary:
     thin: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)  # counts past the training share
     seconds: float = 0.0
     hottest: pd.DataFrame | None = field(default=None, repr=False)
+    decision: str = ""  # how the flags were decided (pool_line)
+    pool_leads: int = 0  # production leads the batch was ranked among
+    alarm: str = ""  # the alarm line (core.alarms), empty when there is none
+    alarm_state: str = "none"  # none / opened / open / closed (core.alarms.AlarmState)
+    alarm_id: str = ""
 
     @property
     def status(self) -> DriftStatus:
         return self.monitoring.status
-
-    def _expected_share(self) -> str:
-        expected = self.monitoring.expected_positive_share
-        known = expected is not None and not np.isnan(expected)  # NaN: a model from before decision policies
-        return f"; the decision policy expects {expected:.1%}" if known else ""
-
-    def lines(self) -> list[str]:
-        share = self.positives / self.rows_scored if self.rows_scored else 0.0
-        lines = [
-            f"source           {self.source}",
-            f"model            {self.model_name} v{self.model_version} (champion)",
-            f"leads scored     {self.rows_scored}"
-            + (f" ({self.duplicates_dropped} exact duplicate(s) dropped)" if self.duplicates_dropped else ""),
-            f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
-            "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
-        ]
-        if self.thin:  # only what is unusual against the training leads
-            lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in self.thin.items()))
-        lines.append(f"monitoring       {self.status}: {self.monitoring.summary}")
-        lines.append(f"time             {self.seconds:.2f} s")
-        return lines
-
-
-def _thin_words(key: str, figures: Mapping[str, float | None]) -> str:
-    words = f"{UNUSUAL_WORDS.get(key, key)} {figures['count']} ({figures['share']:.0%}"
-    if figures.get("training_share") is not None:
-        words += f" vs {figures['training_share']:.0%} in training"
-    return words + ")"

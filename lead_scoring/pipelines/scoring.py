@@ -9,19 +9,19 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, scoring_version
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import recent_scores, record_run
+from lead_scoring.adapters.scoring_runs import production_pool, record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.frames import copy_on_write
@@ -32,13 +32,22 @@ from lead_scoring.core.monitoring import (
     thin_evidence_reference,
     unusual_against_training,
 )
-from lead_scoring.core.scoring import COLD, HOT, WARM, ScoringSummary, build_predictions
+from lead_scoring.core.scoring import (
+    CHAMPION_ROLE,
+    COLD,
+    HOT,
+    PREDICTION_COLUMNS,
+    WARM,
+    Role,
+    ScoringSummary,
+    build_predictions,
+    mark_stream,
+    pool_line,
+)
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
-from lead_scoring.schema import LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS
+from lead_scoring.pipelines.steps import StepCallback
+from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
-
-StepCallback = Callable[[str], None]
-
 
 _LOADED: OrderedDict[tuple[str, str, str, str], ScoringModel] = OrderedDict()
 _LOADED_VERSIONS = 2  # a worker scoring with one champion, and a backfill's older version beside it
@@ -69,8 +78,16 @@ def score_file(
     input_path: str | Path,
     output_path: str | Path | None = None,
     on_step: StepCallback | None = None,
+    *,
+    production: bool = False,
 ) -> ScoringSummary:
-    """Score one raw export with the champion; writes `predictions`, `scoring_runs` and optionally a CSV."""
+    """Score one raw export with the champion; writes `predictions`, `scoring_runs` and optionally a CSV.
+
+    The batch is ranked among the champion's production stream for the leads created before its
+    oldest lead. An ad-hoc file (the default) is not part of that stream: it changes no later
+    batch's flags. ``production``: the file is a day of operation (e.g. leads of a day the DAG did
+    not run), its rows join the stream.
+    """
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
     if output_path is not None:
@@ -87,7 +104,9 @@ def score_file(
         notify("score")
         db = StagingDatabase(settings.db_url)
         try:
-            predictions = predict(settings, scoring, model_input, recent_scores(db, scoring, settings.policy_pool))
+            before = model_input[CREATED_DATE].min() if len(model_input) else None
+            pool = rank_pool(db, settings, scoring, before)
+            predictions = predict(settings, scoring, model_input, pool, production=production)
             notify("write")
             db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
             record_scored_leads(db, run_key, model_input, predictions["scored_at"].max())  # for the feedback loop
@@ -97,29 +116,56 @@ def score_file(
                 duplicates_dropped=report.duplicates_dropped,
                 seconds=round(time.perf_counter() - started, 3),
                 hottest=predictions.head(50),
+                decision=describe_decision(scoring, predictions, pool, before),
+                pool_leads=len(pool),
             )
             record_run(db, settings, summary, interval=None)
         finally:
             db.dispose()
-        if output_path is not None:
-            write_spreadsheet_csv(predictions, output_path)  # hottest first; lead ids never run as formulas
+        if output_path is not None:  # hottest first; lead ids never run as formulas
+            write_spreadsheet_csv(predictions[list(PREDICTION_COLUMNS)], output_path)
         return summary
 
 
+def rank_pool(
+    db: StagingDatabase, settings: Settings, scoring: ScoringModel, before: object, role: Role = CHAMPION_ROLE
+) -> NDArray[Any]:
+    """The point-in-time pool a batch is ranked among: the version's production scores (in ``role``)
+    of the latest ``policy_pool`` leads created before ``before`` (None: an empty batch, no pool)."""
+    if before is None or pd.isna(before):
+        return np.empty(0)
+    return production_pool(db, scoring.name, scoring.version, pd.Timestamp(before), settings.policy_pool, role)
+
+
+def describe_decision(scoring: ScoringModel, predictions: pd.DataFrame, pool: NDArray[Any], before: object) -> str:
+    """How the batch's flags were decided: ranked in the pool, or the model's reference cut and why."""
+    scores = predictions["score"].to_numpy(dtype=float)
+    policy = scoring.scorer.policy
+    min_pool = policy.min_pool if policy is not None and policy.kind == "rank" else None
+    return pool_line(len(pool), len(scores), min_pool, scoring.scorer.policy_cut(scores, pool), before)
+
+
 def predict(
-    settings: Settings, scoring: ScoringModel, model_input: pd.DataFrame, recent: NDArray[Any] | None = None
+    settings: Settings,
+    scoring: ScoringModel,
+    model_input: pd.DataFrame,
+    recent: NDArray[Any] | None = None,
+    *,
+    role: Role = CHAMPION_ROLE,
+    production: bool = False,
 ) -> pd.DataFrame:
     """The scoring version's predictions for a model-input frame, as `predictions` rows (pure but for the model).
 
     ``predicted_label`` follows the model's decision policy; a rank policy ranks the batch among
-    ``recent``, the latest scores of the same version (see ``recent_scores``).
+    ``recent``, the point-in-time pool of the same version (see ``rank_pool``). The rows carry
+    ``role``, ``production`` and each lead's ``created_date`` (see ``mark_stream``).
     """
     features = model_input.drop(columns=[LABEL], errors="ignore")
     output = scoring.model.predict(features)
     if len(output) != len(features):
         raise RuntimeError(f"model returned {len(output)} rows for {len(features)} leads")
     output["predicted_label"] = scoring.scorer.labels(output["score"].to_numpy(), recent)
-    return build_predictions(
+    predictions = build_predictions(
         features[LEAD_ID],
         output,
         model_name=scoring.name,
@@ -128,6 +174,9 @@ def predict(
         hot_cutoff=settings.hot_cutoff,
         warm_cutoff=settings.warm_cutoff,
     )
+    if CREATED_DATE not in model_input.columns:  # a bare frame (tests): no date to pool by
+        return predictions
+    return mark_stream(predictions, model_input, role, production)
 
 
 def summarise(
@@ -137,10 +186,16 @@ def summarise(
     model_input: pd.DataFrame,
     predictions: pd.DataFrame,
     settings: Settings,
+    drift_on: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> ScoringSummary:
-    """What one batch was: counts, buckets, thin evidence, and drift against the model's reference profile (pure)."""
+    """What one batch was: counts, buckets, thin evidence, and drift against the model's reference profile (pure).
+
+    ``drift_on``: the model input and predictions drift is measured on, when not the batch alone
+    (a daily run: the production leads of the drift window, the batch included).
+    """
+    drift_input, drift_predictions = drift_on if drift_on is not None else (model_input, predictions)
     report = compare_with_reference(
-        scoring.profile, model_input, predictions, settings.drift_limit, scoring.scorer.features
+        scoring.profile, drift_input, drift_predictions, settings.drift_limit, scoring.scorer.features
     )
     unusual = unusual_inputs(model_input, known_levels(scoring.profile))
     return ScoringSummary(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ from lead_scoring.core.days import parse_day
 from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency, classification_metrics
 from lead_scoring.core.policy import backtest_metrics, backtest_table
+from lead_scoring.core.targets import Targets
 from lead_scoring.core.training import (
-    Targets,
     TrainingResult,
     decide_promotion,
     required_columns,
@@ -36,12 +36,12 @@ from lead_scoring.core.training import (
     training_run_name,
 )
 from lead_scoring.errors import InputDataError, InsufficientDataError, ModelNotFoundError
+from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
 
-StepCallback = Callable[[str], None]
 METRICS = ("auc", "precision", "recall", "f1", "log_loss", "positive_rate", "threshold")
 MIN_UNSEEN_FOR_COMPARISON = 200  # leads the champion never trained on, to compare it fairly
 IMPORTANCE_PATH = "features/importance_gain.json"  # the booster's gain per feature, for the importance plot
@@ -58,22 +58,6 @@ class TrainingSummary:
     policy: str = ""
     backtests: str = ""
     link: str = ""
-
-    def lines(self) -> list[str]:
-        m = self.metrics
-        lines = [
-            f"mlflow run       {self.run_id}",
-            f"training leads   {self.fingerprint.get('rows')} created {self.fingerprint.get('created_from')} .. "
-            f"{self.fingerprint.get('created_to')}",
-            f"validation       auc {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
-            f"f1 {m['f1']:.3f}  at threshold {m['threshold']:.3f} (newest leads, out of sample)",
-            f"decision policy  {self.policy}",
-            f"backtests        {self.backtests}",
-            f"registered       version {self.version} (alias challenger)",
-            f"decision         {'PROMOTED to champion' if self.promoted else 'not promoted'}",
-        ]
-        lines += [f"  - {reason}" for reason in self.reasons]
-        return lines
 
 
 def load_training_input(settings: Settings, until: str | None = None) -> pd.DataFrame:

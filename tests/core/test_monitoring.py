@@ -1,4 +1,5 @@
-"""The flagged-share alarm: a batch whose share at the reference cut strays past a binomial tolerance."""
+"""The flagged-share alarm: a batch whose share actually flagged strays past a binomial tolerance
+from the share the decision policy means to flag."""
 
 from __future__ import annotations
 
@@ -37,7 +38,20 @@ def test_a_jump_from_60_to_72_percent_on_500_leads_is_drift():
     assert report.status == "drifted"
     assert report.drifted_features == ("flagged share",)
     assert report.share_at_reference_cut == pytest.approx(0.72)
-    assert "72.0% of the batch at the reference cut, expected 60.0%" in report.summary
+    assert "72.0% flagged, the policy flags 60.0% +/- 8.8%" in report.summary
+
+
+def test_the_check_reads_the_share_actually_flagged_not_the_share_at_the_reference_cut():
+    # 60% of the batch at the reference cut, as expected; but a rank pool flagged 80% of it
+    model_input, predictions = batch(500, 0.6)
+    predictions["predicted_label"] = [1] * 400 + [0] * 100
+    report = compare_with_reference(PROFILE, model_input, predictions, limit=100.0)
+    assert report.share_at_reference_cut == pytest.approx(0.6)
+    assert report.status == "drifted" and report.drifted_features == ("flagged share",)
+    # and the other way round: 72% at the cut, 60% flagged, is what the policy meant
+    model_input, predictions = batch(500, 0.72)
+    predictions["predicted_label"] = [1] * 300 + [0] * 200
+    assert compare_with_reference(PROFILE, model_input, predictions, limit=100.0).status == "ok"
 
 
 def test_a_small_move_or_a_small_batch_is_not():
@@ -87,7 +101,8 @@ def test_numeric_bins_are_open_at_both_ends():
 def test_the_sampling_allowance_and_the_limits_edge():
     from lead_scoring.core.monitoring import sampling_allowance
 
-    assert sampling_allowance(3, 100) == pytest.approx(0.04)  # twice (k - 1) / n
+    # chi-square with 2 degrees of freedom: its 0.999 quantile is -2 ln(0.001) = 13.8155; over n
+    assert sampling_allowance(3, 100) == pytest.approx(-2 * np.log(0.001) / 100)
     assert sampling_allowance(1, 100) == 0.0
     profile = {
         "features": {"medium": {"kind": "categorical", "shares": {"A": 0.60, "B": 0.37, "C": 0.03}}},
@@ -96,7 +111,7 @@ def test_the_sampling_allowance_and_the_limits_edge():
     model_input = pd.DataFrame({"medium": (["A"] * 6 + ["B"] * 3 + ["D"]) * 100})
     predictions = pd.DataFrame({"score": [0.5] * 1000, "predicted_label": [1] * 1000})
     psi = -0.07 * np.log(0.3 / 0.37) + 0.07 * np.log(0.1 / 0.03)
-    allowance = sampling_allowance(3, 1000)  # 0.004
+    allowance = sampling_allowance(3, 1000)  # 0.0138
     just_under = compare_with_reference(profile, model_input, predictions, limit=psi - allowance + 1e-9)
     just_over = compare_with_reference(profile, model_input, predictions, limit=psi - allowance - 1e-9)
     assert just_under.status == "ok" and just_over.status == "drifted"
@@ -235,14 +250,17 @@ def test_binning_keeps_a_share_for_every_bin_and_nothing_for_an_empty_batch():
     assert _jsonable([-inf, 0.0, -1.5, inf]) == ["-inf", 0.0, -1.5, "inf"]
 
 
-def test_a_learned_level_absent_from_the_batch_counts_as_epsilon():
+def test_a_learned_level_absent_from_the_batch_counts_as_half_a_lead():
     from lead_scoring.core.monitoring import feature_psi
 
     reference = {"kind": "categorical", "shares": {"A": 0.5, "B": 0.5}}
     psi, bins = feature_psi(reference, pd.Series(["A", "A"]))
-    # A 1.0 vs 0.5, B 0 (clipped to 1e-4) vs 0.5, pooled 0 vs 0 (both 1e-4: nothing)
+    # A 1.0 vs 0.5, B half a lead of 2 (0.25) vs 0.5, pooled 0 vs 0 (both 1e-4: nothing)
     assert bins == 3
-    assert psi == pytest.approx(0.5 * np.log(2.0) + (1e-4 - 0.5) * np.log(1e-4 / 0.5), abs=1e-9)  # 4.604
+    assert psi == pytest.approx(0.5 * np.log(2.0) + (0.25 - 0.5) * np.log(0.25 / 0.5), abs=1e-9)  # 0.52
+    # half a lead is never more than the share expected
+    psi, _ = feature_psi({"kind": "categorical", "shares": {"A": 0.9, "B": 0.1}}, pd.Series(["A", "A"]))
+    assert psi == pytest.approx(0.1 * np.log(1.0 / 0.9), abs=1e-9)  # B 0.1 vs 0.1: nothing
 
 
 def test_a_level_at_exactly_the_pooling_share_keeps_its_own_bin():
@@ -269,8 +287,8 @@ def test_a_batch_of_one_or_no_lead_is_judged_as_one_lead():
 
     assert share_tolerance(0.5, 1) == 2.0  # 4 * sqrt(0.25 / 1)
     assert share_tolerance(0.5, 0) == 2.0
-    assert sampling_allowance(3, 1) == 4.0  # 2 * (3 - 1) / 1
-    assert sampling_allowance(3, 0) == 4.0
+    assert sampling_allowance(3, 1) == pytest.approx(-2 * np.log(0.001))  # 13.8155 / 1
+    assert sampling_allowance(3, 0) == sampling_allowance(3, 1)
 
 
 def test_the_flagged_share_at_exactly_the_tolerance_is_not_outside():
@@ -315,14 +333,16 @@ def test_a_batch_past_every_limit_gets_every_figure_of_its_report():
     from lead_scoring.core.monitoring import DriftReport
 
     model_input, predictions = quarter_three_quarters()
-    report = compare_with_reference(TWO_FEATURES, model_input, predictions, limit=0.25)
-    # limit + allowance = 0.25 + 2 * (2 - 1) / 100 = 0.27 < 0.2747 for a_tier and the scores;
+    report = compare_with_reference(TWO_FEATURES, model_input, predictions, limit=0.16)
+    # limit + allowance = 0.16 + 10.8276 / 100 (chi-square, 1 degree of freedom, 0.999) = 0.2683 < 0.2747
+    # for a_tier and the scores;
     # 75% at the cut against 50% +/- 4 sqrt(0.25 / 100) = 20%
     assert report == DriftReport(
         status="drifted",
         positive_share=0.75,
         summary=(
-            "drift in a_tier, score, flagged share (75.0% of the batch at the reference cut, expected 50.0% +/- 20.0%)"
+            "drift in a_tier, score, flagged share (a_tier PSI 0.275; score PSI 0.275; "
+            "75.0% flagged, the policy flags 50.0% +/- 20.0%; limit 0.16 + sampling allowance, 100 leads)"
         ),
         expected_positive_share=0.5,
         share_at_reference_cut=0.75,
@@ -345,7 +365,7 @@ def test_a_batch_past_every_limit_gets_every_figure_of_its_report():
 def test_a_batch_within_the_allowance_is_ok_and_names_its_largest_feature_psi():
     model_input, predictions = quarter_three_quarters()
     profile = {**TWO_FEATURES, "positive_rate": 0.75}  # the flagged share is as expected
-    report = compare_with_reference(profile, model_input, predictions, limit=0.26)  # 0.2747 < 0.26 + 0.02
+    report = compare_with_reference(profile, model_input, predictions, limit=0.17)  # 0.2747 < 0.17 + 0.1083
     assert (report.status, report.drifted_features) == ("ok", ())
     assert report.summary == "largest feature PSI 0.275 (a_tier)"
     assert report.share_tolerance == 0.1732  # 4 sqrt(0.75 * 0.25 / 100) = 0.173205
@@ -434,3 +454,18 @@ def test_every_kind_of_thin_evidence_is_looked_at_and_its_share_rounded_to_four_
     assert unusual_against_training(counts, 3, {}) == {
         "missing_city": {"count": 1, "share": 0.3333, "training_share": None}
     }
+
+
+def test_the_reference_is_the_newest_four_weeks_of_training_leads_or_the_newest_thousand():
+    from lead_scoring.core.monitoring import newest_leads
+
+    # 600 leads on 2021-08-01, then 1,200 over the four weeks to 2021-09-30: those 1,200
+    days = ["2021-08-01"] * 600 + [f"2021-09-{3 + i % 28:02d}" for i in range(1200)]
+    frame = pd.DataFrame({"created_date": pd.to_datetime(days), "n": range(1800)})
+    frame.loc[1799, "created_date"] = pd.Timestamp("2021-09-30")
+    assert newest_leads(frame)["n"].tolist() == list(range(600, 1800))
+    # 300 leads in the last four weeks: the newest 1,000 instead
+    # 900 leads on 2021-07-01, 300 on 2021-09-30: the 300 and the last 700 of July (in file order)
+    thin = pd.DataFrame({"created_date": pd.to_datetime(["2021-07-01"] * 900 + ["2021-09-30"] * 300), "n": range(1200)})
+    assert sorted(newest_leads(thin)["n"].tolist()) == list(range(200, 1200))
+    assert len(newest_leads(frame.head(999))) == 999  # fewer than a thousand: all of them

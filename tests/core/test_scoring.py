@@ -76,12 +76,13 @@ def test_unusual_inputs_are_counted():
     }
 
 
-def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(settings):
-    """Five leads alone use the reference cut; pooled with the version's latest predictions, the
-    top half of the pool is flagged; another version's predictions are not in the pool."""
+def test_a_rank_policy_ranks_a_small_batch_among_the_versions_production_scores(settings):
+    """Five leads alone use the reference cut; pooled with the version's production scores of leads
+    created before the batch, the top half of the pool is flagged; another version's predictions,
+    rows not in production, a shadow's rows and leads created later are not in the pool."""
     from types import SimpleNamespace
 
-    from lead_scoring.adapters.scoring_runs import recent_scores
+    from lead_scoring.adapters.scoring_runs import production_pool
     from lead_scoring.adapters.staging import StagingDatabase
     from lead_scoring.core.model import LeadScorer
     from lead_scoring.core.policy import DecisionPolicy
@@ -102,25 +103,32 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_latest_scores(sett
     champion = ScoringModel("lead_scoring", "7", "run", Model(), None, {})
     stored = pd.DataFrame(
         {
-            "lead_id": [f"S{i}" for i in range(6)],
-            "score": [0.1, 0.2, 0.3, 0.4, 0.6, 0.99],
+            "lead_id": [f"S{i}" for i in range(10)],
+            "score": [0.1, 0.2, 0.3, 0.4, 0.6, 0.99, 0.98, 0.97, 0.96, 0.95],
             "model_name": "lead_scoring",
-            "model_version": ["7", "7", "7", "7", "7", "6"],
-            "scored_at": pd.to_datetime(["2021-12-01 10:00"] * 5 + ["2021-12-02 10:00"]),
+            "model_version": ["7", "7", "7", "7", "7", "6", "7", "7", "7", "7"],
+            "scored_at": pd.to_datetime(["2021-12-01 10:00"] * 10),
+            "role": ["champion"] * 8 + ["shadow", "champion"],
+            "production": [1, 1, 1, 1, 1, 1, 1, 0, 1, 1],
+            "created_date": pd.to_datetime(["2021-11-30 09:00"] * 6 + ["2021-12-01 00:00"] + ["2021-11-30 09:00"] * 3),
         }
     )
+    before = pd.Timestamp("2021-12-01")
     with StagingDatabase(settings.db_url) as db:
-        assert recent_scores(db, champion, 10).size == 0  # no predictions table yet
-        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])
-        recent = recent_scores(db, champion, 10)
-        assert sorted(recent.tolist()) == [0.1, 0.2, 0.3, 0.4, 0.6]  # version 7 only
-        assert recent_scores(db, champion, 2).size == 2
+        assert production_pool(db, "lead_scoring", "7", before, 10).size == 0  # no predictions table yet
+        db.merge_rows("t", "predictions", stored.iloc[:, :5], keys=["lead_id", "model_name", "model_version"])
+        assert production_pool(db, "lead_scoring", "7", before, 10).size == 0  # a table from before the flags
+        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])  # columns added
+        recent = production_pool(db, "lead_scoring", "7", before, 10)
+        # version 7, champion, production, created before the batch (S6 is created at the batch's start)
+        assert sorted(recent.tolist()) == [0.1, 0.2, 0.3, 0.4, 0.6, 0.95]
+        assert production_pool(db, "lead_scoring", "7", before, 2).size == 2
 
     leads = pd.DataFrame({"lead_id": [f"B{i}" for i in range(5)]})
     alone = predict(settings, champion, leads)
     assert alone.sort_values("score")["predicted_label"].tolist() == [0, 0, 0, 0, 0]  # reference cut 0.95
     pooled = predict(settings, champion, leads, recent)
-    # pool of 10: 0.1 .. 0.9; its top half starts at 0.4 (numpy's "higher" median)
+    # pool of 11: 0.1 .. 0.95; its median, the cut, is 0.4 (the 6th of 11)
     assert pooled.sort_values("score")["predicted_label"].tolist() == [0, 0, 1, 1, 1]
 
 
@@ -179,54 +187,3 @@ def test_unseen_levels_and_leads_without_interactions_are_counted_exactly():
         "missing_city": 1,
         "no_interactions": 2,  # rows 0 and 2
     }
-
-
-def summary_of(report, **fields):  # noqa: ANN001, ANN201
-    from lead_scoring.core.scoring import ScoringSummary
-
-    return ScoringSummary("file:1", "new_leads.csv", "lead_scoring", "7", monitoring=report, **fields)
-
-
-def test_the_summary_lines_a_person_reads():
-    from lead_scoring.core.monitoring import DriftReport
-
-    report = DriftReport("ok", 0.25, "largest feature PSI 0.012 (city_tier)", expected_positive_share=0.2)
-    summary = summary_of(
-        report,
-        rows_scored=8,
-        duplicates_dropped=2,
-        positives=2,
-        buckets={"hot": 1, "warm": 3, "cold": 4},
-        thin={
-            "missing_city": {"count": 3, "share": 0.3, "training_share": 0.04},
-            "unseen_first_platform_c_raw": {"count": 2, "share": 0.2, "training_share": None},
-            "odd_kind": {"count": 1, "share": 0.1},  # a kind with no words of its own keeps its key
-        },
-        seconds=1.5,
-    )
-    assert summary.lines() == [
-        "source           new_leads.csv",
-        "model            lead_scoring v7 (champion)",
-        "leads scored     8 (2 exact duplicate(s) dropped)",
-        "predicted apply  2 (25.0%; the decision policy expects 20.0%)",
-        "buckets          hot 1, warm 3, cold 4",
-        "thin evidence    no city 3 (30% vs 4% in training), rare/new platform 2 (20%), odd_kind 1 (10%)",
-        "monitoring       ok: largest feature PSI 0.012 (city_tier)",
-        "time             1.50 s",
-    ]
-
-
-def test_an_empty_run_and_a_model_without_a_policy_say_less():
-    from lead_scoring.core.monitoring import DriftReport
-
-    for expected in (float("nan"), None):  # NaN: a model from before decision policies
-        report = DriftReport("no_leads", 0.0, "no leads", expected_positive_share=expected)
-        assert summary_of(report, rows_scored=0).lines() == [
-            "source           new_leads.csv",
-            "model            lead_scoring v7 (champion)",
-            "leads scored     0",
-            "predicted apply  0 (0.0%)",
-            "buckets          ",
-            "monitoring       no_leads: no leads",
-            "time             0.00 s",
-        ]

@@ -9,6 +9,7 @@ import os
 import pandas as pd
 import pytest
 
+from lead_scoring import render
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.errors import InputDataError
 from lead_scoring.pipelines import feedback, outcomes
@@ -64,7 +65,7 @@ def test_labels_dated_after_arrival_or_before_their_lead_are_ignored_and_counted
 def test_the_summary_says_how_many_labels_each_rule_ignored(settings, home):
     scored(settings, ["L1", "L2"], ["2021-12-01 10:00", "2021-12-02 10:00"])
     path = outcome_file(home, "out.csv", [("L1", 1, "2099-12-31"), ("L2", 0, "2021-11-30")])
-    lines = feedback.run_feedback(settings, path).lines()
+    lines = render.feedback_lines(feedback.run_feedback(settings, path))
     assert "labels ignored   1 dated after the file arrived, 1 dated before their lead was created" in lines
 
 

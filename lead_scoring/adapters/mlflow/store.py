@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -78,9 +79,15 @@ class RunValues:
 
 
 def ui_base(tracking_uri: str) -> str:
-    """Where a person opens the MLflow UI: the tracking server itself, else `make mlflow`'s address."""
+    """Where a person opens the MLflow UI: the tracking server itself, else `make mlflow`'s address.
+
+    Never with the URI's ``user:password@`` or query: a link is printed, logged and shared (the
+    browser asks for the login; clients read MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD).
+    """
     if tracking_uri.startswith(("http://", "https://")):
-        return tracking_uri.rstrip("/")
+        parts = urlsplit(tracking_uri)
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
     return LOCAL_UI
 
 
