@@ -77,6 +77,7 @@ def write_outcomes(home, cli, name: str = "outcomes.csv") -> pd.DataFrame:
 
 def hand_computed(predictions: pd.DataFrame, created: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """The weekly figures straight from `predictions` and the outcome file, with sklearn."""
+    predictions = predictions.drop(columns=["created_date"], errors="ignore")  # predictions carry it since loop-pool
     frame = predictions.merge(created, on="lead_id").merge(outcomes[["lead_id", "app_complete_flag"]], on="lead_id")
     day = pd.to_datetime(frame["created_date"]).dt.normalize()
     frame["week_start"] = day - pd.to_timedelta(day.dt.dayofweek, unit="D")
