@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from lead_scoring import render
+from lead_scoring.console import configure_logging as _configure_logging
+from lead_scoring.console import printable
+from lead_scoring.console import progress as _progress
 from lead_scoring.errors import LeadScoringError
 from lead_scoring.settings import Settings, redact_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lead_scoring.pipelines.steps import StepCallback
 
 log = logging.getLogger("lead_scoring")
 
@@ -54,8 +53,15 @@ def cli(ctx: click.Context, verbose: int) -> None:
     is_flag=True,
     help="Publish even if the export has far fewer leads than model_input now (LEAD_SCORING_SHRINK_LIMIT).",
 )
+@click.option(
+    "--allow-unlabelled",
+    is_flag=True,
+    help="Publish an export without app_complete_flag (it replaces the labelled model_input).",
+)
 @click.pass_context
-def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool) -> None:
+def prepare(
+    ctx: click.Context, input_path: Path, db_url: str | None, allow_shrink: bool, allow_unlabelled: bool
+) -> None:
     """Validate, clean and map a raw lead export into the staging database."""
     from lead_scoring.pipelines.data import prepare as run_prepare
     from lead_scoring.schema import DATA_STEPS
@@ -63,7 +69,9 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shri
     settings = _settings(ctx, db_url=db_url)
     steps = ["validate", *(step.label for step in DATA_STEPS), "write"]
     with _progress(steps, "prepare") as advance:
-        summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
+        summary = run_prepare(
+            settings, input_path, on_step=advance, allow_shrink=allow_shrink, allow_unlabelled=allow_unlabelled
+        )
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
     for line in render.prepare_lines(summary):
         click.echo(f"  {line}")
@@ -173,7 +181,7 @@ def promote(ctx: click.Context, version: str, reason: str) -> None:
 
     settings = _settings(ctx)
     version = _version_number(version)
-    registry.move_champion(settings, version, reason=f"by hand: {reason}", forced=True)
+    registry.move_champion(settings, version, reason=f"by hand: {reason}", kind="force")
     click.echo(f"version {version} of {settings.model_name} is now champion")
 
 
@@ -274,7 +282,8 @@ def score(
     if top and summary.hottest is not None:
         click.echo(f"\nthe {min(top, len(summary.hottest))} hottest leads:")
         for row in summary.hottest.head(top).itertuples():
-            click.echo(f"  {row.lead_id}  {row.score:.3f}  {row.bucket:<4}  {row.top_reasons}")
+            # lead ids and reasons come from the export: an escape sequence in one must not reach the terminal
+            click.echo(f"  {printable(row.lead_id)}  {row.score:.3f}  {row.bucket:<4}  {printable(row.top_reasons)}")
 
 
 @cli.command()
@@ -317,8 +326,14 @@ def _version_number(version: str) -> str:
 
 def _required_reason(_ctx: click.Context | None, _param: object, reason: str | None) -> str:
     """A reason that says something: it is recorded with the move of champion."""
-    if reason is None or not reason.strip():
+    from lead_scoring.adapters.mlflow.registry import check_reason
+
+    if reason is None:
         raise click.BadParameter("give a reason (it is recorded with the move of champion)", param_hint="--reason")
+    try:
+        check_reason(reason.strip())  # before anything is trained or moved
+    except LeadScoringError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reason") from None
     return reason.strip()
 
 
@@ -327,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="lead-scoring", standalone_mode=False)
     except LeadScoringError as exc:
-        click.echo(redact_text(f"error: {exc}"), err=True)
+        click.echo(redact_text(f"error: {printable(str(exc))}"), err=True)
         return EXIT_USER_ERROR
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -340,67 +355,6 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(redact_text(traceback.format_exc().rstrip()), err=True)  # MLflow quotes its URI in errors
         return 1
     return 0
-
-
-class _RedactingFormatter(logging.Formatter):
-    """Log lines, and the tracebacks they carry, with every credential masked."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
-
-
-def _configure_logging(level: int) -> None:
-    import os
-
-    # MLflow's own chatter (progress bars, store migrations, pickling notes) is not the user's business
-    # unless they ask for debug output.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if level <= logging.DEBUG else "ERROR")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("lead_scoring")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-
-
-@contextmanager
-def _progress(steps: list[str], title: str) -> Iterator[StepCallback]:
-    """A progress bar on stderr (only when it is a terminal) advanced once per named step."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        # a line per finished step with its time (-v): where a run spent it, for logs and `make bench`
-        current: list[tuple[str, float]] = []
-
-        def finish() -> None:
-            if current:
-                name, since = current.pop()
-                log.info("%s: %s took %.2f s", title, name, time.perf_counter() - since)
-
-        def step(name: str) -> None:
-            finish()
-            current.append((name, time.perf_counter()))
-
-        yield step
-        finish()
-        return
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as progress:
-        task_id = progress.add_task(title, total=len(steps))
-        started = False
-
-        def advance(name: str) -> None:
-            nonlocal started
-            if started:
-                progress.advance(task_id)
-            started = True
-            progress.update(task_id, description=f"{title}: {name}")
-
-        yield advance
 
 
 if __name__ == "__main__":  # pragma: no cover

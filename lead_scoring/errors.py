@@ -11,6 +11,10 @@ class ConfigurationError(LeadScoringError):
     """A setting is missing or malformed."""
 
 
+class InvalidArgumentError(LeadScoringError):
+    """A value given on the command line or to a step (a date, a reason, a path) cannot be used; nothing changed."""
+
+
 class InputDataError(LeadScoringError):
     """An input file or table cannot be used as it is; nothing was written."""
 
@@ -25,6 +29,10 @@ class InsufficientDataError(LeadScoringError):
 
 class ModelNotFoundError(LeadScoringError):
     """The model registry has no version under the name or alias asked for."""
+
+
+class TrackingUnavailableError(LeadScoringError):
+    """The MLflow tracking store did not answer (down, unreachable, refused); nothing was changed there."""
 
 
 class StagingBusyError(LeadScoringError):

@@ -109,7 +109,10 @@ def feedback_lines(summary: FeedbackSummary) -> list[str]:
         + (f" ({i.duplicates_dropped} exact duplicate(s) dropped)" if i.duplicates_dropped else ""),
         f"scored leads     {i.matched} matched: {i.new} new, {i.changed} label(s) changed (newer wins), "
         f"{i.unchanged} unchanged, {i.stale} older label(s) ignored",
-        f"never scored     {i.unmatched} (kept aside in {UNMATCHED_OUTCOMES})",
+        f"never scored     {i.unmatched} (kept aside in {UNMATCHED_OUTCOMES}; "
+        f"{i.rematched} kept aside before matched now)",
+        f"labels ignored   {i.after_arrival} dated after the file arrived, "
+        f"{i.before_lead} dated before their lead was created",
         f"performance      {len(p.weeks)} week(s) of {versions} version(s) in {MODEL_PERFORMANCE}: "
         f"{p.count('ok')} ok, {p.count('below_target')} below target, {p.count('too_few_labels')} too few labels",
         f"latest week      {p.verdict.describe()}",

@@ -15,6 +15,9 @@ REFERRED_LEAD = "referred_lead"
 
 CATEGORICAL_COLUMNS: tuple[str, ...] = ("first_platform_c", "first_utm_medium_c", "first_utm_source_c")
 COUNT_COLUMNS: tuple[str, ...] = (TOTAL_LEADS_DROPPED, REFERRED_LEAD)
+# The largest count a raw export may give in one cell (enquiries, clicks). A real lead has a few
+# dozen at most; far larger values are corrupt and would overflow the group sums or an int cast.
+MAX_COUNT = 1_000_000
 OTHERS_LEVEL = "others"
 UNKNOWN_CITY_TIER = 3.0  # a city the mapping file does not list, or none, unless it sets default_tier
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
     "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
     "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "inference_max_active_runs",
+    "LEAD_SCORING_OUTCOME_CLOCK_SKEW_MINUTES": "outcome_clock_skew_minutes",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -99,6 +101,9 @@ class Settings:
     # days of the daily inference DAG that run at once (a backfill spread over the workers); each
     # run writes only its own rows, but SQLite has one writer at a time: 1 there
     inference_max_active_runs: int = 1
+    # an outcome dated more than this after its file arrived is ignored (a label from the future
+    # would beat every true label that comes later); the minutes allow for clocks that differ
+    outcome_clock_skew_minutes: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -233,6 +238,8 @@ def _parse(var: str, raw: str, kind: type) -> int | float | str:
         value: int | float | str = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
+    if isinstance(value, float) and not math.isfinite(value):  # float() reads "inf" and "nan"
+        raise ConfigurationError(f"{var}={raw!r} is not a finite number")
     return value
 
 
@@ -248,6 +255,14 @@ def _problems(settings: Settings) -> list[str]:
     def check(ok: bool, name: str, rule: str) -> None:
         if not ok:
             problems.append(f"{_name(name)}={getattr(settings, name)}: {rule}")
+
+    # inf passes every "above" rule (a drift limit of inf turns the monitor off), nan every comparison
+    for item in fields(settings):
+        value = getattr(settings, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            check(False, item.name, "must be a finite number")
+    if problems:
+        return problems
 
     check(0 < settings.validation_share < 1, "validation_share", "must be between 0 and 1 (exclusive)")
     for name in ("target_auc", "target_precision", "target_recall"):  # a figure must be able to exceed it
@@ -269,6 +284,7 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.backtest_max_leads >= 0, "backtest_max_leads", "not a count of leads")
     check(settings.policy_pool >= 0, "policy_pool", "not a count of leads")
     check(settings.min_labelled_leads >= 1, "min_labelled_leads", "a week needs at least 1 labelled lead")
+    check(settings.outcome_clock_skew_minutes >= 0, "outcome_clock_skew_minutes", "must not be negative")
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),

@@ -166,3 +166,34 @@ def test_days_run_concurrently_only_off_sqlite(tmp_path: Path):
     assert Settings.from_env(home).inference_max_active_runs == 1
     postgres = {**home, "LEAD_SCORING_DB_URL": "postgresql+psycopg2://lead:x@127.0.0.1/staging"}
     assert Settings.from_env({**postgres, "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "4"}).inference_max_active_runs == 4
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEAD_SCORING_DRIFT_LIMIT", "inf"),  # turned the drift monitor off
+        ("LEAD_SCORING_DRIFT_LIMIT", "nan"),
+        ("LEAD_SCORING_PROMOTION_TOLERANCE", "Infinity"),
+        ("LEAD_SCORING_TARGET_AUC", "NaN"),
+        ("LEAD_SCORING_SHRINK_LIMIT", "-inf"),
+    ],
+)
+def test_infinite_or_missing_numbers_are_refused(tmp_path: Path, variable, value):
+    """Issue #23.8: a float setting reads "inf" and "nan" as numbers; no setting means either."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path), variable: value})
+    assert str(caught.value) == f"{variable}={value!r} is not a finite number"
+
+
+def test_an_infinite_flag_value_is_refused_too(tmp_path: Path):
+    settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path)})
+    with pytest.raises(ConfigurationError) as caught:
+        settings.with_overrides(drift_limit=float("inf"))
+    assert str(caught.value) == "LEAD_SCORING_DRIFT_LIMIT=inf: must be a finite number"
+
+
+def test_text_printed_to_the_terminal_has_its_control_characters_escaped():
+    from lead_scoring.console import printable
+
+    assert printable("L1\x1b]0;owned\x07\x1b[2J\r\u202eok") == "L1\\x1b]0;owned\\x07\\x1b[2J\\r\\u202eok"
+    assert printable("Lévy 42") == "Lévy 42"

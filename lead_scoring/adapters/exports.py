@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lead_scoring.errors import InvalidArgumentError
+
 FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -30,6 +32,20 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     safe = frame.assign(**escaped) if escaped else frame.copy()
     safe.columns = [_escape(str(name)) for name in frame.columns]
     return safe
+
+
+def check_output_path(path: str | Path, option: str = "--output") -> Path:
+    """Refuse a place a CSV cannot be written to, before any work (a folder, a folder under a file,
+    a folder that cannot be written to); :class:`InvalidArgumentError` in one line."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidArgumentError(f"{option} {path} is a folder: give a file name, e.g. {path / 'scores.csv'}")
+    existing = next((parent for parent in path.parents if parent.exists()), Path("."))
+    if not existing.is_dir():
+        raise InvalidArgumentError(f"{option} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidArgumentError(f"{option} {path}: no permission to write in {existing}")
+    return path
 
 
 def write_spreadsheet_csv(frame: pd.DataFrame, path: str | Path) -> Path:

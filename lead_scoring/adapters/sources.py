@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +26,7 @@ MAX_COLUMNS = 1000
 def read_raw_leads(path: str | Path) -> pd.DataFrame:
     """Read a raw lead export as text columns (parsing is validation's job, so errors can quote values)."""
     path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputDataError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise InputDataError(f"{path}: the file is empty (expected a CSV header and lead rows)")
-    _check_text(path)
-    header = _read_header(path)
+    header = _checked_file(path)
     try:
         frame = pd.read_csv(
             path,
@@ -63,6 +57,66 @@ def read_raw_leads(path: str | Path) -> pd.DataFrame:
         raise InputDataError(f"{path}: the file has a header but no lead rows")
     log.info("read %d rows and %d columns from %s", len(frame), frame.shape[1], path)
     return frame
+
+
+def read_column(path: str | Path, column: str) -> pd.Series:
+    """One column of an export as text, after the same checks of the file and its header as
+    :func:`read_raw_leads` (a file that is not UTF-8 is said to be so, not to lack the column)."""
+    path = Path(path)
+    header = [name.strip() for name in _checked_file(path)]
+    if column not in header:
+        raise InputDataError(f"{path}: missing required column(s): {column}")
+    try:
+        frame = pd.read_csv(path, usecols=lambda name: str(name).strip() == column, dtype=str, encoding="utf-8")
+    except UnicodeDecodeError:
+        offset, byte = _first_undecodable(path)
+        raise InputDataError(f"{path}: not UTF-8 text (byte {byte:#04x} at offset {offset})") from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"{path}: not a well-formed CSV file ({str(exc).splitlines()[0]})") from None
+    return frame.iloc[:, 0]
+
+
+def _checked_file(path: Path) -> list[str]:
+    """The header of a file that exists, is not empty, is text and whose last row is whole."""
+    if not path.exists():
+        raise InputDataError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputDataError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputDataError(f"{path}: the file is empty (expected a CSV header and lead rows)")
+    _check_text(path)
+    header = _read_header(path)
+    _check_last_row(path, len(header))
+    return header
+
+
+_TAIL_BYTES = 65536
+
+
+def _check_last_row(path: Path, fields: int) -> None:
+    """Refuse a file whose last row has fewer fields than the header: a download or copy cut short.
+
+    pandas fills the missing fields of a short row with blanks, so a truncated file would be
+    scored without a word. Only the last row is read (the end of the file), so the check costs
+    nothing at a million rows; a last row with a quote is left to the parser (a quoted field may
+    span lines).
+    """
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _TAIL_BYTES))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if len(lines) < 2 and size <= _TAIL_BYTES:  # the header alone: nothing to check
+        return
+    last = lines[-1] if lines else ""
+    if '"' in last:
+        return
+    found = len(next(csv.reader([last], skipinitialspace=True), []))
+    if found < fields:
+        raise InputDataError(
+            f"{path}: the last row has {found} field(s) but the header has {fields}: the file looks cut short "
+            "(an interrupted download or copy?); nothing was read"
+        )
 
 
 def _check_text(path: Path) -> None:

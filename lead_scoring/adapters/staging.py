@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from lead_scoring.adapters import bulk
 from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
@@ -46,7 +46,15 @@ class StagingDatabase:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = _create_engine(self.url)
+            engine = _create_engine(self.url)
+            try:  # once, up front: an unreachable server is one plain line, not a traceback mid-step
+                with engine.connect():
+                    pass
+            except DBAPIError as exc:
+                engine.dispose()
+                reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+                raise ConfigurationError(f"cannot open the staging database {self.redacted_url}: {reason}") from None
+            self._engine = engine
         return self._engine
 
     def dispose(self) -> None:
@@ -89,6 +97,10 @@ class StagingDatabase:
             return None
         with self.engine.connect() as conn:
             return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {self._quote(name)}")).scalar_one())
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table ``name`` (it must exist)."""
+        return [column["name"] for column in sa.inspect(self.engine).get_columns(name)]
 
     def query(self, sql: str, **params: object) -> pd.DataFrame:
         with self.engine.connect() as conn:
@@ -173,8 +185,12 @@ class StagingDatabase:
         columns = ", ".join(self._quote(c) for c in frame.columns)
         key_list = ", ".join(self._quote(k) for k in keys)
         try:
-            self._ensure_table(table, frame, keys)
+            sqlite = self.engine.dialect.name == "sqlite"
+            if not sqlite:
+                self._ensure_table(table, frame, keys)
             with self.writing() as conn:
+                if sqlite:  # under the write lock: a publish cannot replace the table (and its index) in between
+                    self._ensure_table_in(conn, table, frame, keys)
                 # one upsert through the table's unique index, in key order (the index then grows at
                 # its end): 3x faster than DELETE + INSERT at a million rows. (A correlated EXISTS,
                 # used before that, scanned the staged rows once per row of the table: hours.)
@@ -191,6 +207,15 @@ class StagingDatabase:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {staged}"))
         return len(frame)
 
+    def delete_rows(self, table: str, key: str, values: list[str]) -> None:
+        """Delete the rows of ``table`` whose ``key`` is one of ``values``, in one transaction."""
+        statement = sa.text(f"DELETE FROM {self._quote(table)} WHERE {self._quote(key)} IN :values").bindparams(
+            sa.bindparam("values", expanding=True)
+        )
+        with self.writing() as conn:
+            for start in range(0, len(values), 500):  # SQLite's limit on bound parameters
+                conn.execute(statement, {"values": values[start : start + 500]})
+
     def _ensure_table(self, table: str, frame: pd.DataFrame, keys: list[str]) -> None:
         """Create ``table`` (from ``frame``'s columns) and its unique index on ``keys`` if missing,
         in a transaction of its own, committed before any row goes in.
@@ -204,21 +229,24 @@ class StagingDatabase:
         upserts (ROW EXCLUSIVE, which do not conflict) run side by side. SQLite's write lock
         already serialises writers.
         """
-        index = f"ux_{table}_key"
         with self.writing() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(table)})
-            inspector = sa.inspect(conn)
-            if not inspector.has_table(table):
-                bulk.write_frame(conn, frame.head(0), table)
-            else:
-                _add_missing_columns(conn, table, frame, {c["name"] for c in inspector.get_columns(table)})
-                if any(found["name"] == index for found in inspector.get_indexes(table)):
-                    return
-            key_list = ", ".join(self._quote(k) for k in keys)
-            conn.execute(
-                sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
-            )
+            self._ensure_table_in(conn, table, frame, keys)
+
+    def _ensure_table_in(self, conn: Connection, table: str, frame: pd.DataFrame, keys: list[str]) -> None:
+        index = f"ux_{table}_key"
+        inspector = sa.inspect(conn)
+        if not inspector.has_table(table):
+            bulk.write_frame(conn, frame.head(0), table)
+        else:
+            _add_missing_columns(conn, table, frame, {c["name"] for c in inspector.get_columns(table)})
+            if any(found["name"] == index for found in inspector.get_indexes(table)):
+                return
+        key_list = ", ".join(self._quote(k) for k in keys)
+        conn.execute(
+            sa.text(f"CREATE UNIQUE INDEX IF NOT EXISTS {self._quote(index)} ON {self._quote(table)} ({key_list})")
+        )
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -280,8 +308,8 @@ def _create_engine(url: str) -> Engine:
         raise ConfigurationError(f"not a database URL: {redact_url(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _check_sqlite_path(Path(database).expanduser(), parsed.render_as_string(hide_password=True))
         # the busy timeout: ?timeout=S in the URL, else SQLITE_BUSY_TIMEOUT
         connect_args = {} if "timeout" in parsed.query else {"timeout": SQLITE_BUSY_TIMEOUT}
         engine = sa.create_engine(parsed, connect_args=connect_args)
@@ -295,6 +323,18 @@ def _create_engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, SQLAlchemyError) as exc:
         raise ConfigurationError(f"cannot use database {redact_url(url)}: {exc}") from None
+
+
+def _check_sqlite_path(path: Path, shown: str) -> None:
+    """A SQLite file can be created at ``path``: not a folder, and its folder can be made."""
+    if path.is_dir():
+        raise ConfigurationError(f"staging database {shown}: {path} is a folder, not a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission, ...
+        blocking = next((p for p in path.parents if p.exists()), path.parent)
+        why = f"{blocking} is a file" if blocking.is_file() else exc.strerror
+        raise ConfigurationError(f"staging database {shown}: cannot create its folder {path.parent} ({why})") from None
 
 
 def _sqlite_begin(conn: Connection) -> None:

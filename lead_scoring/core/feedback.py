@@ -4,9 +4,8 @@ Frames in, frozen results out; nothing here touches MLflow, the staging database
 (``feedback_pipeline`` wires it to them).
 
 - **Outcomes** come from the CRM as ``lead_id``, ``app_complete_flag`` (0/1) and optionally
-  ``outcome_at``. A lead's label can change (an application completed after all): the newer label
-  wins, where newer means a later ``outcome_at`` when both labels carry one, else the one that
-  arrived later.
+  ``outcome_at``; their validation, date screen and merge rule ("the newer label wins") live in
+  :mod:`lead_scoring.core.outcomes` and are re-exported here.
 - **Realized performance** of a model version, per ISO week (Monday) of the leads' ``created_date``:
   AUC from the scores, precision, recall and F1 from the version's own ``predicted_label``, all
   against the outcomes, computed once a week has ``min_labelled`` labelled leads.
@@ -24,15 +23,20 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
+from lead_scoring.core.outcomes import OUTCOME_COLUMNS as OUTCOME_COLUMNS
+from lead_scoring.core.outcomes import OutcomeMerge as OutcomeMerge
+from lead_scoring.core.outcomes import ScreenedOutcomes as ScreenedOutcomes
+from lead_scoring.core.outcomes import ValidatedOutcomes as ValidatedOutcomes
+from lead_scoring.core.outcomes import merge_outcomes as merge_outcomes
+from lead_scoring.core.outcomes import screen_outcomes as screen_outcomes
+from lead_scoring.core.outcomes import validate_outcomes as validate_outcomes
 from lead_scoring.core.targets import Targets
-from lead_scoring.errors import InputDataError
 from lead_scoring.schema import CREATED_DATE, FIRST_SCORED_AT, LABEL, LEAD_ID, OUTCOME_AT, RETRAIN_REASON
 
 log = logging.getLogger(__name__)
 
 WeekStatus = Literal["ok", "below_target", "too_few_labels"]
 Verdict = Literal["ok", "below_target", "no_judged_week"]
-OUTCOME_COLUMNS: tuple[str, ...] = (LEAD_ID, LABEL, OUTCOME_AT)
 PERFORMANCE_COLUMNS: tuple[str, ...] = (
     "model_version",
     "week_start",
@@ -47,108 +51,7 @@ PERFORMANCE_COLUMNS: tuple[str, ...] = (
 )
 
 
-# -- outcomes in -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ValidatedOutcomes:
-    frame: pd.DataFrame  # lead_id (text), app_complete_flag (int 0/1), outcome_at (date-time, NaT when not given)
-    rows_read: int
-    duplicates_dropped: int
-    unknown_columns: tuple[str, ...]
-
-
-def validate_outcomes(raw: pd.DataFrame, source: str) -> ValidatedOutcomes:
-    """Check a CRM outcome export (text cells as read) and return it typed, one row per lead.
-
-    Raises :class:`InputDataError` with one line naming the source, the column, how many rows and
-    an example, as the lead validation does. Exact duplicate rows are dropped and counted; two
-    different rows for one lead are refused (which one is true is the CRM's to say).
-    """
-    missing = [col for col in (LEAD_ID, LABEL) if col not in raw.columns]
-    if missing:
-        raise InputDataError(f"{source}: missing required column(s): {', '.join(missing)}")
-    if raw.empty:
-        raise InputDataError(f"{source}: no outcome rows")
-    unknown = tuple(col for col in raw.columns if col not in OUTCOME_COLUMNS)
-    if unknown:
-        log.warning("%s: ignoring unknown column(s): %s", source, ", ".join(unknown))
-    frame = raw[[col for col in OUTCOME_COLUMNS if col in raw.columns]].copy()
-    for col in frame.columns:
-        frame[col] = frame[col].astype("string").str.strip().replace("", pd.NA)
-    duplicated = frame.duplicated()
-    frame = frame[~duplicated]
-
-    ids = frame[LEAD_ID]
-    _refuse(source, LEAD_ID, ids.isna(), "missing", frame)
-    _refuse(source, LEAD_ID, ids.duplicated(keep=False), "share a lead_id with a different outcome", frame)
-    labels = pd.to_numeric(frame[LABEL], errors="coerce")
-    _refuse(source, LABEL, frame[LABEL].isna(), "missing", frame)
-    _refuse(source, LABEL, ~labels.isin([0, 1]), "not 0 or 1", frame)
-    if OUTCOME_AT in frame.columns:
-        moments = pd.to_datetime(frame[OUTCOME_AT], errors="coerce")
-        bad = frame[OUTCOME_AT].notna() & moments.isna()
-        _refuse(source, OUTCOME_AT, bad, "not a date-time (expected YYYY-MM-DD[ HH:MM:SS])", frame)
-    else:
-        moments = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    typed = pd.DataFrame(
-        {
-            LEAD_ID: ids.astype(object).to_numpy(),
-            LABEL: labels.astype("int64").to_numpy(),
-            OUTCOME_AT: moments.astype("datetime64[ns]").to_numpy(),
-        }
-    )
-    return ValidatedOutcomes(typed, len(raw), int(duplicated.sum()), unknown)
-
-
-def _refuse(source: str, column: str, failing: pd.Series, what: str, frame: pd.DataFrame) -> None:
-    if not failing.any():
-        return
-    first = failing.idxmax()  # the index is the row's position in the file
-    value = frame.at[first, column]
-    example = "empty" if pd.isna(value) else repr(str(value))
-    raise InputDataError(
-        f"{source}: column '{column}': {int(failing.sum())} row(s) {what}, e.g. {example} on line {int(first) + 2}"
-    )
-
-
-@dataclass(frozen=True)
-class OutcomeMerge:
-    """What a batch of outcomes does to the stored ones."""
-
-    rows: pd.DataFrame  # the outcomes to upsert: new leads and changed labels, OUTCOME_COLUMNS
-    new: int
-    changed: int  # a different label for a lead that had one: the newer won
-    unchanged: int  # the same label again: nothing to write
-    stale: int  # a different label older than the stored one: ignored
-
-
-def merge_outcomes(stored: pd.DataFrame, incoming: pd.DataFrame) -> OutcomeMerge:
-    """Apply "the newer label wins" to ``incoming`` outcomes against the ``stored`` ones.
-
-    Newer: the later ``outcome_at`` when both carry one; otherwise the incoming label, which
-    arrived later. The same label again is not written, so a rerun of a file changes nothing.
-    """
-    previous = stored.set_index(LEAD_ID)[[LABEL, OUTCOME_AT]] if len(stored) else None
-    if previous is None:
-        return OutcomeMerge(incoming[list(OUTCOME_COLUMNS)].reset_index(drop=True), len(incoming), 0, 0, 0)
-    known = incoming[LEAD_ID].isin(previous.index).to_numpy()
-    before = previous.reindex(incoming[LEAD_ID])
-    differs = known & (before[LABEL].to_numpy() != incoming[LABEL].to_numpy())
-    stored_at = pd.to_datetime(before[OUTCOME_AT]).to_numpy()
-    given_at = incoming[OUTCOME_AT].to_numpy()
-    older = ~pd.isna(stored_at) & ~pd.isna(given_at) & (given_at < stored_at)
-    stale = differs & older
-    changed = differs & ~older
-    write = ~known | changed
-    return OutcomeMerge(
-        rows=incoming.loc[write, list(OUTCOME_COLUMNS)].reset_index(drop=True),
-        new=int((~known).sum()),
-        changed=int(changed.sum()),
-        unchanged=int((known & ~differs).sum()),
-        stale=int(stale.sum()),
-    )
-
+# -- outcomes in: validated and screened in lead_scoring.core.outcomes, re-exported here -------------------
 
 # -- realized performance ---------------------------------------------------------------------------
 

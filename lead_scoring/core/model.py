@@ -18,7 +18,7 @@ from lead_scoring.core import explain
 from lead_scoring.core.evidence import FEATURE_NOUNS
 from lead_scoring.core.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
 from lead_scoring.core.policy import DecisionPolicy
-from lead_scoring.schema import CITY, CITY_TIER, REFERRED_LEAD, TOTAL_LEADS_DROPPED
+from lead_scoring.schema import CITY, CITY_TIER, MAX_COUNT, REFERRED_LEAD, TOTAL_LEADS_DROPPED
 
 if TYPE_CHECKING:
     from lightgbm import LGBMClassifier
@@ -97,6 +97,16 @@ def distinct_rows(features: pd.DataFrame) -> tuple[pd.DataFrame, NDArray[Any]]:
     return features.iloc[first], positions
 
 
+def _whole_counts(values: pd.Series) -> tuple[NDArray[Any], pd.Series]:
+    """Counts as whole numbers and as text, guarded: missing is 0, and anything above
+    :data:`MAX_COUNT` (inf too) is "more than 1,000,000", never a wrapped-around int cast."""
+    numbers = pd.to_numeric(values, errors="coerce").fillna(0).to_numpy(dtype="float64")
+    huge = ~(numbers <= MAX_COUNT)  # inf too (NaN is already 0)
+    whole = np.clip(numbers, 0, MAX_COUNT).astype("int64")  # in range: the cast cannot wrap
+    text = pd.Series(np.where(huge, f"more than {MAX_COUNT:,}", whole.astype(str)), index=values.index, dtype=object)
+    return whole, text
+
+
 def describe_features(features: pd.DataFrame) -> pd.DataFrame:
     """Each feature of each lead in a sales person's words (one column per model feature).
 
@@ -108,16 +118,14 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
     words[CITY_TIER] = np.where(
         tier == 1, "metro city (tier 1)", np.where(tier == 2, "tier-2 city", "smaller city (tier 3)")
     )
-    dropped = features[TOTAL_LEADS_DROPPED].fillna(0).astype(int)
-    words[TOTAL_LEADS_DROPPED] = np.where(
-        dropped <= 1, "first enquiry", dropped.astype(str).radd("enquired ").add(" times before")
-    )
+    dropped, dropped_text = _whole_counts(features[TOTAL_LEADS_DROPPED])
+    words[TOTAL_LEADS_DROPPED] = np.where(dropped <= 1, "first enquiry", "enquired " + dropped_text + " times before")
     words[REFERRED_LEAD] = np.where(features[REFERRED_LEAD].fillna(0) >= 1, "referred by a learner", "not referred")
     for col in FEATURES:
         if col.endswith("_interaction"):
-            count = features[col].fillna(0).astype(int)
+            count, count_text = _whole_counts(features[col])
             kind = col.removesuffix("_interaction")
-            words[col] = np.where(count > 0, count.astype(str) + f" {kind} clicks", f"no {kind} clicks")
+            words[col] = np.where(count > 0, count_text + f" {kind} clicks", f"no {kind} clicks")
     for col in CATEGORICAL_FEATURES:
         values = features[col].astype(str)
         if col == CITY:

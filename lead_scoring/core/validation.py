@@ -28,6 +28,7 @@ from lead_scoring.schema import (
     INTERACTION_COLUMNS,
     LABEL,
     LEAD_ID,
+    MAX_COUNT,
     RAW_FEATURE_COLUMNS,
     REFERRED_LEAD,
     TOTAL_LEADS_DROPPED,
@@ -46,6 +47,12 @@ def _finite() -> pa.Check:
     return pa.Check(lambda values: ~np.isinf(values), name="finite")  # a failure reports the name: _CHECK_WORDS
 
 
+def _ceiling() -> pa.Check:
+    # a counter of 1e308 passes "finite" but overflows the interaction group sums to inf, and 1e20
+    # wraps around in an int cast: refuse counts no lead can have (schema.MAX_COUNT)
+    return pa.Check(lambda values: ~(values > MAX_COUNT), name="ceiling")
+
+
 def _count(*checks: pa.Check) -> pa.Column:
     """A count column: a number, missing allowed, read from text."""
     return pa.Column(float, list(checks), nullable=True, coerce=True)
@@ -58,9 +65,9 @@ def _raw_schema(with_label: bool) -> pa.DataFrameSchema:
         # value missing): no per-cell type check, which cost a Python call per cell
         CITY: pa.Column(nullable=True),
         **{col: pa.Column(nullable=True) for col in CATEGORICAL_COLUMNS},
-        TOTAL_LEADS_DROPPED: _count(_finite(), pa.Check.ge(0)),
+        TOTAL_LEADS_DROPPED: _count(_finite(), pa.Check.ge(0), _ceiling()),
         REFERRED_LEAD: _count(pa.Check.isin([0, 1])),
-        **{col: _count(_finite(), pa.Check.ge(0)) for col in INTERACTION_COLUMNS},
+        **{col: _count(_finite(), pa.Check.ge(0), _ceiling()) for col in INTERACTION_COLUMNS},
     }
     if with_label:
         columns[LABEL] = pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True)
@@ -145,6 +152,7 @@ _CHECK_WORDS = [
     (re.compile(r"coerce_dtype\('datetime"), "not a date-time (expected YYYY-MM-DD HH:MM:SS)"),
     (re.compile(r"coerce_dtype\('float"), "not a number"),
     (re.compile(r"^finite$"), "not a finite number"),
+    (re.compile(r"^ceiling$"), f"above the ceiling of {MAX_COUNT:,}"),
     (re.compile(r"not_nullable"), "missing"),
     (re.compile(r"isin"), "not 0 or 1"),
     (re.compile(r"greater_than_or_equal_to"), "negative"),

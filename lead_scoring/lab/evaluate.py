@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from lead_scoring.adapters.staging import StagingDatabase
+from lead_scoring.core.days import parse_day
 from lead_scoring.core.fitting import classification_metrics
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.lab.reference import reference_scores
@@ -37,13 +38,10 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
     from lead_scoring.adapters.mlflow import registry
     from lead_scoring.pipelines.training import load_training_input
 
+    start = parse_day(since, "--since")
+    last = parse_day(until, "--until") if until else None
     frame = load_training_input(settings)
-    start = pd.Timestamp(since).normalize()
-    end = (
-        pd.Timestamp(until).normalize() + pd.Timedelta(days=1)
-        if until
-        else frame[CREATED_DATE].max() + pd.Timedelta(seconds=1)
-    )
+    end = last + pd.Timedelta(days=1) if last is not None else frame[CREATED_DATE].max() + pd.Timedelta(seconds=1)
     test = frame[(frame[CREATED_DATE] >= start) & (frame[CREATED_DATE] < end)]
     train = frame[frame[CREATED_DATE] < start]
     if test.empty or test[LABEL].nunique() < 2 or train.empty:

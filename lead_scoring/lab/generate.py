@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from lead_scoring.core.days import parse_day_range
 from lead_scoring.schema import (
     CATEGORICAL_COLUMNS,
     CITY,
@@ -73,9 +74,8 @@ def generate_leads(
 def _created_dates(
     rng: np.random.Generator, rows: int, start: str, end: str, profile: dict[str, Any]
 ) -> pd.DatetimeIndex:
-    days = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
-    if len(days) == 0:
-        raise ValueError(f"empty date range: {start} .. {end}")
+    first, last = parse_day_range(start, end, "--start", "--end")
+    days = pd.date_range(first, last, freq="D")
     day_weight = np.asarray(profile["weekday_share"])[days.weekday]
     day = rng.choice(days.values, size=rows, p=day_weight / day_weight.sum())
     hour = rng.choice(24, size=rows, p=_normalised(profile["hour_share"]))

@@ -74,11 +74,17 @@ def read_and_validate(path: str | Path, *, use_label: bool = True) -> tuple[pd.D
 
 
 def prepare(
-    settings: Settings, input_path: str | Path, on_step: StepCallback | None = None, *, allow_shrink: bool = False
+    settings: Settings,
+    input_path: str | Path,
+    on_step: StepCallback | None = None,
+    *,
+    allow_shrink: bool = False,
+    allow_unlabelled: bool = False,
 ) -> PrepareSummary:
     """Run the whole data pipeline on one export and publish the five tables together.
 
-    An export much smaller than the published ``model_input`` is refused unless ``allow_shrink``.
+    An export much smaller than the published ``model_input`` is refused unless ``allow_shrink``;
+    one without labels unless ``allow_unlabelled``.
     """
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
@@ -86,6 +92,7 @@ def prepare(
     with copy_on_write():
         notify("validate")
         validated, report = read_and_validate(input_path)
+        check_labelled(report, allow_unlabelled)
         with StagingDatabase(settings.db_url) as db:
             if not allow_shrink:
                 check_shrink(len(validated), db.count_rows(MODEL_INPUT), settings.shrink_limit, report.source)
@@ -93,6 +100,17 @@ def prepare(
             notify("write")
             db.replace_tables(tables, run_key_for(uuid.uuid4().hex))
         return _summary(report, tables[MODEL_INPUT], time.perf_counter() - started)
+
+
+def check_labelled(report: ValidationReport, allow_unlabelled: bool) -> None:
+    """Refuse an export without labels: it would replace the labelled training leads (pure)."""
+    if report.has_label or allow_unlabelled:
+        return
+    raise InputDataError(
+        f"{report.source}: no {LABEL} column, so these leads have no labels and would replace the labelled "
+        f"training leads in {MODEL_INPUT}; nothing was written. To score them: `lead-scoring score`; "
+        "to publish them anyway: prepare --allow-unlabelled"
+    )
 
 
 def check_shrink(new_rows: int, published_rows: int | None, limit: float, source: str) -> None:
@@ -176,6 +194,7 @@ def validate_step(
     path = resolve_input_path(settings, input_path)
     with copy_on_write():
         validated, report = read_and_validate(path)
+        check_labelled(report, allow_unlabelled=False)
         if not allow_shrink:
             with StagingDatabase(settings.db_url) as db:
                 check_shrink(len(validated), db.count_rows(MODEL_INPUT), settings.shrink_limit, report.source)

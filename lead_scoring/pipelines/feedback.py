@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,25 +19,24 @@ from typing import Any
 
 import pandas as pd
 
-from lead_scoring.adapters.sources import read_raw_leads
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.business import bucket_table, gain_table
 from lead_scoring.core.feedback import (
     Figures,
+    NewTrainingRows,
     TargetsVerdict,
     Verdict,
     WeekPerformance,
     labelled_training_rows,
     latest_complete_verdict,
-    merge_outcomes,
     performance_table,
     realized_figures,
     retrain_reason,
-    validate_outcomes,
     weekly_performance,
 )
 from lead_scoring.core.targets import Targets
 from lead_scoring.errors import BelowTargetError, InputDataError
+from lead_scoring.pipelines.outcomes import IngestSummary, ingest_outcomes
 from lead_scoring.pipelines.steps import StepCallback, naive_utc
 from lead_scoring.schema import (
     CREATED_DATE,
@@ -44,11 +44,9 @@ from lead_scoring.schema import (
     LEAD_ID,
     MODEL_INPUT,
     MODEL_PERFORMANCE,
-    OUTCOME_AT,
     OUTCOMES,
     PREDICTIONS,
     SCORED_LEADS,
-    UNMATCHED_OUTCOMES,
 )
 from lead_scoring.settings import Settings
 
@@ -56,69 +54,6 @@ log = logging.getLogger(__name__)
 
 
 # -- outcomes in -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    source: str
-    rows_read: int
-    duplicates_dropped: int
-    matched: int  # outcomes of leads scored here
-    new: int
-    changed: int
-    unchanged: int
-    stale: int
-    unmatched: int  # outcomes of leads never scored: kept aside in `unmatched_outcomes`
-    lead_ids: tuple[str, ...]  # the matched leads, for the realized figures of this file
-
-
-def ingest_outcomes(settings: Settings, path: str | Path) -> IngestSummary:
-    """Validate an outcome export, then upsert it into `outcomes` (the newer label wins).
-
-    Nothing is written when the file is bad. Leads never scored are counted and kept aside.
-    """
-    checked = validate_outcomes(read_raw_leads(path), str(path))
-    incoming = checked.frame
-    with StagingDatabase(settings.db_url) as db:
-        if not db.has_table(SCORED_LEADS):
-            raise InputDataError(
-                f"no scored leads in {db.redacted_url} to match outcomes with: run `lead-scoring score` first"
-            )
-        scored_ids = set(db.read_table(SCORED_LEADS, columns=[LEAD_ID])[LEAD_ID].astype(str))
-        matched = incoming[incoming[LEAD_ID].isin(scored_ids)].reset_index(drop=True)
-        unmatched = incoming[~incoming[LEAD_ID].isin(scored_ids)].reset_index(drop=True)
-        stored = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL, OUTCOME_AT])
-        stored = stored[stored[LEAD_ID].isin(set(matched[LEAD_ID]))] if stored is not None else matched.head(0)
-        merge = merge_outcomes(stored, matched)
-        received = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
-        key = "outcomes:" + str(path)
-        if len(merge.rows):
-            db.merge_rows(run_key_for(key), OUTCOMES, merge.rows.assign(received_at=received), keys=[LEAD_ID])
-        if len(unmatched):
-            db.merge_rows(
-                run_key_for("unmatched:" + key), UNMATCHED_OUTCOMES, unmatched.assign(received_at=received), [LEAD_ID]
-            )
-    summary = IngestSummary(
-        source=str(path),
-        rows_read=checked.rows_read,
-        duplicates_dropped=checked.duplicates_dropped,
-        matched=len(matched),
-        new=merge.new,
-        changed=merge.changed,
-        unchanged=merge.unchanged,
-        stale=merge.stale,
-        unmatched=len(unmatched),
-        lead_ids=tuple(matched[LEAD_ID].astype(str)),
-    )
-    log.info(
-        "%s: %d outcome(s) of scored leads (%d new, %d changed), %d never scored",
-        path,
-        summary.matched,
-        summary.new,
-        summary.changed,
-        summary.unmatched,
-    )
-    return summary
 
 
 def _read_if_present(db: StagingDatabase, table: str, columns: list[str]) -> pd.DataFrame | None:
@@ -160,10 +95,14 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
     with StagingDatabase(settings.db_url) as db:
         scored = scored_with_outcomes(db, settings.model_name)
         weeks = weekly_performance(scored, settings.min_labelled_leads, targets)
-        db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for("performance"))
+        db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for(f"performance:{uuid.uuid4()}"))
     moment = naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     verdict = latest_complete_verdict(weeks, moment)
-    _log_to_mlflow(settings, weeks, scored)
+    try:
+        _log_to_mlflow(settings, weeks, scored)
+    except Exception as exc:  # noqa: BLE001 - the tables are written; only the MLflow copy of the figures is lost
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("realized figures not logged to MLflow (the tables are written): %s", first_line)
     return PerformanceSummary(weeks, verdict)
 
 
@@ -216,20 +155,42 @@ def append_labelled(settings: Settings) -> AppendSummary:
     `model_input` with a new export gets them back on the next run; those already there with
     the same label are not rewritten.
     """
+    added = relabelled = 0
     with StagingDatabase(settings.db_url) as db:
-        outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
-        if outcomes is None or outcomes.empty:
-            return AppendSummary(0, 0, _count(db, MODEL_INPUT))
-        scored = db.read_table(SCORED_LEADS)
-        current = _read_if_present(db, MODEL_INPUT, [LEAD_ID, LABEL])
-        if current is None:
-            current = pd.DataFrame({LEAD_ID: pd.Series(dtype=object), LABEL: pd.Series(dtype="int64")})
-        fresh = labelled_training_rows(scored, outcomes, current)
-        if len(fresh.rows):
-            db.merge_rows(run_key_for("append:model_input"), MODEL_INPUT, fresh.rows, keys=[LEAD_ID])
+        # a `prepare` that publishes between the read and the upsert replaces the rows just added:
+        # when the row count says so, look again (each round adds only what is missing)
+        for _round in range(_APPEND_ROUNDS):
+            before = _count(db, MODEL_INPUT)
+            fresh = _missing_training_rows(db)
+            if fresh is None or not len(fresh.rows):
+                break
+            db.merge_rows(run_key_for(f"append:{uuid.uuid4()}"), MODEL_INPUT, fresh.rows, keys=[LEAD_ID])
+            if _round == 0:  # later rounds only put back what a publish replaced
+                added, relabelled = fresh.added, fresh.relabelled
+            if _count(db, MODEL_INPUT) == before + fresh.added:
+                break
         total = _count(db, MODEL_INPUT)
-    log.info("model_input: %d newly labelled lead(s) added, %d relabelled", fresh.added, fresh.relabelled)
-    return AppendSummary(fresh.added, fresh.relabelled, total)
+    log.info("model_input: %d newly labelled lead(s) added, %d relabelled", added, relabelled)
+    return AppendSummary(added, relabelled, total)
+
+
+_APPEND_ROUNDS = 3
+
+
+def _missing_training_rows(db: StagingDatabase) -> NewTrainingRows | None:
+    outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
+    if outcomes is None or outcomes.empty:
+        return None
+    if db.has_table(MODEL_INPUT) and LABEL not in db.columns(MODEL_INPUT):
+        raise InputDataError(
+            f"{MODEL_INPUT} in {db.redacted_url} has no {LABEL} column (it was prepared from an unlabelled "
+            "export): prepare a labelled export before feeding outcomes back; nothing was appended"
+        )
+    scored = db.read_table(SCORED_LEADS)
+    current = _read_if_present(db, MODEL_INPUT, [LEAD_ID, LABEL])
+    if current is None:
+        current = pd.DataFrame({LEAD_ID: pd.Series(dtype=object), LABEL: pd.Series(dtype="int64")})
+    return labelled_training_rows(scored, outcomes, current)
 
 
 def _count(db: StagingDatabase, table: str) -> int:
@@ -285,12 +246,15 @@ def find_outcomes_step(settings: Settings, interval_start: object) -> bool:
 
 @dataclass(frozen=True)
 class IngestCounts:
-    """What the ingest task did (its XCom, as a dict): the file's outcomes matched, new, changed, never scored."""
+    """What the ingest task did (its XCom, as a dict): the file's outcomes matched, new, changed, never
+    scored, and the labels the date rules ignored."""
 
     matched: int
     new: int
     changed: int
     unmatched: int
+    after_arrival: int = 0
+    before_lead: int = 0
 
 
 @dataclass(frozen=True)
@@ -312,7 +276,14 @@ class TargetsCheck:
 
 def ingest_step(settings: Settings, interval_start: object) -> IngestCounts:
     summary = ingest_outcomes(settings, outcomes_file(settings, interval_start))
-    return IngestCounts(matched=summary.matched, new=summary.new, changed=summary.changed, unmatched=summary.unmatched)
+    return IngestCounts(
+        matched=summary.matched,
+        new=summary.new,
+        changed=summary.changed,
+        unmatched=summary.unmatched,
+        after_arrival=summary.after_arrival,
+        before_lead=summary.before_lead,
+    )
 
 
 def performance_step(settings: Settings, interval_end: object) -> PerformanceCounts:

@@ -21,6 +21,7 @@ from lead_scoring.adapters.exports import write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
 from lead_scoring.adapters.scoring_runs import production_window, record_run, stream_began_before
+from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.alarms import AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
@@ -62,11 +63,8 @@ def check_input_step(settings: Settings, interval_start: str, interval_end: str)
     start, end = naive_utc(interval_start), naive_utc(interval_end)
     count = 0
     for path in files:
-        try:
-            dates = pd.read_csv(path, usecols=[CREATED_DATE])[CREATED_DATE]
-        except ValueError:
-            raise InputDataError(f"{path}: missing required column(s): {CREATED_DATE}") from None
-        created = pd.to_datetime(dates, errors="coerce")
+        dates = read_column(path, CREATED_DATE)  # not UTF-8, cut short: said so, not "missing column"
+        created = pd.to_datetime(dates, errors="coerce", format="ISO8601")
         count += int(((created >= start) & (created < end)).sum())
     log.info("%d lead(s) created in [%s, %s) in %s", count, start, end, ", ".join(map(str, files)))
     return count

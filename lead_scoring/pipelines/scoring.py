@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from lead_scoring.adapters.exports import write_spreadsheet_csv
+from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, scoring_version
 from lead_scoring.adapters.scored_leads import record_scored_leads
 from lead_scoring.adapters.scoring_runs import production_pool, record_run
@@ -90,6 +90,8 @@ def score_file(
     """
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
+    if output_path is not None:
+        check_output_path(output_path)  # before any row is written to the database
     mappings = load_mappings(settings)
     with copy_on_write():  # the pipeline's frames share columns instead of copying them
         notify("validate")

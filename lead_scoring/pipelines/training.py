@@ -23,6 +23,7 @@ from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.mlflow.training_runs import TrainingModel, TrainingRunRecord
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.business import bucket_table, gain_at, gain_table
+from lead_scoring.core.days import parse_day
 from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency, classification_metrics
 from lead_scoring.core.policy import backtest_metrics, backtest_table
@@ -61,6 +62,8 @@ class TrainingSummary:
 
 def load_training_input(settings: Settings, until: str | None = None) -> pd.DataFrame:
     """`model_input` from staging, optionally only the leads created up to the end of day ``until``."""
+    if until:
+        parse_day(until, "--until")  # before the table is read
     db = StagingDatabase(settings.db_url)
     try:
         frame = db.read_table(MODEL_INPUT)
@@ -72,10 +75,7 @@ def load_training_input(settings: Settings, until: str | None = None) -> pd.Data
             f"staging table {MODEL_INPUT} lacks column(s) {', '.join(missing)}: rerun `lead-scoring prepare`"
         )
     if until:
-        try:
-            cutoff = pd.Timestamp(until).normalize() + pd.Timedelta(days=1)
-        except ValueError:
-            raise InputDataError(f"--until {until!r} is not a date (expected YYYY-MM-DD)") from None
+        cutoff = parse_day(until, "--until") + pd.Timedelta(days=1)
         frame = frame[frame[CREATED_DATE] < cutoff]
     return frame.reset_index(drop=True)
 
@@ -292,7 +292,10 @@ def promote_step(
     )
     if promote and not already:
         registry.move_champion(
-            settings, str(version), reason=reason or "; ".join(decision.reasons), forced=force and not decision.promote
+            settings,
+            str(version),
+            reason=(reason or "; ".join(decision.reasons))[: registry.MAX_REASON_CHARS],
+            kind="force" if force and not decision.promote else "promote",
         )
     return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
 
@@ -366,6 +369,11 @@ def _champion_on_same_leads(
     else:
         note = f"champion v{current.version} saw some of these {len(validation)} validation leads in training"
     model_input = _model_input_for(load_training_input(settings) if frame is None else frame, leads[LEAD_ID])
+    if len(model_input) < len(leads):  # a `prepare` replaced model_input since this run read it
+        raise InputDataError(
+            f"{len(leads) - len(model_input)} of the {len(leads)} validation leads of version "
+            f"{candidate_version.version} are no longer in {MODEL_INPUT} (replaced during this run): train again"
+        )
     scores = champion.scorer.predict_proba(model_input)
     labels = leads.set_index(LEAD_ID).loc[model_input[LEAD_ID], LABEL].to_numpy()
     return classification_metrics(labels, scores, champion.scorer.policy_cut(scores)), note

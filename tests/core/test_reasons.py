@@ -71,3 +71,29 @@ def test_each_feature_reads_in_a_sales_persons_words():
         "first_utm_source_c_raw": ["no traffic source", "a rarely seen traffic source", "traffic source Level2"],
         "city_mapped": ["city mumbai", "no city given", "a rarely seen city"],
     }
+
+
+def test_counts_beyond_an_integer_read_as_many_not_as_a_wrapped_number():
+    """No unguarded cast: 1e20 became a negative int64 ("first enquiry"), inf raised (issue #23)."""
+    import numpy as np
+    import pandas as pd
+
+    from lead_scoring.core.model import FEATURES, describe_features
+
+    features = pd.DataFrame({col: [0.0, 0.0, 0.0] for col in FEATURES})
+    for col in FEATURES:
+        if col.endswith("_raw") or col == "city_mapped":
+            features[col] = ["(missing)"] * 3
+    features["total_leads_droppped"] = [1e20, np.inf, 3.0]
+    features["payment_interaction"] = [1e20, np.inf, 2.0]
+    words = describe_features(features)
+    assert words["total_leads_droppped"].tolist() == [
+        "enquired more than 1,000,000 times before",
+        "enquired more than 1,000,000 times before",
+        "enquired 3 times before",
+    ]
+    assert words["payment_interaction"].tolist() == [
+        "more than 1,000,000 payment clicks",
+        "more than 1,000,000 payment clicks",
+        "2 payment clicks",
+    ]

@@ -142,3 +142,22 @@ def test_derived_ids_come_first_and_the_label_is_an_integer():
     assert typed.columns[0] == "lead_id"
     assert typed["lead_id"].str.fullmatch(r"L[0-9a-f]{16}").all()
     assert typed["app_complete_flag"].dtype == "int64"
+
+
+@pytest.mark.parametrize("value", ["1e308", "1000001", "1e20"])
+def test_an_absurd_count_is_refused_at_the_documented_ceiling(value):
+    """Two counters of 1e308 overflow the group sums to inf; 1e20 wraps around in an int cast (issue #23)."""
+    assert refusal(leads(chat_clicked={1: value})) == (
+        f"test.csv: column 'chat_clicked': 1 row(s) above the ceiling of 1,000,000, e.g. '{value}' on line 3"
+    )
+
+
+def test_an_absurd_count_of_dropped_leads_is_refused_too():
+    assert refusal(leads(total_leads_droppped={0: "1e20"})) == (
+        "test.csv: column 'total_leads_droppped': 1 row(s) above the ceiling of 1,000,000, e.g. '1e20' on line 2"
+    )
+
+
+def test_a_count_at_the_ceiling_is_accepted():
+    typed, _ = validate_raw_leads(leads(chat_clicked={1: "1000000"}), "test.csv")
+    assert typed["chat_clicked"].iloc[1] == 1_000_000.0

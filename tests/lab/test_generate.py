@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from lead_scoring.errors import InvalidArgumentError
 from lead_scoring.lab.generate import generate_leads
 from lead_scoring.schema import LABEL, RAW_COLUMNS, RAW_FEATURE_COLUMNS
 
@@ -32,7 +33,7 @@ def test_label_free_leads_for_scoring():
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError):
         generate_leads(0)
-    with pytest.raises(ValueError, match="empty date range"):
+    with pytest.raises(InvalidArgumentError, match="--start 2021-12-31 is after --end 2021-12-01"):
         generate_leads(10, start="2021-12-31", end="2021-12-01")
 
 

@@ -77,6 +77,7 @@ def write_outcomes(home, cli, name: str = "outcomes.csv") -> pd.DataFrame:
 
 def hand_computed(predictions: pd.DataFrame, created: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """The weekly figures straight from `predictions` and the outcome file, with sklearn."""
+    predictions = predictions.drop(columns=["created_date"], errors="ignore")  # predictions carry it since loop-pool
     frame = predictions.merge(created, on="lead_id").merge(outcomes[["lead_id", "app_complete_flag"]], on="lead_id")
     day = pd.to_datetime(frame["created_date"]).dt.normalize()
     frame["week_start"] = day - pd.to_timedelta(day.dt.dayofweek, unit="D")
@@ -123,7 +124,7 @@ def test_feedback_writes_the_weekly_figures_of_the_version_that_scored(loop_home
 
     assert status == 0, err
     assert "600 matched: 600 new, 0 label(s) changed" in out
-    assert "never scored     2 (kept aside in unmatched_outcomes)" in out
+    assert "never scored     2 (kept aside in unmatched_outcomes; 0 kept aside before matched now)" in out
     assert "+600 newly labelled lead(s)" in out
     assert sorted(table(loop_home, "unmatched_outcomes")["lead_id"]) == ["Lnever1", "Lnever2"]
     performance = table(loop_home, "model_performance")

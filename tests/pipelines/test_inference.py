@@ -68,6 +68,18 @@ def test_score_writes_predictions_hottest_first_with_reasons(scoring_home, cli):
     assert len(runs) == 1 and runs.loc[0, "rows_scored"] == 300 and runs.loc[0, "status"] == "ok"
 
 
+def test_lead_ids_shown_on_the_terminal_cannot_send_escape_sequences(scoring_home, cli):
+    """An id from the export was printed as is: ESC [2J cleared the screen, ESC ]0; set the title (#23.8)."""
+    leads = generate_leads(2, seed=3, start="2021-12-01", end="2021-12-02", with_label=False)
+    leads.insert(0, "lead_id", ["L1\x1b[2J", "L2\x1b]0;owned\x07"])
+    status, out, err = cli("score", "--input", write_csv(leads, scoring_home / "escapes.csv"))
+    assert status == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert "  L1\\x1b[2J  " in out and "  L2\\x1b]0;owned\\x07  " in out
+    # the id itself is kept as given: only what reaches the terminal is escaped
+    assert set(table(scoring_home, "predictions")["lead_id"]) == {"L1\x1b[2J", "L2\x1b]0;owned\x07"}
+
+
 def test_score_output_is_safe_to_open_in_a_spreadsheet(scoring_home, cli):
     leads = generate_leads(4, seed=3, start="2021-12-01", end="2021-12-02", with_label=False)
     hostile = ['=HYPERLINK("http://evil.example","open me")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]

@@ -90,10 +90,24 @@ def test_lead_ids_are_stable_and_ignore_the_label(home, cli):
     without = write_csv(raw_leads(6, with_label=False), home / "b.csv")
     cli("prepare", "--input", with_label)
     first = staging_snapshot(home)[MODEL_INPUT][LEAD_ID].tolist()
-    cli("prepare", "--input", without)
+    assert cli("prepare", "--input", without, "--allow-unlabelled")[0] == 0
     second = staging_snapshot(home)[MODEL_INPUT]
     assert second[LEAD_ID].tolist() == first
     assert LABEL not in second.columns
+
+
+def test_an_unlabelled_export_does_not_replace_the_labelled_leads_without_the_flag(home, cli):
+    """It exited 0 and replaced model_input; the next `feedback` then died on the column (issue #23.3)."""
+    assert cli("prepare", "--input", write_csv(raw_leads(6), home / "a.csv"))[0] == 0
+    before = staging_snapshot(home)[MODEL_INPUT]
+    status, _, err = cli("prepare", "--input", write_csv(raw_leads(6, with_label=False), home / "b.csv"))
+    assert status == 2
+    assert err == (
+        f"error: {home / 'b.csv'}: no app_complete_flag column, so these leads have no labels and would replace "
+        "the labelled training leads in model_input; nothing was written. To score them: `lead-scoring score`; "
+        "to publish them anyway: prepare --allow-unlabelled\n"
+    )
+    pd.testing.assert_frame_equal(staging_snapshot(home)[MODEL_INPUT], before)
 
 
 def test_a_lead_id_column_is_kept(home, cli):

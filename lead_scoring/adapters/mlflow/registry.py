@@ -14,13 +14,13 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from lead_scoring.adapters.mlflow.store import VersionFacts
 from lead_scoring.adapters.mlflow.tracking import tracking
-from lead_scoring.errors import ModelNotFoundError
+from lead_scoring.errors import InvalidArgumentError, ModelNotFoundError
 from lead_scoring.settings import Settings
 
 if TYPE_CHECKING:
@@ -96,29 +96,29 @@ def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) 
     tracking(settings).set_version_tags(version, tags)
 
 
+MoveKind = Literal["promote", "force", "rollback"]
+MAX_REASON_CHARS = 1000  # a reason is a sentence or two; far longer ones do not fit the history tag
+_HISTORY_MAX_CHARS = 100_000  # MLflow's limit on a registered model's tag value
+
+
 def move_champion(
-    settings: Settings,
-    version: str,
-    *,
-    reason: str,
-    forced: bool = False,
-    by: str | None = None,
-    rolled_back: bool = False,
+    settings: Settings, version: str, *, reason: str, kind: MoveKind = "promote", by: str | None = None
 ) -> None:
-    """Point `champion` at ``version`` and record who, when and why on both versions and in the history."""
+    """Point `champion` at ``version`` and record who, when, why and what kind of move, on both
+    versions and in the history.
+
+    Everything that can be refused is checked before the alias moves (the version, the reason, the
+    history's size); if recording fails after the move, the alias goes back to where it was, so a
+    move is never half done. ``kind`` is what the move is (a gate's promotion, a forced one, a
+    rollback): recorded as a field, never read back from the free-text reason.
+    """
     registry = tracking(settings)
-    history = champion_history(settings)
     version = normalise_version(version)
+    check_reason(reason)
+    history = champion_history(settings)
     _require_version(settings, version)
     previous = registry.version_by_alias(CHAMPION)
     at, by = now_utc(), by or actor()
-    registry.set_alias(CHAMPION, version)
-    registry.set_version_tags(
-        version,
-        {"promoted_at": at, "promoted_by": by, "promotion_reason": reason, "promotion_forced": str(forced).lower()},
-    )
-    if previous is not None and previous.version != version:
-        registry.set_version_tags(previous.version, {"retired_at": at, "retired_by": by, "retired_for": version})
     history.append(
         {
             "version": version,
@@ -126,13 +126,53 @@ def move_champion(
             "at": at,
             "by": by,
             "why": reason,
-            "forced": forced,
+            "kind": kind,
+            "forced": kind == "force",
             "previous": previous.version if previous is not None else None,
-            "rollback": rolled_back,
+            "rollback": kind == "rollback",
         }
     )
-    registry.set_model_tag(HISTORY_TAG, json.dumps(history[-_HISTORY_KEEP:]))
-    log.info("champion is now version %s (%s)", version, reason)
+    recorded = _history_text(history[-_HISTORY_KEEP:])
+    registry.set_alias(CHAMPION, version)
+    try:
+        registry.set_version_tags(
+            version,
+            {
+                "promoted_at": at,
+                "promoted_by": by,
+                "promotion_reason": reason,
+                "promotion_kind": kind,
+                "promotion_forced": str(kind == "force").lower(),
+            },
+        )
+        if previous is not None and previous.version != version:
+            registry.set_version_tags(previous.version, {"retired_at": at, "retired_by": by, "retired_for": version})
+        registry.set_model_tag(HISTORY_TAG, recorded)
+    except Exception:
+        if previous is not None:  # not half done: the alias goes back, then the error is reported
+            registry.set_alias(CHAMPION, previous.version)
+        raise
+    log.info("champion is now version %s (%s: %s)", version, kind, reason)
+
+
+def check_reason(reason: str) -> None:
+    """Refuse a reason that cannot be recorded (before anything moves)."""
+    if not reason.strip():
+        raise InvalidArgumentError("give a reason (it is recorded with the move of champion)")
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidArgumentError(
+            f"the reason has {len(reason):,} characters; at most {MAX_REASON_CHARS:,} are recorded with a move "
+            "of champion (nothing was moved)"
+        )
+
+
+def _history_text(history: list[dict[str, Any]]) -> str:
+    """The history as the model tag holds it: the newest entries that fit MLflow's limit."""
+    while True:
+        text = json.dumps(history)
+        if len(text) <= _HISTORY_MAX_CHARS or len(history) <= 1:
+            return text
+        history = history[1:]
 
 
 def normalise_version(version: object) -> str:
@@ -178,22 +218,21 @@ def rollback(settings: Settings, reason: str, by: str | None = None) -> tuple[st
             f"version {current.version} is the oldest champion in the history; nothing earlier to roll back to"
         )
     target = held[-2]
-    move_champion(
-        settings, target, reason=f"rollback from version {current.version}: {reason}", by=by, rolled_back=True
-    )
+    move_champion(settings, target, reason=f"rollback from version {current.version}: {reason}", kind="rollback", by=by)
     return current.version, target
 
 
 def champion_stack(history: list[dict[str, Any]]) -> list[str]:
     """The versions that held `champion`, oldest first, with the ones rolled back taken off (pure).
 
-    A promotion puts its version on top; a rollback takes the top off. The top is the champion and
+    A promotion (forced or not) puts its version on top; a rollback takes the top off. The top is the champion and
     the one below it is where the next rollback goes.
     """
     held: list[str] = []
     for entry in history:
         version = str(entry["version"])
-        if entry.get("rollback") or str(entry.get("why", "")).startswith("rollback from version "):
+        # what the move was is a field ("kind"; before it, the "rollback" flag), never the reason's text
+        if entry.get("kind", "rollback" if entry.get("rollback") is True else "promote") == "rollback":
             if held:
                 held.pop()
             if not held or held[-1] != version:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from lead_scoring.errors import ConfigurationError, TrackingUnavailableError
 from lead_scoring.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,12 @@ LOCAL_UI = "http://localhost:5000"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 _BATCH = 100  # params or tags per log_batch call (MLflow's limit); metrics allow 1,000
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def not_found(exc: Exception) -> bool:
+    """Whether an MLflow error says the thing asked for does not exist (an unknown alias is an
+    invalid parameter to MLflow), rather than that the store could not answer."""
+    return getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,25 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
         self.settings = settings
         self.uri = settings.tracking_uri
         self.model_name = settings.model_name
-        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        try:
+            self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        except MlflowException:  # an unknown scheme: MLflow has no store for it
+            raise ConfigurationError(
+                f"MLFLOW_TRACKING_URI={settings.redacted_tracking_uri()!r} is not a tracking store MLflow can use "
+                "(sqlite:///PATH, postgresql://HOST/DB or http(s)://SERVER)"
+            ) from None
+
+    def unavailable(self, exc: Exception) -> TrackingUnavailableError:
+        """The one-line error for a tracking store that did not answer (never "no champion")."""
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return TrackingUnavailableError(
+            f"cannot reach the MLflow tracking store {self.settings.redacted_tracking_uri()}: {first[:300]}"
+        )
 
     # -- experiments and links -------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from lead_scoring.adapters.mlflow.store import Store, VersionFacts, _escaped, _facts
+from lead_scoring.adapters.mlflow.store import Store, VersionFacts, _escaped, _facts, not_found
 
 
 class ModelVersions(Store):
@@ -18,16 +18,20 @@ class ModelVersions(Store):
 
         try:
             return _facts(self.client.get_model_version(self.model_name, str(version)))
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if not_found(exc):
+                return None
+            raise self.unavailable(exc) from None
 
     def version_by_alias(self, alias: str) -> VersionFacts | None:
         from mlflow.exceptions import MlflowException
 
         try:
             return _facts(self.client.get_model_version_by_alias(self.model_name, alias))
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if not_found(exc):
+                return None
+            raise self.unavailable(exc) from None
 
     def find_version(self, tag: str, value: str) -> VersionFacts | None:
         """The first version of the model with ``tag`` = ``value`` (e.g. the DAG run that registered it)."""
@@ -37,8 +41,10 @@ class ModelVersions(Store):
             found = self.client.search_model_versions(
                 f"name = '{self.model_name}' and tags.{tag} = '{_escaped(value)}'"
             )
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if not_found(exc):
+                return None
+            raise self.unavailable(exc) from None
         return _facts(found[0]) if found else None
 
     def model_tags(self) -> dict[str, str] | None:
@@ -47,8 +53,10 @@ class ModelVersions(Store):
 
         try:
             return dict(self.client.get_registered_model(self.model_name).tags)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if not_found(exc):
+                return None
+            raise self.unavailable(exc) from None
 
     def set_model_tag(self, key: str, value: str) -> None:
         self.client.set_registered_model_tag(self.model_name, key, value)
