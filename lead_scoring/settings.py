@@ -44,6 +44,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_MIN_LABELLED_LEADS": "min_labelled_leads",
     "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
     "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "inference_max_active_runs",
+    "LEAD_SCORING_BASE_RATE_DAYS": "base_rate_days",
+    "LEAD_SCORING_SHADOW_MIN_LEADS": "shadow_min_leads",
+    "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -93,6 +96,13 @@ class Settings:
     # days of the daily inference DAG that run at once (a backfill spread over the workers); each
     # run writes only its own rows, but SQLite has one writer at a time: 1 there
     inference_max_active_runs: int = 1
+    # the decision policy follows the conversion rate of the labelled leads of the last this many
+    # days (a label-shift reweighting of the backtest months, docs/replay.md); 0: it does not
+    base_rate_days: int = 28
+    # a shadow version that beats the champion on at least this many of the same labelled leads is
+    # promoted (shadow_action "promote") or only reported ("report") by the feedback run
+    shadow_min_leads: int = 500
+    shadow_action: str = "report"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -202,6 +212,9 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.policy_pool >= 0, "policy_pool", "not a count of leads")
     check(settings.min_labelled_leads >= 1, "min_labelled_leads", "a week needs at least 1 labelled lead")
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
+    check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
+    check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
+    check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
         "inference_max_active_runs",

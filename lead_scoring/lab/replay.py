@@ -87,6 +87,7 @@ class ReplayReport:
     months: list[MonthFigures] = field(default_factory=list)
     retrains: list[Retrain] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # retrain days without newly labelled leads
     days: int = 0
     first_version: str = ""
     seconds: float = 0.0
@@ -109,6 +110,8 @@ class ReplayReport:
             )
         promoted = sum(r.promoted for r in self.retrains)
         rows += ["", f"retrains: {len(self.retrains)}, promoted {promoted}"]
+        if self.skipped:
+            rows.append(f"  no newly labelled leads, no retrain: {', '.join(self.skipped)}")
         for r in self.retrains:
             rows.append(f"  {r.day} v{r.version} {'PROMOTED' if r.promoted else 'not promoted'}")
             rows += [f"      - {reason}" for reason in r.reasons]
@@ -191,8 +194,10 @@ def replay(
         for offset, day in enumerate(pd.date_range(first, last, freq="D")):
             if offset and offset % retrain_days == 0:
                 notify(f"feedback and retrain {day:%Y-%m-%d}")
-                _feed_outcomes(settings, truth[truth[CREATED_DATE] >= first], day, outcome_lag)
-                report.retrains.append(_retrain(settings, day))
+                if _feed_outcomes(settings, truth[truth[CREATED_DATE] >= first], day, outcome_lag):
+                    report.retrains.append(_retrain(settings, day))
+                else:  # as the DAGs: the training DAG runs when the feedback run changed model_input
+                    report.skipped.append(f"{day:%Y-%m-%d}")
             notify(f"score {day:%Y-%m-%d}")
             members = raw[raw_day == day]
             report.days += 1
@@ -226,8 +231,9 @@ def score_day(settings: Settings, day: pd.Timestamp) -> Alarm | None:
     return None
 
 
-def _feed_outcomes(settings: Settings, truth: pd.DataFrame, day: pd.Timestamp, lag: int) -> None:
-    """The outcomes of the leads created at least ``lag`` days before ``day``, through the feedback DAG's steps."""
+def _feed_outcomes(settings: Settings, truth: pd.DataFrame, day: pd.Timestamp, lag: int) -> int:
+    """The outcomes of the leads created at least ``lag`` days before ``day``, through the feedback DAG's
+    steps; returns how many leads `model_input` gained or had relabelled (0: no reason to retrain)."""
     known = truth[truth[CREATED_DATE] < day - pd.Timedelta(days=lag)]
     outcomes = outcomes_from_labelled(known, delay_days=lag)
     path = feedback.outcomes_file(settings, day)
@@ -235,10 +241,11 @@ def _feed_outcomes(settings: Settings, truth: pd.DataFrame, day: pd.Timestamp, l
     with StagingDatabase(settings.db_url) as db:
         scored = set(db.read_table("scored_leads", columns=[LEAD_ID])[LEAD_ID].astype(str))
     if not set(outcomes[LEAD_ID].astype(str)) & scored:
-        return  # none of them was scored yet: the CRM has nothing to say about the replayed days
+        return 0  # none of them was scored yet: the CRM has nothing to say about the replayed days
     feedback.ingest_step(settings, day)
     feedback.performance_step(settings, day)
-    feedback.append_step(settings)
+    appended = feedback.append_step(settings)
+    return appended.added + appended.relabelled
 
 
 def _retrain(settings: Settings, day: pd.Timestamp, *, first: bool = False) -> Retrain:
