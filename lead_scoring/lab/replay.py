@@ -216,6 +216,13 @@ def replay(
 def score_day(settings: Settings, day: pd.Timestamp) -> Alarm | None:
     """The inference DAG's steps for one day; the monitor's failure is the day's alarm."""
     start, end = str(day), str(day + pd.Timedelta(days=1))
+    one_call = getattr(inference, "score_interval", None)  # with shadow scoring: the day in one call
+    if one_call is not None:
+        try:
+            one_call(settings, start, end, settings.landing_dir / f"leads_{day:%Y-%m-%d}.csv")
+        except DriftDetectedError as failed:
+            return Alarm(f"{day:%Y-%m-%d}", str(failed))
+        return None
     if not inference.check_input_step(settings, start, end):
         return None
     inference.validate_step(settings, start, end)

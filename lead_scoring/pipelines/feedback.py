@@ -36,7 +36,9 @@ from lead_scoring.core.feedback import (
     validate_outcomes,
     weekly_performance,
 )
+from lead_scoring.core.shadow import ShadowVerdict
 from lead_scoring.errors import BelowTargetError, InputDataError
+from lead_scoring.pipelines.shadow import shadow_step
 from lead_scoring.schema import (
     CREATED_DATE,
     LABEL,
@@ -147,6 +149,7 @@ def scored_with_outcomes(db: StagingDatabase, model_name: str) -> pd.DataFrame:
 class PerformanceSummary:
     weeks: tuple[WeekPerformance, ...]
     verdict: TargetsVerdict
+    shadow: ShadowVerdict | None = None  # the challenger scored as a shadow, against the champion
 
     def count(self, status: str) -> int:
         return sum(1 for week in self.weeks if week.status == status)
@@ -162,10 +165,11 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
         scored = scored_with_outcomes(db, settings.model_name)
         weeks = weekly_performance(scored, settings.min_labelled_leads, targets)
         db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for("performance"))
+        outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
     moment = _naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     verdict = latest_complete_verdict(weeks, moment)
     _log_to_mlflow(settings, weeks, scored)
-    return PerformanceSummary(weeks, verdict)
+    return PerformanceSummary(weeks, verdict, shadow_step(settings, outcomes))
 
 
 def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict[str, Any]]]:
@@ -267,7 +271,7 @@ class FeedbackSummary:
             f"performance      {len(p.weeks)} week(s) of {versions} version(s) in {MODEL_PERFORMANCE}: "
             f"{p.count('ok')} ok, {p.count('below_target')} below target, {p.count('too_few_labels')} too few labels",
             f"latest week      {p.verdict.describe()}",
-        ]
+        ] + ([f"shadow           {p.shadow.line()}"] if p.shadow is not None else [])
         for version, figures in self.realized.items():
             labelled = f"{figures.leads_labelled} labelled lead(s) of this file"
             lines.append(f"realized v{version:<6} {labelled}: {_fmt(figures)}")
