@@ -1,4 +1,4 @@
-# leadscore: make install | demo | test | lint | bench | airflow | mlflow
+# leadscore: make install | demo | test | lint | bench | airflow | mlflow | help
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -13,7 +13,7 @@ DEMO_ROWS ?= 30000
 # the runs view of the lead_scoring experiment (MLflow 3.17 opens an experiment in its GenAI view otherwise)
 export MLFLOW_LINK := from lead_scoring.adapters.mlflow import registry; from lead_scoring.settings import Settings; print(registry.experiment_link(Settings.from_env()))
 
-.PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow lock clean
+.PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow lock clean help
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
@@ -56,13 +56,13 @@ mutate: install  ## mutation testing of the pure core against the fast tests (no
 	$(BIN)/mutmut run --max-children $$(nproc)
 	$(BIN)/python tools/mutation_report.py
 
-lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) and mypy --strict on the package
+lint: install  ## ruff, the layering contracts (import-linter, pyproject.toml) and mypy --strict (package and dags/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-bench: install  ## measure prepare, train, score and DAG parse times (README, "Performance")
+bench: install  ## measure prepare, train, score and DAG parse times (docs/performance.md)
 	$(BIN)/python bench/run.py
 
 stack-test: install  ## Postgres + Redis + Airflow on Celery + MLflow server on loopback, the four DAGs via the REST API
@@ -85,5 +85,8 @@ lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then 
 	{ head -2 requirements.txt; .lock-venv/bin/pip freeze --exclude lead-scoring; } > requirements.txt.new
 	mv requirements.txt.new requirements.txt && rm -rf .lock-venv
 
-clean:
+clean:  ## remove the venv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+help:  ## list the targets with what each does (plain `make` still installs)
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)

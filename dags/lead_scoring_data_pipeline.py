@@ -22,10 +22,12 @@ even when the export has far fewer leads than the published `model_input`
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task, teardown
+from airflow.sdk import Asset, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task, teardown
 
+from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.schema import DATA_STEPS, MODEL_INPUT_ASSET_URI
 from lead_scoring.settings import Settings
 
@@ -36,11 +38,28 @@ STEP_DOCS = "\n".join(
 )
 
 
+# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
+# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
+# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
+# write lock that stayed busy, which is worth the wait.
+TASK_RETRIES = {
+    "retries": 2,
+    "retry_delay": pendulum.duration(minutes=5),
+    "retry_policy": ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
+            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
+        ]
+    ),
+}
+
+
 @dag(
     dag_id="lead_scoring_data_pipeline",
     schedule=None,
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
+    default_args=TASK_RETRIES,
     max_active_runs=1,
     doc_md=__doc__.replace("{steps}", STEP_DOCS).replace("{publish}", str(len(DATA_STEPS) + 2)),
     tags=["lead_scoring", "data"],
@@ -58,9 +77,9 @@ STEP_DOCS = "\n".join(
         ),
     },
 )
-def lead_scoring_data_pipeline():
+def lead_scoring_data_pipeline() -> None:
     @task
-    def validate(params=None, run_id=None) -> dict:
+    def validate(params: Any = None, run_id: Any = None) -> dict[str, Any]:
         """Validate the raw export; returns row counts."""
         from lead_scoring.pipelines import data as data_pipeline
 
@@ -70,21 +89,21 @@ def lead_scoring_data_pipeline():
         return dataclasses.asdict(validated)
 
     @task
-    def run_step(task_id: str, run_id=None) -> int:
+    def run_step(task_id: str, run_id: Any = None) -> int:
         """One declared step of lead_scoring.schema.DATA_STEPS over this run's scratch tables; returns its rows."""
         from lead_scoring.pipelines import data as data_pipeline
 
         return data_pipeline.run_step(Settings.from_env(), run_id, task_id)
 
     @task(outlets=[model_input_asset])
-    def publish(run_id=None) -> dict:
+    def publish(run_id: Any = None) -> dict[str, Any]:
         """Swap the run's tables in together; updates the model_input asset."""
         from lead_scoring.pipelines import data as data_pipeline
 
         return dataclasses.asdict(data_pipeline.publish_step(Settings.from_env(), run_id))
 
     @teardown
-    def discard_scratch(run_id=None) -> None:
+    def discard_scratch(run_id: Any = None) -> None:
         """Drop what a failed run left behind; the published tables are never touched."""
         from lead_scoring.pipelines import data as data_pipeline
 

@@ -31,14 +31,32 @@ left them.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
 
+from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.schema import MODEL_INPUT_ASSET_URI, RETRAIN_REASON
 from lead_scoring.settings import Settings
 
 model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET_URI)
+
+
+# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
+# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
+# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
+# write lock that stayed busy, which is worth the wait.
+TASK_RETRIES = {
+    "retries": 2,
+    "retry_delay": pendulum.duration(minutes=5),
+    "retry_policy": ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
+            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
+        ]
+    ),
+}
 
 
 @dag(
@@ -47,53 +65,54 @@ model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
+    default_args=TASK_RETRIES,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["lead_scoring", "feedback"],
 )
-def lead_scoring_feedback_pipeline():
+def lead_scoring_feedback_pipeline() -> None:
     @task.short_circuit
-    def find_outcomes(data_interval_start=None) -> bool:
+    def find_outcomes(data_interval_start: Any = None) -> bool:
         """Whether the day's outcome file landed; no file skips the rest of the run."""
         from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return feedback_pipeline.find_outcomes_step(Settings.from_env(), data_interval_start)
 
     @task
-    def ingest(data_interval_start=None) -> dict:
+    def ingest(data_interval_start: Any = None) -> dict[str, Any]:
         """Validate the outcomes and upsert them (the newer label wins); returns the counts."""
         from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.ingest_step(Settings.from_env(), data_interval_start))
 
     @task
-    def recompute_performance(data_interval_end=None) -> dict:
+    def recompute_performance(data_interval_end: Any = None) -> dict[str, Any]:
         from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.performance_step(Settings.from_env(), data_interval_end))
 
     @task
-    def check_targets(data_interval_end=None) -> dict:
+    def check_targets(data_interval_end: Any = None) -> dict[str, Any]:
         """Fails loudly when the latest complete week is below target."""
         from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.check_targets_step(Settings.from_env(), data_interval_end))
 
     @task
-    def append_labelled() -> dict:
+    def append_labelled() -> dict[str, Any]:
         from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return dataclasses.asdict(feedback_pipeline.append_step(Settings.from_env()))
 
     @task.short_circuit
-    def retraining_needed(appended: dict, data_interval_end=None) -> str:
+    def retraining_needed(appended: dict[str, int], data_interval_end: Any = None) -> str:
         """The reason to republish model_input; empty skips the publish."""
         from lead_scoring.pipelines import feedback as feedback_pipeline
 
         return feedback_pipeline.retrain_reason_step(Settings.from_env(), appended, data_interval_end)
 
     @task(outlets=[model_input_asset])
-    def publish(reason: str, outlet_events=None) -> str:
+    def publish(reason: str, outlet_events: Any = None) -> str:
         """Updates the model_input asset (the training pipeline runs), carrying the reason."""
         outlet_events[model_input_asset].extra = {RETRAIN_REASON: reason}
         return reason
@@ -104,7 +123,7 @@ def lead_scoring_feedback_pipeline():
     performance >> check_targets()
     appended = append_labelled()
     performance >> appended
-    publish(retraining_needed(appended))
+    publish(retraining_needed(appended))  # type: ignore[arg-type]  # XComArgs stand in for the values
 
 
 feedback_pipeline_dag = lead_scoring_feedback_pipeline()

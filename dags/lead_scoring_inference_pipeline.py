@@ -36,11 +36,28 @@ rows). Manual and scheduled runs are held to that setting.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task, teardown
+from airflow.sdk import CronDataIntervalTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task, teardown
 
+from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.settings import Settings
+
+# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
+# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
+# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
+# write lock that stayed busy, which is worth the wait.
+TASK_RETRIES = {
+    "retries": 2,
+    "retry_delay": pendulum.duration(minutes=5),
+    "retry_policy": ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
+            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
+        ]
+    ),
+}
 
 
 @dag(
@@ -50,54 +67,55 @@ from lead_scoring.settings import Settings
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
+    default_args=TASK_RETRIES,
     # days at once (LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS): 1 on SQLite; on PostgreSQL a backfill's
     # days spread over the workers, each run writing only its own rows
     max_active_runs=Settings.from_env().inference_max_active_runs,
     doc_md=__doc__,
     tags=["lead_scoring", "inference"],
 )
-def lead_scoring_inference_pipeline():
+def lead_scoring_inference_pipeline() -> None:
     @task.short_circuit
-    def check_input(data_interval_start=None, data_interval_end=None) -> int:
+    def check_input(data_interval_start: Any = None, data_interval_end: Any = None) -> int:
         """Leads created in the interval; 0 skips the rest of the run."""
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.check_input_step(Settings.from_env(), data_interval_start, data_interval_end)
 
     @task
-    def validate(data_interval_start=None, data_interval_end=None) -> int:
+    def validate(data_interval_start: Any = None, data_interval_end: Any = None) -> int:
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.validate_step(Settings.from_env(), data_interval_start, data_interval_end)
 
     @task
-    def transform(data_interval_start=None) -> int:
+    def transform(data_interval_start: Any = None) -> int:
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.transform_step(Settings.from_env(), data_interval_start)
 
     @task
-    def score(data_interval_start=None) -> str:
+    def score(data_interval_start: Any = None) -> str:
         """Scores with the champion; returns its version."""
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.score_step(Settings.from_env(), data_interval_start)
 
     @task
-    def write(data_interval_start=None) -> int:
+    def write(data_interval_start: Any = None) -> int:
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.write_step(Settings.from_env(), data_interval_start)
 
     @task
-    def outbox(data_interval_start=None) -> str:
+    def outbox(data_interval_start: Any = None) -> str:
         """The day's scored leads, hottest first, as a spreadsheet-safe CSV in the outbox."""
         from lead_scoring.pipelines import inference as inference_pipeline
 
         return inference_pipeline.outbox_step(Settings.from_env(), data_interval_start)
 
     @task
-    def monitor(model_version: str, data_interval_start=None, data_interval_end=None) -> dict:
+    def monitor(model_version: str, data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         """Fails loudly when the leads drifted away from the training leads."""
         from lead_scoring.pipelines import inference as inference_pipeline
 
@@ -107,7 +125,7 @@ def lead_scoring_inference_pipeline():
         return dataclasses.asdict(monitored)
 
     @teardown
-    def discard_scratch(data_interval_start=None) -> None:
+    def discard_scratch(data_interval_start: Any = None) -> None:
         from lead_scoring.pipelines import inference as inference_pipeline
 
         inference_pipeline.discard_step(Settings.from_env(), data_interval_start)

@@ -32,10 +32,12 @@ asset), or the feedback pipeline adds newly labelled leads to it or finds a week
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task
 
+from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.schema import CHAMPION_ASSET_URI, MODEL_INPUT_ASSET_URI
 from lead_scoring.settings import Settings
 
@@ -43,11 +45,28 @@ model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET
 champion_asset = Asset(name="lead_scoring_champion", uri=CHAMPION_ASSET_URI)
 
 
+# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
+# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
+# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
+# write lock that stayed busy, which is worth the wait.
+TASK_RETRIES = {
+    "retries": 2,
+    "retry_delay": pendulum.duration(minutes=5),
+    "retry_policy": ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
+            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
+        ]
+    ),
+}
+
+
 @dag(
     dag_id="lead_scoring_training_pipeline",
     schedule=[model_input_asset],
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
+    default_args=TASK_RETRIES,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["lead_scoring", "training"],
@@ -59,9 +78,9 @@ champion_asset = Asset(name="lead_scoring_champion", uri=CHAMPION_ASSET_URI)
         )
     },
 )
-def lead_scoring_training_pipeline():
+def lead_scoring_training_pipeline() -> None:
     @task
-    def check_input(params=None, dag_run=None) -> dict:
+    def check_input(params: Any = None, dag_run: Any = None) -> dict[str, Any]:
         """Schema, size and class balance of model_input."""
         from lead_scoring.pipelines import training as training_pipeline
 
@@ -69,7 +88,7 @@ def lead_scoring_training_pipeline():
         return dataclasses.asdict(checked)
 
     @task
-    def train(params=None, run_id=None, triggering_asset_events=None) -> str:
+    def train(params: Any = None, run_id: Any = None, triggering_asset_events: Any = None) -> str:
         """Returns the MLflow run id; the feedback loop's reason for retraining, if any, becomes a run tag."""
         from lead_scoring.pipelines import training as training_pipeline
 
@@ -78,32 +97,33 @@ def lead_scoring_training_pipeline():
         )
 
     @task
-    def validation_report(mlflow_run_id: str) -> dict:
+    def validation_report(mlflow_run_id: str) -> dict[str, Any]:
         """Plots and the sales view of the validation leads, logged to the training run."""
         from lead_scoring.pipelines import training as training_pipeline
 
         return training_pipeline.validation_report_step(Settings.from_env(), mlflow_run_id)
 
     @task
-    def register(mlflow_run_id: str, run_id=None) -> str:
+    def register(mlflow_run_id: str, run_id: Any = None) -> str:
         """Returns the registered version."""
         from lead_scoring.pipelines import training as training_pipeline
 
         return training_pipeline.register_step(Settings.from_env(), mlflow_run_id, airflow_run=run_id)
 
     @task(outlets=[champion_asset])
-    def promote(version: str) -> dict:
+    def promote(version: str) -> dict[str, Any]:
         """The gate: champion only when the version earns it."""
         from lead_scoring.pipelines import training as training_pipeline
 
         return dataclasses.asdict(training_pipeline.promote_step(Settings.from_env(), version))
 
     # check the input, train and log a run, report on its validation leads, register it, then gate the promotion.
+    # (An upstream task's XComArg stands in for its value until run time: mypy sees the type it stands for.)
     mlflow_run = train()
     check_input() >> mlflow_run
-    version = register(mlflow_run)
-    validation_report(mlflow_run) >> version
-    promote(version)
+    version = register(mlflow_run)  # type: ignore[arg-type]
+    validation_report(mlflow_run) >> version  # type: ignore[arg-type]
+    promote(version)  # type: ignore[arg-type]
 
 
 training_pipeline_dag = lead_scoring_training_pipeline()

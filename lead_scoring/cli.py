@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from lead_scoring import render
 from lead_scoring.errors import LeadScoringError
 from lead_scoring.settings import Settings
+
+if TYPE_CHECKING:
+    from lead_scoring.pipelines.steps import StepCallback
 
 log = logging.getLogger("lead_scoring")
 
@@ -58,7 +62,7 @@ def prepare(ctx: click.Context, input_path: Path, db_url: str | None, allow_shri
     with _progress(steps, "prepare") as advance:
         summary = run_prepare(settings, input_path, on_step=advance, allow_shrink=allow_shrink)
     click.echo(f"prepared leads into {settings.redacted_db_url()}")
-    for line in summary.lines():
+    for line in render.prepare_lines(summary):
         click.echo(f"  {line}")
 
 
@@ -107,7 +111,7 @@ def feedback(ctx: click.Context, outcomes_path: Path, db_url: str | None) -> Non
     with _progress(["ingest", "performance", "append"], "feedback") as advance:
         summary = run_feedback(settings, outcomes_path, on_step=advance)
     click.echo(f"fed outcomes back into {settings.redacted_db_url()}")
-    for line in summary.lines():
+    for line in render.feedback_lines(summary):
         click.echo(f"  {line}")
     if summary.performance.verdict.status == "below_target":
         click.echo(f"warning: {summary.performance.verdict.describe()}", err=True)
@@ -130,7 +134,7 @@ def train(ctx: click.Context, db_url: str | None, until: str | None, force_promo
     with _progress(steps, "train") as advance:
         summary = run_training(settings, until, force=force_promote, reason=reason, on_step=advance)
     click.echo(f"trained {settings.model_name} version {summary.version}")
-    for line in summary.lines():
+    for line in render.training_lines(summary):
         click.echo(f"  {line}")
     click.echo(
         f"  see it in the MLflow UI: {summary.link} (make mlflow; tracking store {settings.redacted_tracking_uri()})"
@@ -196,9 +200,9 @@ def evaluate(
 
     settings = _settings(ctx, db_url=db_url)
     if labels is not None and since is None:
-        lines = predictions_report(settings, str(labels), model_version).lines()
+        lines = render.predictions_lines(predictions_report(settings, str(labels), model_version))
     elif since is not None and labels is None:
-        lines = out_of_time_report(settings, since, until).lines()
+        lines = render.out_of_time_lines(out_of_time_report(settings, since, until))
     else:
         raise click.UsageError("give either --since DATE or --labels CSV")
     for line in lines:
@@ -218,7 +222,7 @@ def backtest(ctx: click.Context, months: str, db_url: str | None) -> None:
 
     settings = _settings(ctx, db_url=db_url)
     report = monthly_report(settings, [m.strip() for m in months.split(",") if m.strip()])
-    for line in report.lines():
+    for line in render.backtest_lines(report):
         click.echo(line)
 
 
@@ -239,7 +243,7 @@ def score(ctx: click.Context, input_path: Path, output_path: Path | None, db_url
     with _progress(steps, "score") as advance:
         summary = score_file(settings, input_path, output_path, on_step=advance)
     click.echo(f"scored leads into {settings.redacted_db_url()} (table predictions)")
-    for line in summary.lines():
+    for line in render.scoring_lines(summary):
         click.echo(f"  {line}")
     if summary.status == "drifted":
         click.echo(f"warning: these leads drifted from the training leads: {summary.monitoring.summary}", err=True)
@@ -272,7 +276,7 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
         f"compared {len(result.table)} learners (MLflow experiment {settings.experiment_name}-selection, "
         f"run {result.parent_run_id})"
     )
-    for line in result.lines():
+    for line in render.selection_lines(result):
         click.echo(f"  {line}")
 
 
@@ -290,7 +294,7 @@ def replay(ctx: click.Context, /, input_path: Path, **given: Any) -> None:
 
     with _progress([], "replay") as advance:
         report = run_replay(_settings(ctx), input_path, **given, on_step=advance)
-    for line in report.lines():
+    for line in render.replay_lines(report):
         click.echo(line)
 
 
@@ -345,7 +349,7 @@ def _configure_logging(level: int) -> None:
 
 
 @contextmanager
-def _progress(steps: list[str], title: str) -> Iterator[Callable[[str], None]]:
+def _progress(steps: list[str], title: str) -> Iterator[StepCallback]:
     """A progress bar on stderr (only when it is a terminal) advanced once per named step."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
+from lead_scoring.core.targets import Targets
 from lead_scoring.errors import InputDataError
 from lead_scoring.schema import CREATED_DATE, FIRST_SCORED_AT, LABEL, LEAD_ID, OUTCOME_AT, RETRAIN_REASON
 
@@ -44,15 +45,6 @@ PERFORMANCE_COLUMNS: tuple[str, ...] = (
     "flagged_share",
     "status",
 )
-
-
-@dataclass(frozen=True)
-class Targets:
-    """The case study's targets; a realized figure meets one only when it is above it (as the promotion gate)."""
-
-    auc: float
-    precision: float
-    recall: float
 
 
 # -- outcomes in -------------------------------------------------------------------------------------

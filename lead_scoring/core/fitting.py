@@ -16,8 +16,8 @@ from lead_scoring.core.model import LeadScorer
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.schema import CREATED_DATE, LABEL
 
-# Chosen on the real leads (Jul-Oct -> Nov and Jul-Nov -> Dec out of time; see the README, "`train`: the
-# model, and when it may serve"):
+# Chosen on the real leads (Jul-Oct -> Nov and Jul-Nov -> Dec out of time; see docs/model.md, "`train`:
+# the model, and when it may serve"):
 # shallow trees, strong regularisation and smoothing of the many sparse categorical levels. Depth
 # is capped because TreeSHAP (the reasons) costs leaves x depth^2 per tree: 300 trees of depth 5
 # explain a lead 2.2x faster than 200 unbounded trees of 31 leaves (mean depth 11), with the same

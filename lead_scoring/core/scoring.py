@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lead_scoring.core.evidence import UNUSUAL_WORDS
 from lead_scoring.schema import LEAD_ID
 
 if TYPE_CHECKING:
@@ -97,31 +96,3 @@ class ScoringSummary:
     @property
     def status(self) -> DriftStatus:
         return self.monitoring.status
-
-    def _expected_share(self) -> str:
-        expected = self.monitoring.expected_positive_share
-        known = expected is not None and not np.isnan(expected)  # NaN: a model from before decision policies
-        return f"; the decision policy expects {expected:.1%}" if known else ""
-
-    def lines(self) -> list[str]:
-        share = self.positives / self.rows_scored if self.rows_scored else 0.0
-        lines = [
-            f"source           {self.source}",
-            f"model            {self.model_name} v{self.model_version} (champion)",
-            f"leads scored     {self.rows_scored}"
-            + (f" ({self.duplicates_dropped} exact duplicate(s) dropped)" if self.duplicates_dropped else ""),
-            f"predicted apply  {self.positives} ({share:.1%}{self._expected_share()})",
-            "buckets          " + ", ".join(f"{k} {v}" for k, v in self.buckets.items()),
-        ]
-        if self.thin:  # only what is unusual against the training leads
-            lines.append("thin evidence    " + ", ".join(_thin_words(k, v) for k, v in self.thin.items()))
-        lines.append(f"monitoring       {self.status}: {self.monitoring.summary}")
-        lines.append(f"time             {self.seconds:.2f} s")
-        return lines
-
-
-def _thin_words(key: str, figures: Mapping[str, float | None]) -> str:
-    words = f"{UNUSUAL_WORDS.get(key, key)} {figures['count']} ({figures['share']:.0%}"
-    if figures.get("training_share") is not None:
-        words += f" vs {figures['training_share']:.0%} in training"
-    return words + ")"

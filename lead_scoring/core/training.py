@@ -26,14 +26,8 @@ from lead_scoring.core.fitting import (
 )
 from lead_scoring.core.model import LeadScorer
 from lead_scoring.core.policy import DecisionPolicy, PolicyChoice, PolicyKind, choose_policy, rank_cut
+from lead_scoring.core.targets import Targets
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
-
-
-@dataclass(frozen=True)
-class Targets:
-    auc: float
-    precision: float
-    recall: float
 
 
 @dataclass

@@ -29,32 +29,6 @@ class MonthlyReport:
     months: tuple[MonthFigures, ...]
     targets: dict[str, Any]
 
-    def lines(self) -> list[str]:
-        t = self.targets
-        rows = [
-            "each month scored by a model trained only on the leads before it "
-            "(the chosen policy scored day by day, as the daily DAG would)",
-            "",
-            f"{'month':<9}{'leads':>7}{'base':>7}{'AUC':>7}   {'old rule P / R / flagged':<26}"
-            f"{'policy':<22}{'P / R / flagged':<20}",
-        ]
-        for m in self.months:
-            o, d = m.old_rule, m.daily
-            rows.append(
-                f"{m.month:<9}{m.leads:>7}{m.base_rate:>7.3f}{m.auc:>7.3f}   "
-                f"{o['precision']:.3f} / {o['recall']:.3f} / {o['positive_rate']:>4.0%}      "
-                f"{m.policy:<22}{d['precision']:.3f} / {d['recall']:.3f} / {d['positive_rate']:>4.0%}"
-            )
-        missed = [
-            f"{m.month} {name}" for m in self.months for name in ("precision", "recall") if not m.daily[name] > t[name]
-        ] + [f"{m.month} auc" for m in self.months if not m.auc > t["auc"]]
-        rows.append("")
-        rows.append(
-            f"targets: AUC > {t['auc']}, precision > {t['precision']}, recall > {t['recall']}; "
-            + ("the chosen policy meets them in every month" if not missed else "missed: " + ", ".join(missed))
-        )
-        return rows
-
 
 def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
     """For each month: train on every labelled lead before it (as `train` does, without MLflow), then

@@ -1,7 +1,7 @@
 """`lead-scoring evaluate`: the champion graded on labelled leads it never saw.
 
 ``out_of_time_report`` puts the champion and the reference side by side on labelled leads that come
-after the ones they learned from: the evidence the README's table is made of. ``predictions_report``
+after the ones they learned from: the evidence docs/model.md's table is made of. ``predictions_report``
 grades the stored `predictions` of a version against labels that arrived later.
 """
 
@@ -30,30 +30,6 @@ class OutOfTimeReport:
     champion: dict[str, Any]
     reference: dict[str, Any]
     targets: dict[str, Any]
-
-    def lines(self) -> list[str]:
-        rows = [
-            f"out-of-time evaluation on {self.leads} labelled leads created {self.since} .. {self.until}",
-            f"champion v{self.champion_version} trained on leads up to {self.trained_until}; "
-            f"reference trained on every lead before {self.since}",
-            "",
-            f"{'':<34}{'AUC':>8}{'precision':>11}{'recall':>8}{'F1':>8}{'cut':>8}",
-        ]
-        for name, m in (("lead_scoring champion", self.champion), ("reference (one-hot + defaults)", self.reference)):
-            rows.append(
-                f"{name:<34}{m['auc']:>8.3f}{m['precision']:>11.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['threshold']:>8.3f}"
-            )
-        t = self.targets
-        rows.append(
-            f"{'targets':<34}{'> ' + str(t['auc']):>8}{'> ' + str(t['precision']):>11}{'> ' + str(t['recall']):>8}"
-        )
-        met = all(self.champion[k] > v for k, v in t.items())
-        rows.append("")
-        rows.append(
-            f"champion meets all three targets: {'yes' if met else 'NO'}; "
-            f"AUC vs reference: {self.champion['auc'] - self.reference['auc']:+.3f}"
-        )
-        return rows
 
 
 def out_of_time_report(settings: Settings, since: str, until: str | None = None) -> OutOfTimeReport:
@@ -94,15 +70,6 @@ class PredictionsReport:
     model_version: str
     leads: int
     metrics: dict[str, Any]
-
-    def lines(self) -> list[str]:
-        m = self.metrics
-        return [
-            f"predictions of model v{self.model_version} joined by lead_id with the labels in {self.source}: "
-            f"{self.leads} leads",
-            f"AUC {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}  "
-            f"(predicted_label as stored, under the model's decision policy; flagged share {m['positive_rate']:.1%})",
-        ]
 
 
 def predictions_report(settings: Settings, labels_path: str, version: str | None = None) -> PredictionsReport:

@@ -28,14 +28,6 @@ class SelectionResult:
     parent_run_id: str
     table: pd.DataFrame  # one row per learner, best AUC first
 
-    def lines(self) -> list[str]:
-        rows = [f"{'learner':<34}{'AUC':>8}{'precision':>11}{'recall':>8}{'F1':>8}"]
-        for _, row in self.table.iterrows():
-            rows.append(
-                f"{row['Model']:<34}{row['AUC']:>8.3f}{row['Prec.']:>11.3f}{row['Recall']:>8.3f}{row['F1']:>8.3f}"
-            )
-        return rows
-
 
 def compare_learners(
     settings: Settings, model_input: pd.DataFrame, learners: tuple[str, ...] = DEFAULT_LEARNERS, folds: int = 3

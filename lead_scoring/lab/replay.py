@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +32,11 @@ from lead_scoring.core.feedback import outcomes_from_labelled, realized_figures
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines import feedback, inference, training
 from lead_scoring.pipelines.data import prepare, read_and_validate
+from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, PREDICTIONS
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
-
-StepCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -93,42 +92,6 @@ class ReplayReport:
     seconds: float = 0.0
     targets: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
-
-    def lines(self) -> list[str]:
-        def fmt(value: float | None) -> str:
-            return "  n/a" if value is None else f"{value:.3f}"
-
-        rows = [
-            f"replayed {self.start} .. {self.end}: {self.days} day(s), first champion v{self.first_version}",
-            "",
-            f"{'month':<9}{'leads':>7}{'base':>7}{'AUC':>7}{'prec':>7}{'recall':>7}{'flagged':>9}",
-        ]
-        for m in self.months:
-            rows.append(
-                f"{m.month:<9}{m.leads:>7}{m.base_rate:>7.3f}{fmt(m.auc):>7}{fmt(m.precision):>7}"
-                f"{fmt(m.recall):>7}{m.flagged_share:>9.1%}"
-            )
-        promoted = sum(r.promoted for r in self.retrains)
-        rows += ["", f"retrains: {len(self.retrains)}, promoted {promoted}"]
-        if self.skipped:
-            rows.append(f"  no newly labelled leads, no retrain: {', '.join(self.skipped)}")
-        for r in self.retrains:
-            rows.append(f"  {r.day} v{r.version} {'PROMOTED' if r.promoted else 'not promoted'}")
-            rows += [f"      - {reason}" for reason in r.reasons]
-        rows += ["", f"monitor failed on {len(self.alarms)} of {self.days} day(s)"]
-        rows += [f"  {a.day} {a.message}" for a in self.alarms]
-        t = self.targets
-        missed = [
-            f"{m.month} {name}"
-            for m in self.months
-            for name in ("precision", "recall")
-            if t and not (getattr(m, name) or 0.0) > t[name]
-        ]
-        rows += ["", "targets met every month" if not missed else "missed: " + ", ".join(missed)]
-        if self.run_id:
-            rows.append(f"mlflow run {self.run_id} (experiment <experiment>-replay)")
-        rows.append(f"time {self.seconds:.0f} s")
-        return rows
 
 
 def replay_settings(base: Settings, home: Path) -> Settings:

@@ -24,12 +24,11 @@ from lead_scoring.core.frames import copy_on_write
 from lead_scoring.core.mappings import Mappings, load_mappings
 from lead_scoring.core.validation import ValidationReport, validate_raw_leads
 from lead_scoring.errors import InputDataError
+from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import DATA_PIPELINE_TABLES, DATA_STEPS, LABEL, MODEL_INPUT, VALIDATED_LEADS, DataStep
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
-
-StepCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -45,24 +44,6 @@ class PrepareSummary:
     ids_derived: bool
     seconds: float
     tables: tuple[str, ...] = DATA_PIPELINE_TABLES
-
-    def lines(self) -> list[str]:
-        dropped = f"{self.duplicates_dropped} exact duplicate(s)" if self.duplicates_dropped else "none"
-        lines = [
-            f"source           {self.source}",
-            f"rows read        {self.rows_read}",
-            f"rows dropped     {dropped}",
-            f"rows written     {self.rows_written} to {', '.join(self.tables)}",
-        ]
-        if self.positives is not None:
-            lines.append(f"conversions      {self.positives} ({self.positives / max(self.rows_written, 1):.1%})")
-        if self.unknown_columns:
-            lines.append(f"ignored columns  {', '.join(self.unknown_columns)}")
-        if self.ids_derived:
-            lines.append("lead_id          derived from each row (the export has no lead_id column)")
-        rate = self.rows_read / self.seconds if self.seconds else float("inf")
-        lines.append(f"time             {self.seconds:.2f} s ({rate:,.0f} rows/s)")
-        return lines
 
 
 def transform_leads(

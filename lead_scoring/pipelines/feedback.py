@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,6 @@ from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.business import bucket_table, gain_table
 from lead_scoring.core.feedback import (
     Figures,
-    Targets,
     TargetsVerdict,
     Verdict,
     WeekPerformance,
@@ -37,8 +36,10 @@ from lead_scoring.core.feedback import (
     weekly_performance,
 )
 from lead_scoring.core.shadow import ShadowVerdict
+from lead_scoring.core.targets import Targets
 from lead_scoring.errors import BelowTargetError, InputDataError
 from lead_scoring.pipelines.shadow import shadow_step
+from lead_scoring.pipelines.steps import StepCallback, naive_utc
 from lead_scoring.schema import (
     CREATED_DATE,
     LABEL,
@@ -54,8 +55,6 @@ from lead_scoring.schema import (
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
-
-StepCallback = Callable[[str], None]
 
 
 # -- outcomes in -------------------------------------------------------------------------------------
@@ -166,7 +165,7 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
         weeks = weekly_performance(scored, settings.min_labelled_leads, targets)
         db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for("performance"))
         outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
-    moment = _naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
+    moment = naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     verdict = latest_complete_verdict(weeks, moment)
     _log_to_mlflow(settings, weeks, scored)
     return PerformanceSummary(weeks, verdict, shadow_step(settings, outcomes))
@@ -258,39 +257,6 @@ class FeedbackSummary:
     def retrain_reason(self) -> str:
         return retrain_reason(self.appended.added, self.appended.relabelled, self.performance.verdict)
 
-    def lines(self) -> list[str]:
-        i, p = self.ingest, self.performance
-        versions = len({w.model_version for w in p.weeks})
-        lines = [
-            f"source           {i.source}",
-            f"outcomes read    {i.rows_read}"
-            + (f" ({i.duplicates_dropped} exact duplicate(s) dropped)" if i.duplicates_dropped else ""),
-            f"scored leads     {i.matched} matched: {i.new} new, {i.changed} label(s) changed (newer wins), "
-            f"{i.unchanged} unchanged, {i.stale} older label(s) ignored",
-            f"never scored     {i.unmatched} (kept aside in {UNMATCHED_OUTCOMES})",
-            f"performance      {len(p.weeks)} week(s) of {versions} version(s) in {MODEL_PERFORMANCE}: "
-            f"{p.count('ok')} ok, {p.count('below_target')} below target, {p.count('too_few_labels')} too few labels",
-            f"latest week      {p.verdict.describe()}",
-        ] + ([f"shadow           {p.shadow.line()}"] if p.shadow is not None else [])
-        for version, figures in self.realized.items():
-            labelled = f"{figures.leads_labelled} labelled lead(s) of this file"
-            lines.append(f"realized v{version:<6} {labelled}: {_fmt(figures)}")
-        a = self.appended
-        lines.append(
-            f"model_input      +{a.added} newly labelled lead(s), {a.relabelled} relabelled ({a.model_input_rows} rows)"
-        )
-        if self.retrain_reason:
-            lines.append(f"next             `lead-scoring train` ({self.retrain_reason})")
-        lines.append(f"time             {self.seconds:.2f} s")
-        return lines
-
-
-def _fmt(figures: Figures) -> str:
-    def one(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
-
-    return f"AUC {one(figures.auc)}  precision {one(figures.precision)}  recall {one(figures.recall)}"
-
 
 def run_feedback(settings: Settings, outcomes_path: str | Path, on_step: StepCallback | None = None) -> FeedbackSummary:
     """Ingest an outcome export, recompute the realized performance, and extend `model_input`."""
@@ -309,14 +275,9 @@ def run_feedback(settings: Settings, outcomes_path: str | Path, on_step: StepCal
 # -- one step per task of the daily DAG --------------------------------------------------------------
 
 
-def _naive_utc(moment: object) -> pd.Timestamp:
-    stamp = pd.Timestamp(moment)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
-
-
 def outcomes_file(settings: Settings, interval_start: object) -> Path:
     """The interval's outcome export: `outcomes_YYYY-MM-DD.csv` in the outcomes folder."""
-    return settings.outcomes_dir / f"outcomes_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+    return settings.outcomes_dir / f"outcomes_{naive_utc(interval_start):%Y-%m-%d}.csv"
 
 
 def find_outcomes_step(settings: Settings, interval_start: object) -> bool:
@@ -376,7 +337,7 @@ def retrain_reason_step(settings: Settings, appended: Mapping[str, int], interva
     """
     added = AppendSummary(**appended)
     weeks = _stored_weeks(settings)
-    verdict = latest_complete_verdict(weeks, _naive_utc(interval_end))
+    verdict = latest_complete_verdict(weeks, naive_utc(interval_end))
     reason = retrain_reason(added.added, added.relabelled, verdict)
     log.info("retraining: %s", reason or "no reason")
     return reason
@@ -384,7 +345,7 @@ def retrain_reason_step(settings: Settings, appended: Mapping[str, int], interva
 
 def check_targets_step(settings: Settings, interval_end: object) -> TargetsCheck:
     """Raise :class:`BelowTargetError` when the latest complete judged week missed a target."""
-    verdict = latest_complete_verdict(_stored_weeks(settings), _naive_utc(interval_end))
+    verdict = latest_complete_verdict(_stored_weeks(settings), naive_utc(interval_end))
     if verdict.status == "below_target":
         raise BelowTargetError(f"realized performance: {verdict.describe()}")
     log.info("realized performance: %s", verdict.describe())

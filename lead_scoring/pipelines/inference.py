@@ -25,6 +25,7 @@ from lead_scoring.core.scoring import PREDICTION_COLUMNS
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import load_model, predict, summarise
+from lead_scoring.pipelines.steps import naive_utc
 from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
 
@@ -37,18 +38,12 @@ SCORED = "scored"  # scratch: their predictions, before they are merged into `pr
 
 def interval_run_key(interval_start: str) -> str:
     """The key of a daily run: its data interval, so reruns and backfills replace their own rows."""
-    return f"interval:{_naive_utc(interval_start).isoformat()}"
-
-
-def _naive_utc(moment: object) -> pd.Timestamp:
-    """Lead dates are naive UTC; Airflow's interval bounds are aware."""
-    stamp = pd.Timestamp(moment)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    return f"interval:{naive_utc(interval_start).isoformat()}"
 
 
 def landing_files(settings: Settings, interval_start: str) -> list[Path]:
     """The day's file `leads_YYYY-MM-DD.csv` when it landed, else every CSV in the landing folder."""
-    day_file = settings.landing_dir / f"leads_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+    day_file = settings.landing_dir / f"leads_{naive_utc(interval_start):%Y-%m-%d}.csv"
     if day_file.is_file():
         return [day_file]
     return sorted(settings.landing_dir.glob("*.csv"))
@@ -59,7 +54,7 @@ def check_input_step(settings: Settings, interval_start: str, interval_end: str)
     files = landing_files(settings, interval_start)
     if not files:
         raise InputDataError(f"{settings.landing_dir}: no lead files have landed (expected leads_YYYY-MM-DD.csv)")
-    start, end = _naive_utc(interval_start), _naive_utc(interval_end)
+    start, end = naive_utc(interval_start), naive_utc(interval_end)
     count = 0
     for path in files:
         try:
@@ -74,7 +69,7 @@ def check_input_step(settings: Settings, interval_start: str, interval_end: str)
 
 def validate_step(settings: Settings, interval_start: str, interval_end: str) -> int:
     """Validate the landed files and keep the interval's leads as this run's scratch table."""
-    start, end = _naive_utc(interval_start), _naive_utc(interval_end)
+    start, end = naive_utc(interval_start), naive_utc(interval_end)
     frames = []
     for path in landing_files(settings, interval_start):
         validated, _ = read_and_validate(path, use_label=False)
@@ -117,7 +112,7 @@ def write_step(settings: Settings, interval_start: str) -> int:
 
 def outbox_path(settings: Settings, interval_start: str) -> Path:
     """The day's file for sales: ``$LEAD_SCORING_HOME/outbox/scored_YYYY-MM-DD.csv``."""
-    return settings.outbox_dir / f"scored_{_naive_utc(interval_start):%Y-%m-%d}.csv"
+    return settings.outbox_dir / f"scored_{naive_utc(interval_start):%Y-%m-%d}.csv"
 
 
 def outbox_step(settings: Settings, interval_start: str) -> str:

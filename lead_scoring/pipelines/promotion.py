@@ -18,7 +18,8 @@ from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.mlflow.store import VersionFacts
 from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.core.fitting import classification_metrics
-from lead_scoring.core.training import Comparison, Targets, decide_promotion
+from lead_scoring.core.targets import Targets
+from lead_scoring.core.training import Comparison, decide_promotion
 from lead_scoring.errors import ModelNotFoundError
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 from lead_scoring.settings import Settings

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,11 +33,9 @@ from lead_scoring.core.monitoring import (
 )
 from lead_scoring.core.scoring import COLD, HOT, WARM, ScoringSummary, build_predictions
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
+from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
-
-StepCallback = Callable[[str], None]
-
 
 _LOADED: OrderedDict[tuple[str, str, str, str], ScoringModel] = OrderedDict()
 _LOADED_VERSIONS = 2  # a worker scoring with one champion, and a backfill's older version beside it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,12 @@ from lead_scoring.core.training import TrainingResult, required_columns, train, 
 from lead_scoring.errors import InputDataError, InsufficientDataError
 from lead_scoring.pipelines.promotion import COMPARED_WITH, comparison_cutoff
 from lead_scoring.pipelines.promotion import promote_step as promote_step  # the DAG's promote task calls it here
+from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import CREATED_DATE, LABEL, MODEL_INPUT
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
 
-StepCallback = Callable[[str], None]
 METRICS = ("auc", "precision", "recall", "f1", "log_loss", "positive_rate", "threshold")
 MIN_COMPARISON_LEADS = 200  # leads neither the champion nor the candidate's comparison fit saw
 IMPORTANCE_PATH = "features/importance_gain.json"  # the booster's gain per feature, for the importance plot
@@ -52,22 +52,6 @@ class TrainingSummary:
     policy: str = ""
     backtests: str = ""
     link: str = ""
-
-    def lines(self) -> list[str]:
-        m = self.metrics
-        lines = [
-            f"mlflow run       {self.run_id}",
-            f"training leads   {self.fingerprint.get('rows')} created {self.fingerprint.get('created_from')} .. "
-            f"{self.fingerprint.get('created_to')}",
-            f"validation       auc {m['auc']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
-            f"f1 {m['f1']:.3f}  at threshold {m['threshold']:.3f} (newest leads, out of sample)",
-            f"decision policy  {self.policy}",
-            f"backtests        {self.backtests}",
-            f"registered       version {self.version}",
-            f"decision         {'PROMOTED to champion' if self.promoted else 'not promoted'}",
-        ]
-        lines += [f"  - {reason}" for reason in self.reasons]
-        return lines
 
 
 def load_training_input(settings: Settings, until: str | None = None) -> pd.DataFrame:

@@ -11,7 +11,6 @@ import pytest
 from lead_scoring.core.feedback import (
     PERFORMANCE_COLUMNS,
     Figures,
-    Targets,
     TargetsVerdict,
     WeekPerformance,
     labelled_training_rows,
@@ -27,6 +26,7 @@ from lead_scoring.core.feedback import (
     week_start,
     weekly_performance,
 )
+from lead_scoring.core.targets import Targets
 from lead_scoring.errors import InputDataError
 
 TARGETS = Targets(auc=0.75, precision=0.65, recall=0.75)

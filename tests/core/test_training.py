@@ -16,7 +16,8 @@ from lead_scoring.core.fitting import (
     fit_scorer,
     split_by_time,
 )
-from lead_scoring.core.training import Comparison, Targets, decide_promotion
+from lead_scoring.core.targets import Targets
+from lead_scoring.core.training import Comparison, decide_promotion
 from lead_scoring.errors import InsufficientDataError
 
 TARGETS = Targets(auc=0.75, precision=0.65, recall=0.75)

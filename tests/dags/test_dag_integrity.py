@@ -74,6 +74,28 @@ def test_expected_dags_and_edges(dagbag, dag_id):
     assert "lead_scoring" in dag.tags
 
 
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
+def test_every_task_retries_a_glitch_and_fails_a_verdict_at_once(dagbag, dag_id):
+    """Every task is safe to rerun: a transient error is retried after a delay, a LeadScoringError
+    (bad input, no champion, drift, a week below target) fails at once, a busy staging lock waits."""
+    from datetime import timedelta
+
+    from airflow.sdk import RetryAction
+    from sqlalchemy.exc import OperationalError
+
+    from lead_scoring.errors import BelowTargetError, InputDataError, StagingBusyError
+
+    for task in dagbag.dags[dag_id].tasks:
+        assert task.retries == 2, task.task_id
+        assert task.retry_delay == timedelta(minutes=5), task.task_id
+        decide = task.retry_policy.evaluate
+        assert decide(InputDataError("bad file"), 1, 3).action == RetryAction.FAIL, task.task_id
+        assert decide(BelowTargetError("week below"), 1, 3).action == RetryAction.FAIL, task.task_id
+        assert decide(StagingBusyError("locked"), 1, 3).action == RetryAction.RETRY, task.task_id
+        glitch = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        assert decide(glitch, 1, 3).action == RetryAction.DEFAULT, task.task_id  # the task's own retries
+
+
 def test_data_dag_publishes_the_model_input_asset(dagbag):
     from lead_scoring.schema import MODEL_INPUT_ASSET_URI
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lead_scoring import render
 from lead_scoring.lab.generate import generate_leads
 from lead_scoring.settings import Settings
 from tests.factories import write_csv
@@ -32,7 +33,7 @@ def test_a_replay_scores_every_day_feeds_outcomes_and_retrains(tmp_path: Path, m
     assert report.months[0].leads == int(in_window.sum())  # each replayed lead graded once
     assert report.first_version == "1"
     assert [(r.day, r.version) for r in report.retrains] == [("2021-10-08", "2")]
-    assert report.lines()[0] == "replayed 2021-10-01 .. 2021-10-14: 14 day(s), first champion v1"
+    assert render.replay_lines(report)[0] == "replayed 2021-10-01 .. 2021-10-14: 14 day(s), first champion v1"
     assert not (tmp_path / "never-used").exists()  # the replay's stores live in its own home
     assert (home / "lead_scoring.db").is_file() and (home / "mlflow.db").is_file()
 
