@@ -33,7 +33,7 @@ from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines import feedback, inference, training
 from lead_scoring.pipelines.data import prepare, read_and_validate
 from lead_scoring.pipelines.steps import StepCallback
-from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, PREDICTIONS
+from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, PREDICTIONS, SCORED_LEADS
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def _feed_outcomes(settings: Settings, truth: pd.DataFrame, day: pd.Timestamp, l
     path = feedback.outcomes_file(settings, day)
     outcomes.to_csv(path, index=False)
     with StagingDatabase(settings.db_url) as db:
-        scored = set(db.read_table("scored_leads", columns=[LEAD_ID])[LEAD_ID].astype(str))
+        scored = set(db.read_table(SCORED_LEADS, columns=[LEAD_ID])[LEAD_ID].astype(str))
     if not set(outcomes[LEAD_ID].astype(str)) & scored:
         return 0  # none of them was scored yet: the CRM has nothing to say about the replayed days
     feedback.ingest_step(settings, day)
