@@ -18,10 +18,12 @@ Trains a LightGBM lead scorer on the staging table `model_input`, tracks the run
    conversion), logged to the same run;
 4. **register**: a new version of the registered model `lead_scoring`, alias `challenger`
    (a rerun of this DAG run reuses its version);
-5. **promote**: the version becomes `champion` only if it meets AUC > 0.75, precision > 0.65 and
-   recall > 0.75 on the validation leads **and in its worst backtest month**, and is not worse
-   than the current champion on the same leads. The decision and its reasons are tags on the
-   version.
+5. **promote**: the version becomes `champion` when it is no worse than the current champion on
+   the same leads at equal information (the run's saved comparison leads: its validation leads
+   newer than the champion's training data, its recipe refitted to the champion's cut-off), even
+   if both miss a target; with no champion, only if it meets AUC > 0.75, precision > 0.65 and
+   recall > 0.75 on the validation leads **and in its worst backtest month**. Not promoted, it
+   stays `challenger`. The decision and its reasons are tags on the version (docs/replay.md).
 
 Runs whenever the data pipeline publishes new `model_input` (the `lead_scoring_model_input`
 asset), or the feedback pipeline adds newly labelled leads to it or finds a week below target

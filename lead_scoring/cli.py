@@ -6,7 +6,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,8 +18,7 @@ from lead_scoring.errors import LeadScoringError
 from lead_scoring.settings import Settings, redact_text
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    pass
 
 log = logging.getLogger("lead_scoring")
 
@@ -92,30 +91,16 @@ def prepare(
 )
 def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_label: bool, outcomes: bool) -> None:
     """Write synthetic leads in the raw export schema, shaped like the real CodePro leads."""
-    from lead_scoring.lab.generate import generate_leads
+    from lead_scoring.lab.generate import generate_leads, write_outcomes
 
     leads = generate_leads(rows, seed=seed, start=start, end=end, with_label=not no_label or outcomes)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if outcomes:
-        _write_outcomes(leads, out_path)
+        write_outcomes(leads, out_path)
         click.echo(f"wrote the outcomes of {len(leads):,} synthetic leads to {out_path}")
         return
     leads.to_csv(out_path, index=False)
     click.echo(f"wrote {len(leads):,} synthetic leads to {out_path}")
-
-
-def _write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
-    """The leads' outcomes, keyed by the lead ids scoring derives from the same rows read back from CSV."""
-    import tempfile
-
-    from lead_scoring.core.feedback import outcomes_from_labelled
-    from lead_scoring.pipelines.data import read_and_validate
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "leads.csv"
-        leads.to_csv(path, index=False)
-        validated, _ = read_and_validate(path)
-    outcomes_from_labelled(validated).to_csv(out_path, index=False)
 
 
 @cli.command()
@@ -311,6 +296,24 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
     )
     for line in render.selection_lines(result):
         click.echo(f"  {line}")
+
+
+@cli.command()
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Labelled raw leads (CSV).")
+@click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="First day; trains on the leads before.")
+@click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="Last replayed day.")
+@click.option("--retrain", "retrain_days", type=click.IntRange(min=1), default=7, show_default=True, help="Days apart.")
+@click.option("--outcome-lag", type=click.IntRange(min=0), default=14, show_default=True, help="Days to an outcome.")
+@click.option("--home", type=click.Path(path_type=Path), help="Keep the replay's stores here (default: a temp dir).")
+@click.pass_context
+def replay(ctx: click.Context, /, input_path: Path, **given: Any) -> None:
+    """Replay operation day by day on a labelled export: score, feed outcomes, retrain, as the DAGs do."""
+    from lead_scoring.lab.replay import replay as run_replay
+
+    with _progress([], "replay") as advance:
+        report = run_replay(_settings(ctx), input_path, **given, on_step=advance)
+    for line in render.replay_lines(report):
+        click.echo(line)
 
 
 def _version_number(version: str) -> str:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lead_scoring.lab.backtest import MonthlyReport
     from lead_scoring.lab.evaluate import OutOfTimeReport, PredictionsReport
     from lead_scoring.lab.experiment import SelectionResult
+    from lead_scoring.lab.replay import ReplayReport
     from lead_scoring.pipelines.data import PrepareSummary
     from lead_scoring.pipelines.feedback import FeedbackSummary
     from lead_scoring.pipelines.training import TrainingSummary
@@ -57,7 +58,7 @@ def training_lines(summary: TrainingSummary) -> list[str]:
         f"f1 {m['f1']:.3f}  at threshold {m['threshold']:.3f} (newest leads, out of sample)",
         f"decision policy  {s.policy}",
         f"backtests        {s.backtests}",
-        f"registered       version {s.version} (alias challenger)",
+        f"registered       version {s.version}" + ("" if s.promoted else " (alias challenger: it scores as a shadow)"),
         f"decision         {'PROMOTED to champion' if s.promoted else 'not promoted'}",
     ]
     lines += [f"  - {reason}" for reason in s.reasons]
@@ -117,6 +118,8 @@ def feedback_lines(summary: FeedbackSummary) -> list[str]:
         f"{p.count('ok')} ok, {p.count('below_target')} below target, {p.count('too_few_labels')} too few labels",
         f"latest week      {p.verdict.describe()}",
     ]
+    if p.shadow is not None:
+        lines.append(f"shadow           {p.shadow.line()}")
     for version, figures in summary.realized.items():
         labelled = f"{figures.leads_labelled} labelled lead(s) of this file"
         lines.append(f"realized v{version:<6} {labelled}: {_figures(figures)}")
@@ -205,4 +208,42 @@ def selection_lines(result: SelectionResult) -> list[str]:
     rows = [f"{'learner':<34}{'AUC':>8}{'precision':>11}{'recall':>8}{'F1':>8}"]
     for _, row in result.table.iterrows():
         rows.append(f"{row['Model']:<34}{row['AUC']:>8.3f}{row['Prec.']:>11.3f}{row['Recall']:>8.3f}{row['F1']:>8.3f}")
+    return rows
+
+
+def replay_lines(report: ReplayReport) -> list[str]:
+    """Month by month figures, the retrains with the gate's reasons, the alarm days."""
+
+    def fmt(value: float | None) -> str:
+        return "  n/a" if value is None else f"{value:.3f}"
+
+    rows = [
+        f"replayed {report.start} .. {report.end}: {report.days} day(s), first champion v{report.first_version}",
+        "",
+        f"{'month':<9}{'leads':>7}{'base':>7}{'AUC':>7}{'prec':>7}{'recall':>7}{'flagged':>9}",
+    ]
+    for m in report.months:
+        rows.append(
+            f"{m.month:<9}{m.leads:>7}{m.base_rate:>7.3f}{fmt(m.auc):>7}{fmt(m.precision):>7}"
+            f"{fmt(m.recall):>7}{m.flagged_share:>9.1%}"
+        )
+    rows += ["", f"retrains: {len(report.retrains)}, promoted {sum(r.promoted for r in report.retrains)}"]
+    if report.skipped:
+        rows.append(f"  no newly labelled leads, no retrain: {', '.join(report.skipped)}")
+    for r in report.retrains:
+        rows.append(f"  {r.day} v{r.version} {'PROMOTED' if r.promoted else 'not promoted'}")
+        rows += [f"      - {reason}" for reason in r.reasons]
+    rows += ["", f"monitor failed on {len(report.alarms)} of {report.days} day(s)"]
+    rows += [f"  {a.day} {a.message}" for a in report.alarms]
+    t = report.targets
+    missed = [
+        f"{m.month} {name}"
+        for m in report.months
+        for name in ("precision", "recall")
+        if t and not (getattr(m, name) or 0.0) > t[name]
+    ]
+    rows += ["", "targets met every month" if not missed else "missed: " + ", ".join(missed)]
+    if report.run_id:
+        rows.append(f"mlflow run {report.run_id} (experiment <experiment>-replay)")
+    rows.append(f"time {report.seconds:.0f} s")
     return rows

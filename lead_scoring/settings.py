@@ -49,6 +49,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_SHRINK_LIMIT": "shrink_limit",
     "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS": "inference_max_active_runs",
     "LEAD_SCORING_OUTCOME_CLOCK_SKEW_MINUTES": "outcome_clock_skew_minutes",
+    "LEAD_SCORING_BASE_RATE_DAYS": "base_rate_days",
+    "LEAD_SCORING_SHADOW_MIN_LEADS": "shadow_min_leads",
+    "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -104,6 +107,13 @@ class Settings:
     # an outcome dated more than this after its file arrived is ignored (a label from the future
     # would beat every true label that comes later); the minutes allow for clocks that differ
     outcome_clock_skew_minutes: int = 10
+    # the decision policy follows the conversion rate of the labelled leads of the last this many
+    # days (a label-shift reweighting of the backtest months, docs/replay.md); 0: it does not
+    base_rate_days: int = 28
+    # a shadow version that beats the champion on at least this many of the same labelled leads is
+    # promoted (shadow_action "promote") or only reported ("report") by the feedback run
+    shadow_min_leads: int = 500
+    shadow_action: str = "report"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -286,6 +296,9 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.min_labelled_leads >= 1, "min_labelled_leads", "a week needs at least 1 labelled lead")
     check(settings.outcome_clock_skew_minutes >= 0, "outcome_clock_skew_minutes", "must not be negative")
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
+    check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
+    check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
+    check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
         "inference_max_active_runs",

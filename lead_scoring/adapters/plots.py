@@ -145,3 +145,35 @@ def write_gain_plot(gain_rows: list[dict[str, Any]], out_path: Path, label: str 
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path
+
+
+def write_replay_plot(rows: list[dict[str, Any]], targets: dict[str, float], out_path: Path) -> Path:
+    """A replay month by month: AUC, precision, recall, flagged share and base rate, targets dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    months = [row["month"] for row in rows]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    colours = {
+        "auc": "tab:blue",
+        "precision": "tab:green",
+        "recall": "tab:orange",
+        "flagged_share": "tab:grey",
+        "base_rate": "tab:purple",
+    }
+    for metric, colour in colours.items():
+        values = [float("nan") if row[metric] is None else row[metric] for row in rows]
+        ax.plot(months, values, marker="o", color=colour, label=metric.replace("_", " "))
+        if metric in targets:
+            ax.axhline(targets[metric], color=colour, linestyle="--", linewidth=1)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("month of the replayed leads (flags as set when they were scored)")
+    ax.set_title("Replay of operation (dashed: targets)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path

@@ -15,6 +15,13 @@ months of every training run (each month scored by a model fitted only on the le
   share's quantile of the final model's scores on its newest training leads.
 
 The winner is the kind whose worst backtest month has the most slack to both targets.
+
+**The base rate.** Fewer conversions cost precision at a fixed share (precision = base rate x recall /
+flagged share). Given the realized base rate of the latest labelled weeks, every backtest month is
+reweighted to it before the search (a label-shift, or prior-shift, adjustment: each converted lead
+counts ``rate / month rate``, each other lead ``(1 - rate) / (1 - month rate)``; the scores of
+either class are assumed to keep their distribution). The share or cut is then the one the
+targets call for at today's rate; with a steady rate the weights are 1 and nothing changes.
 """
 
 from __future__ import annotations
@@ -112,6 +119,25 @@ class BacktestMonth:
     labels: NDArray[Any] = field(repr=False)
     scores: NDArray[Any] = field(repr=False)
     validation_cut: float  # the validation rule's cut, chosen on the fold model's own validation leads
+    weights: tuple[float, float] = (1.0, 1.0)  # of a converted and of an unconverted lead (label shift)
+
+    def reweighted(self, base_rate: float) -> BacktestMonth:
+        """The month as it would look with ``base_rate`` conversions (each class's scores kept)."""
+        rate = float(np.mean(self.labels)) if len(self.labels) else 0.0
+        if not 0.0 < rate < 1.0 or not 0.0 < base_rate < 1.0:
+            return self
+        weights = (base_rate / rate, (1.0 - base_rate) / (1.0 - rate))
+        return BacktestMonth(self.month, self.labels, self.scores, self.validation_cut, weights)
+
+    def rank_cut(self, share: float) -> float:
+        """The cut that flags the top ``share`` of the month's leads, counted with their weights."""
+        if self.weights == (1.0, 1.0):
+            return rank_cut(self.scores, share)
+        scores = np.asarray(self.scores, dtype=float)
+        order = np.argsort(-scores, kind="stable")
+        mass = np.where(np.asarray(self.labels)[order] == 1, self.weights[0], self.weights[1]).cumsum()
+        position = min(int(np.searchsorted(mass, share * mass[-1], side="left")), len(order) - 1)
+        return float(scores[order][position])
 
     @property
     def leads(self) -> int:
@@ -169,14 +195,16 @@ def month_result(month: BacktestMonth, cut: float) -> MonthResult:
     leads = len(ordered)
     first = int(np.searchsorted(ordered, cut, side="left"))  # the lowest score >= cut
     flagged, tp, positives = leads - first, int(positives_from[first]), int(positives_from[0])
+    w1, w0 = month.weights  # 1 and 1 unless the month is reweighted to another base rate
+    flagged_mass, total = w1 * tp + w0 * (flagged - tp), w1 * positives + w0 * (leads - positives)
     return MonthResult(
         month=month.month,
         leads=leads,
-        base_rate=positives / leads if leads else 0.0,
+        base_rate=w1 * positives / total if leads else 0.0,
         auc=auc,
-        precision=tp / flagged if flagged else 0.0,
+        precision=w1 * tp / flagged_mass if flagged else 0.0,
         recall=tp / positives if positives else 0.0,
-        flagged_share=flagged / leads if leads else 0.0,
+        flagged_share=flagged_mass / total if leads else 0.0,
         cut=float(cut),
     )
 
@@ -186,10 +214,18 @@ def slack(result: MonthResult, target_precision: float, target_recall: float) ->
     return min(result.precision - target_precision, result.recall - target_recall)
 
 
-def choose_policy(months: Sequence[BacktestMonth], target_precision: float, target_recall: float) -> PolicyChoice:
-    """Each kind with its best parameter on the backtest months; the one whose worst month has most slack."""
+def choose_policy(
+    months: Sequence[BacktestMonth], target_precision: float, target_recall: float, base_rate: float | None = None
+) -> PolicyChoice:
+    """Each kind with its best parameter on the backtest months; the one whose worst month has most slack.
+
+    ``base_rate``: the realized base rate of the latest labelled weeks; every month is reweighted to
+    it first (see the module's note on the base rate). None: the months as they were.
+    """
     if not months:
         raise ValueError("no backtest months to choose a policy on")
+    if base_rate is not None:
+        months = [month.reweighted(base_rate) for month in months]
 
     def evaluate(kind: PolicyKind, parameter: float) -> Candidate:
         results = []
@@ -199,7 +235,7 @@ def choose_policy(months: Sequence[BacktestMonth], target_precision: float, targ
             elif kind == "balanced":
                 cut = parameter
             else:
-                cut = rank_cut(month.scores, parameter)
+                cut = month.rank_cut(parameter)
             results.append(month_result(month, cut))
         worst = min(slack(r, target_precision, target_recall) for r in results)
         return Candidate(kind, parameter, tuple(results), worst)
@@ -215,6 +251,8 @@ def choose_policy(months: Sequence[BacktestMonth], target_precision: float, targ
     chosen = max(candidates, key=lambda c: c.worst_slack)  # first of equals: POLICY_KINDS order
     others = ", ".join(f"{c.kind} {c.worst_slack:+.3f}" for c in candidates if c is not chosen)
     reason = f"{chosen.kind}: worst backtest month slack {chosen.worst_slack:+.3f} to the targets (vs {others})"
+    if base_rate is not None:
+        reason += f"; months reweighted to the recent base rate {base_rate:.3f}"
     return PolicyChoice(chosen, candidates, reason)
 
 

@@ -46,6 +46,9 @@ class TrainingResult:
     # the scores the policy's reference cut and share come from
     reference_scores: NDArray[Any] = field(default_factory=lambda: np.empty(0))
     validation_cut: float = float("nan")  # the validation rule's cut, whichever policy was chosen
+    # the validation leads newer than the champion's training data (model input), with the scores and
+    # flags of this recipe fitted to the champion's cut-off; None: no champion, or too few such leads
+    comparison: pd.DataFrame | None = None
 
     @property
     def policy(self) -> DecisionPolicy:
@@ -105,6 +108,9 @@ def train(
     min_fold_conversions: int,
     max_fold_leads: int,  # 0: every lead before a month
     params: dict[str, Any] | None = None,
+    compare_cutoff: pd.Timestamp | None = None,
+    min_comparison_leads: int = 200,
+    base_rate_days: int = 0,
 ) -> TrainingResult:
     """Backtest month by month, choose the decision policy on the backtests, then refit on every lead.
 
@@ -112,8 +118,12 @@ def train(
     in one place, :class:`~lead_scoring.settings.Settings`.
 
     The validation slice (newest ``validation_share``, scored by a model fitted on the older leads)
-    stays the evidence the gate and the champion comparison read; the backtest months decide how
-    scores become flags.
+    stays the evidence the gate reads; the backtest months decide how scores become flags.
+    ``compare_cutoff``: the serving champion's training cut-off; the recipe is refitted on the leads
+    up to it and scores the validation leads after it (at least ``min_comparison_leads`` of both
+    classes), for the promotion's like-for-like comparison (``TrainingResult.comparison``).
+    ``base_rate_days``: the policy follows the base rate of the leads of the last that many days
+    (see :func:`recent_base_rate`); 0: the backtest months as they were.
     """
     params = {**LIGHTGBM_PARAMS, **(params or {})}
     fit, valid = split_by_time(model_input, validation_share)
@@ -123,11 +133,21 @@ def train(
     )
     # every fit of the run at once, spread over the cores: the final model on every lead, the
     # validation rule's selector on all but the newest leads, and the backtest folds
-    fitted = fit_scorers({"final": (model_input, None), "selector": (fit, valid), **plan.jobs}, params, min_level_count)
+    jobs = {"final": (model_input, None), "selector": (fit, valid), **plan.jobs}
+    later = valid.head(0)
+    if compare_cutoff is not None:
+        earlier, later = (
+            model_input[model_input[CREATED_DATE] <= compare_cutoff],
+            valid[valid[CREATED_DATE] > compare_cutoff],
+        )
+        if len(later) >= min_comparison_leads and later[LABEL].nunique() == 2 and earlier[LABEL].nunique() == 2:
+            jobs["at_cutoff"] = (earlier, later)
+    fitted = fit_scorers(jobs, params, min_level_count)
     valid_scores = scores_of(fitted, "selector")
     validation_cut = choose_threshold(valid[LABEL].to_numpy(), valid_scores, min_recall)
     folds = fold_results(plan, fitted, min_recall) if plan.months else []
-    choice = choose_policy(folds, target_precision, target_recall) if folds else None
+    rate = recent_base_rate(model_input, base_rate_days, min_comparison_leads) if base_rate_days else None
+    choice = choose_policy(folds, target_precision, target_recall, rate) if folds else None
     # The policy's reference distribution: out-of-time scores of the newest backtest month (its
     # model saw every lead but that month's). The final model's own scores of its newest leads
     # are in-sample and spread wider: on the real leads a cut taken there flagged 52% of the next
@@ -146,7 +166,12 @@ def train(
             "score": valid_scores,
         }
     )
+    comparison = None
+    if "at_cutoff" in fitted:
+        at_cutoff = scores_of(fitted, "at_cutoff")
+        comparison = later.assign(candidate_score=at_cutoff, candidate_flag=policy.labels(at_cutoff))
     return TrainingResult(
+        comparison=comparison,
         scorer=scorer,
         params=params,
         validation=validation,
@@ -161,41 +186,103 @@ def train(
     )
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """The candidate and the serving champion on the same leads, at equal information.
+
+    The leads are the candidate's validation leads created after the champion's training cut-off
+    (neither model saw them). The candidate's figures are its recipe refitted on its leads up to
+    that same cut-off, so neither side has seen newer leads than the other; the champion's are the
+    champion as it serves. Each side's flags follow its own decision policy.
+    """
+
+    champion_version: str
+    cutoff: str  # the champion's trained_until: both fitted on leads up to it
+    leads: int
+    first: str  # the compared leads' creation dates
+    last: str
+    candidate: dict[str, float]  # auc, precision, recall
+    champion: dict[str, float]
+
+    def figures(self) -> str:
+        """Both sides, one line a person can check against the saved leads."""
+
+        def side(f: dict[str, float]) -> str:
+            return f"auc {f['auc']:.3f} precision {f['precision']:.3f} recall {f['recall']:.3f}"
+
+        return (
+            f"on the same {self.leads} leads created {self.first[:10]} .. {self.last[:10]}, both fitted to leads "
+            f"up to {self.cutoff[:10]}: this recipe {side(self.candidate)}; "
+            f"champion v{self.champion_version} {side(self.champion)}"
+        )
+
+
 def decide_promotion(
     candidate: dict[str, Any],
-    champion: dict[str, Any] | None,
+    comparison: Comparison | None,
     targets: Targets,
     tolerance: float,
     worst_month: dict[str, Any] | None = None,
+    *,
+    champion: str | None = None,
+    no_comparison: str = "",
 ) -> PromotionDecision:
-    """Champion only if every target is met on the validation leads and in the worst backtest month,
-    and it is not worse than the champion on the same leads.
+    """Champion when it is no worse than the serving champion on the same leads at equal information;
+    with no champion (or nothing to compare on), when every target is met on the validation leads
+    and in the worst backtest month.
 
+    A candidate no worse than the champion replaces it even when it misses a target (the champion
+    is then no better): the reasons say so loudly, but the staler model does not keep serving.
+    ``champion``: the serving version (None: there is none); ``comparison``: both on the same
+    leads, None when they could not be compared (``no_comparison`` says why).
     ``worst_month``: the lowest AUC, precision and recall over the backtest months (the chosen
     policy's), with ``months`` their number; None when the data is too young to backtest a month.
     """
-    reasons, ok = [], True
+    reasons, targets_met = [], True
     checks = [("", candidate)] + ([("worst backtest month ", worst_month)] if worst_month else [])
+    missed = []
     for prefix, figures in checks:
         for name, target in (("auc", targets.auc), ("precision", targets.precision), ("recall", targets.recall)):
             value = figures.get(name, float("nan"))
             if value > target:
                 reasons.append(f"{prefix}{name} {value:.3f} > target {target}")
             else:
-                ok = False
+                targets_met = False
+                missed.append(f"{prefix}{name} {value:.3f}")
                 reasons.append(f"{prefix}{name} {value:.3f} misses target {target}")
     if worst_month is None:
         reasons.append("no backtest month: too little history before the newest month to test one")
     else:
         reasons.append(f"backtested on {int(worst_month.get('months', 0))} month(s)")
-    if champion is None:
-        reasons.append("no current champion")
-    elif candidate["auc"] + tolerance < champion["auc"]:
-        ok = False
-        reasons.append(f"auc {candidate['auc']:.3f} worse than champion's {champion['auc']:.3f} on the same leads")
-    else:
-        reasons.append(f"auc {candidate['auc']:.3f} vs champion's {champion['auc']:.3f} on the same leads")
-    return PromotionDecision(promote=ok, reasons=reasons)
+    if comparison is None:
+        if champion is None:
+            reasons.append("no current champion")
+        else:
+            reasons.append(f"not compared with champion v{champion} ({no_comparison}): the targets decide")
+        return PromotionDecision(promote=targets_met, reasons=reasons)
+    ours, theirs = comparison.candidate["auc"], comparison.champion["auc"]
+    if ours + tolerance < theirs:
+        reasons.append(f"auc {ours:.3f} worse than champion v{comparison.champion_version}'s {theirs:.3f}")
+        reasons.append(comparison.figures())
+        return PromotionDecision(promote=False, reasons=reasons)
+    reasons.append(f"auc {ours:.3f} no worse than champion v{comparison.champion_version}'s {theirs:.3f}")
+    reasons.append(comparison.figures())
+    if not targets_met:
+        reasons.append(
+            f"PROMOTED ALTHOUGH IT MISSES TARGETS ({', '.join(missed)}): it is no worse than champion "
+            f"v{comparison.champion_version} on the same leads, and has seen newer leads"
+        )
+    return PromotionDecision(promote=True, reasons=reasons)
+
+
+def recent_base_rate(model_input: pd.DataFrame, days: int, min_leads: int) -> float | None:
+    """The conversion rate of the labelled leads created in the last ``days`` days of ``model_input``
+    (the latest weeks the loop has outcomes for); None with fewer than ``min_leads`` of them."""
+    created = model_input[CREATED_DATE]
+    recent = model_input[created > created.max() - pd.Timedelta(days=days)]
+    if len(recent) < min_leads:
+        return None
+    return float(recent[LABEL].mean())
 
 
 def required_columns() -> list[str]:

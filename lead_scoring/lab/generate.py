@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -163,3 +164,17 @@ def _with_missing(rng: np.random.Generator, values: NDArray[Any], share: float) 
 def _normalised(values: Iterable[float]) -> NDArray[Any]:
     weights = np.asarray(list(values), dtype=float)
     return weights / weights.sum()
+
+
+def write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
+    """The leads' outcomes, keyed by the lead ids scoring derives from the same rows read back from CSV."""
+    import tempfile
+
+    from lead_scoring.core.feedback import outcomes_from_labelled
+    from lead_scoring.pipelines.data import read_and_validate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "leads.csv"
+        leads.to_csv(path, index=False)
+        validated, _ = read_and_validate(path)
+    outcomes_from_labelled(validated).to_csv(out_path, index=False)

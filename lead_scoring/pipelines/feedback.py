@@ -34,9 +34,11 @@ from lead_scoring.core.feedback import (
     retrain_reason,
     weekly_performance,
 )
+from lead_scoring.core.shadow import ShadowVerdict
 from lead_scoring.core.targets import Targets
 from lead_scoring.errors import BelowTargetError, InputDataError
 from lead_scoring.pipelines.outcomes import IngestSummary, ingest_outcomes
+from lead_scoring.pipelines.shadow import shadow_step
 from lead_scoring.pipelines.steps import StepCallback, naive_utc
 from lead_scoring.schema import (
     CREATED_DATE,
@@ -81,6 +83,7 @@ def scored_with_outcomes(db: StagingDatabase, model_name: str) -> pd.DataFrame:
 class PerformanceSummary:
     weeks: tuple[WeekPerformance, ...]
     verdict: TargetsVerdict
+    shadow: ShadowVerdict | None = None  # the challenger scored as a shadow, against the champion
 
     def count(self, status: str) -> int:
         return sum(1 for week in self.weeks if week.status == status)
@@ -96,6 +99,7 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
         scored = scored_with_outcomes(db, settings.model_name)
         weeks = weekly_performance(scored, settings.min_labelled_leads, targets)
         db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for(f"performance:{uuid.uuid4()}"))
+        outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
     moment = naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     verdict = latest_complete_verdict(weeks, moment)
     try:
@@ -103,7 +107,7 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
     except Exception as exc:  # noqa: BLE001 - the tables are written; only the MLflow copy of the figures is lost
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         log.warning("realized figures not logged to MLflow (the tables are written): %s", first_line)
-    return PerformanceSummary(weeks, verdict)
+    return PerformanceSummary(weeks, verdict, shadow_step(settings, outcomes))
 
 
 def live_sales_tables(scored: pd.DataFrame, version: str, hot: float, warm: float) -> dict[str, list[dict[str, Any]]]:

@@ -18,32 +18,27 @@ import pandas as pd
 
 from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.mlflow.registry import PROFILE_PATH
-from lead_scoring.adapters.mlflow.store import VersionFacts, runs_url, ui_base
+from lead_scoring.adapters.mlflow.store import runs_url, ui_base
 from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.mlflow.training_runs import TrainingModel, TrainingRunRecord
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.business import bucket_table, gain_at, gain_table
 from lead_scoring.core.days import parse_day
 from lead_scoring.core.feedback import retrain_tags
-from lead_scoring.core.fitting import check_sufficiency, classification_metrics
+from lead_scoring.core.fitting import check_sufficiency
 from lead_scoring.core.policy import backtest_metrics, backtest_table
-from lead_scoring.core.targets import Targets
-from lead_scoring.core.training import (
-    TrainingResult,
-    decide_promotion,
-    required_columns,
-    train,
-    training_run_name,
-)
-from lead_scoring.errors import InputDataError, InsufficientDataError, ModelNotFoundError
+from lead_scoring.core.training import TrainingResult, required_columns, train, training_run_name
+from lead_scoring.errors import InputDataError, InsufficientDataError
+from lead_scoring.pipelines.promotion import COMPARED_WITH, comparison_cutoff
+from lead_scoring.pipelines.promotion import promote_step as promote_step  # the DAG's promote task calls it here
 from lead_scoring.pipelines.steps import StepCallback
-from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT
+from lead_scoring.schema import CREATED_DATE, LABEL, MODEL_INPUT
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
 
 METRICS = ("auc", "precision", "recall", "f1", "log_loss", "positive_rate", "threshold")
-MIN_UNSEEN_FOR_COMPARISON = 200  # leads the champion never trained on, to compare it fairly
+MIN_COMPARISON_LEADS = 200  # leads neither the champion nor the candidate's comparison fit saw
 IMPORTANCE_PATH = "features/importance_gain.json"  # the booster's gain per feature, for the importance plot
 
 
@@ -80,7 +75,9 @@ def load_training_input(settings: Settings, until: str | None = None) -> pd.Data
     return frame.reset_index(drop=True)
 
 
-def train_with_settings(settings: Settings, frame: pd.DataFrame) -> TrainingResult:
+def train_with_settings(
+    settings: Settings, frame: pd.DataFrame, compare_cutoff: pd.Timestamp | None = None
+) -> TrainingResult:
     """The pure training recipe with the knobs of ``settings`` (the CLI, the DAG and `backtest` share it)."""
     return train(
         frame,
@@ -93,6 +90,9 @@ def train_with_settings(settings: Settings, frame: pd.DataFrame) -> TrainingResu
         min_fold_leads=settings.min_training_leads,
         min_fold_conversions=settings.min_conversions,
         max_fold_leads=settings.backtest_max_leads,
+        compare_cutoff=compare_cutoff,
+        min_comparison_leads=MIN_COMPARISON_LEADS,
+        base_rate_days=settings.base_rate_days,
     )
 
 
@@ -103,15 +103,6 @@ class InputCheck:
     leads: int
     conversions: int
     newest: str
-
-
-@dataclass(frozen=True)
-class PromotionOutcome:
-    """The gate's decision on a version (the promote task's XCom, as a dict)."""
-
-    version: str
-    promoted: bool
-    reasons: tuple[str, ...]
 
 
 def check_input_step(
@@ -151,9 +142,12 @@ def train_step(
         return done
     frame = load_training_input(settings, until) if frame is None else frame
     check_sufficiency(frame, settings.min_training_leads, settings.min_conversions)
-    result = train_with_settings(settings, frame)
+    champion = comparison_cutoff(settings)
+    result = train_with_settings(settings, frame, champion[1] if champion else None)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.policy)
     run_tags = {**retrain_tags(asset_events), **(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
+    if champion is not None and result.comparison is not None:  # the promote step compares on these leads
+        run_tags.update({COMPARED_WITH: champion[0], "compared_cutoff": str(champion[1])})
     model = TrainingModel(result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL)
     with tempfile.TemporaryDirectory() as tmp:
         record = training_run_record(settings, result, until, profile, Path(tmp))
@@ -203,6 +197,10 @@ def training_run_record(
     validation = tmp / "leads.csv"
     result.validation.to_csv(validation, index=False)
     files.append((validation, "validation"))
+    if result.comparison is not None:
+        (tmp / "promotion").mkdir()
+        result.comparison.to_csv(tmp / "promotion" / "leads.csv", index=False)
+        files.append((tmp / "promotion" / "leads.csv", "promotion"))
     return TrainingRunRecord(
         run_name=training_run_name(result.fingerprint),
         params=params,
@@ -252,54 +250,6 @@ def register_step(settings: Settings, run_id: str, airflow_run: str | None = Non
     return registry.register(settings, run.tags["model_uri"], tags)
 
 
-def promote_step(
-    settings: Settings,
-    version: str,
-    *,
-    force: bool = False,
-    reason: str | None = None,
-    frame: pd.DataFrame | None = None,
-) -> PromotionOutcome:
-    """The gate: champion only when the version meets the targets and is not worse than the champion.
-    ``frame``: the training input already read, holding the version's validation leads."""
-    track = tracking(settings)
-    candidate_version = track.version(str(version))
-    if candidate_version is None:
-        raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
-    metrics = track.run(candidate_version.run_id).metrics
-    candidate = {k: metrics[f"valid_{k}"] for k in ("auc", "precision", "recall")}
-    worst_month = None
-    if "backtest_min_auc" in metrics:
-        worst_month = {k: metrics[f"backtest_min_{k}"] for k in ("auc", "precision", "recall")}
-        worst_month["months"] = metrics.get("backtest_months", 0)
-    champion_metrics, note = _champion_on_same_leads(settings, candidate_version, frame)
-    targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
-    decision = decide_promotion(candidate, champion_metrics, targets, settings.promotion_tolerance, worst_month)
-    reasons = decision.reasons + ([note] if note else [])
-    promote = decision.promote or force
-    if force and not decision.promote:
-        reasons.append(f"FORCED by {registry.actor()}: {reason or 'no reason given'}")
-    current = registry.version_by_alias(settings, registry.CHAMPION)
-    already = current is not None and current.version == str(version)
-    registry.set_version_tags(
-        settings,
-        str(version),
-        {
-            "promotion_decision": "promoted" if promote else "rejected",
-            "promotion_reasons": "; ".join(reasons),
-            "decided_at": registry.now_utc(),
-        },
-    )
-    if promote and not already:
-        registry.move_champion(
-            settings,
-            str(version),
-            reason=(reason or "; ".join(decision.reasons))[: registry.MAX_REASON_CHARS],
-            kind="force" if force and not decision.promote else "promote",
-        )
-    return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
-
-
 def run_training(
     settings: Settings,
     until: str | None = None,
@@ -320,7 +270,7 @@ def run_training(
     notify("register")
     version = register_step(settings, run_id)
     notify("promote")
-    decision = promote_step(settings, version, force=force, reason=reason, frame=frame)
+    decision = promote_step(settings, version, force=force, reason=reason)
     run = tracking(settings).run(run_id)
     fingerprint = {k.removeprefix("data_"): v for k, v in run.params.items() if k.startswith("data_")}
     return TrainingSummary(
@@ -349,35 +299,3 @@ def _backtest_line(metrics: Mapping[str, float]) -> str:
             f"recall {m['recall']:.3f} flagged {m['flagged_share']:.0%}"
         )
     return "; ".join(parts)
-
-
-def _champion_on_same_leads(
-    settings: Settings, candidate_version: VersionFacts, frame: pd.DataFrame | None = None
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Score the candidate's validation leads with the current champion (preferring leads it never saw)."""
-    current = registry.version_by_alias(settings, registry.CHAMPION)
-    if current is None or current.version == candidate_version.version:
-        return None, None
-    validation = registry.load_validation(settings, candidate_version.run_id)
-    champion = registry.load_scoring_model(settings, current.version)
-    trained_until = pd.Timestamp(champion.tags.get("trained_until") or "1970-01-01")
-    unseen = validation[validation[CREATED_DATE] > trained_until]
-    leads, note = validation, None
-    if len(unseen) >= MIN_UNSEEN_FOR_COMPARISON and unseen[LABEL].nunique() == 2:
-        leads = unseen
-        note = f"compared on {len(unseen)} validation leads newer than champion v{current.version}'s training data"
-    else:
-        note = f"champion v{current.version} saw some of these {len(validation)} validation leads in training"
-    model_input = _model_input_for(load_training_input(settings) if frame is None else frame, leads[LEAD_ID])
-    if len(model_input) < len(leads):  # a `prepare` replaced model_input since this run read it
-        raise InputDataError(
-            f"{len(leads) - len(model_input)} of the {len(leads)} validation leads of version "
-            f"{candidate_version.version} are no longer in {MODEL_INPUT} (replaced during this run): train again"
-        )
-    scores = champion.scorer.predict_proba(model_input)
-    labels = leads.set_index(LEAD_ID).loc[model_input[LEAD_ID], LABEL].to_numpy()
-    return classification_metrics(labels, scores, champion.scorer.policy_cut(scores)), note
-
-
-def _model_input_for(frame: pd.DataFrame, lead_ids: pd.Series) -> pd.DataFrame:
-    return frame[frame[LEAD_ID].isin(set(lead_ids.astype(str)))].reset_index(drop=True)

@@ -17,10 +17,23 @@ from lead_scoring.core.fitting import (
     split_by_time,
 )
 from lead_scoring.core.targets import Targets
-from lead_scoring.core.training import decide_promotion
+from lead_scoring.core.training import Comparison, decide_promotion
 from lead_scoring.errors import InsufficientDataError
 
 TARGETS = Targets(auc=0.75, precision=0.65, recall=0.75)
+
+
+def versus(champion_auc: float, candidate_auc: float = 0.80) -> Comparison:
+    """Champion v1 and the candidate's recipe, both fitted to leads up to 2021-09-30, on the same 300 later leads."""
+    return Comparison(
+        champion_version="1",
+        cutoff="2021-09-30 23:50:00",
+        leads=300,
+        first="2021-10-01 00:10:00",
+        last="2021-10-07 22:00:00",
+        candidate={"auc": candidate_auc, "precision": 0.70, "recall": 0.80},
+        champion={"auc": champion_auc, "precision": 0.69, "recall": 0.81},
+    )
 
 
 def leads(n: int = 100, positive_every: int = 2) -> pd.DataFrame:
@@ -78,9 +91,9 @@ def test_promotion_needs_all_targets_and_no_regression():
     good = {"auc": 0.80, "precision": 0.70, "recall": 0.80}
     assert decide_promotion(good, None, TARGETS, 0.005).promote
     assert not decide_promotion({**good, "recall": 0.74}, None, TARGETS, 0.005).promote
-    worse = decide_promotion(good, {"auc": 0.82}, TARGETS, 0.005)
+    worse = decide_promotion(good, versus(0.82), TARGETS, 0.005, champion="1")
     assert not worse.promote and any("worse than champion" in r for r in worse.reasons)
-    assert decide_promotion(good, {"auc": 0.804}, TARGETS, 0.005).promote  # within tolerance
+    assert decide_promotion(good, versus(0.804), TARGETS, 0.005, champion="1").promote  # within tolerance
 
 
 def test_signature_takes_what_scoring_meets():
@@ -290,7 +303,7 @@ GOOD = {"auc": 0.80, "precision": 0.70, "recall": 0.80}
 
 def test_the_gate_gives_every_reason_in_order():
     worst = {"auc": 0.78, "precision": 0.66, "recall": 0.76, "months": 3}
-    decision = decide_promotion(GOOD, {"auc": 0.79}, TARGETS, 0.005, worst)
+    decision = decide_promotion(GOOD, versus(0.79), TARGETS, 0.005, worst, champion="1")
     assert decision.promote is True
     assert decision.reasons == [
         "auc 0.800 > target 0.75",
@@ -300,7 +313,9 @@ def test_the_gate_gives_every_reason_in_order():
         "worst backtest month precision 0.660 > target 0.65",
         "worst backtest month recall 0.760 > target 0.75",
         "backtested on 3 month(s)",
-        "auc 0.800 vs champion's 0.790 on the same leads",
+        "auc 0.800 no worse than champion v1's 0.790",
+        "on the same 300 leads created 2021-10-01 .. 2021-10-07, both fitted to leads up to 2021-09-30: "
+        "this recipe auc 0.800 precision 0.700 recall 0.800; champion v1 auc 0.790 precision 0.690 recall 0.810",
     ]
     first = decide_promotion(GOOD, None, TARGETS, 0.005, None)
     assert first.reasons[-2:] == [
@@ -324,11 +339,37 @@ def test_a_missing_figure_misses_its_target():
 
 def test_the_champion_comparison_allows_exactly_the_tolerance():
     # 0.80 + 0.25 = 1.05 exactly in binary: at the tolerance is not worse, past it is
-    at_edge = decide_promotion(GOOD, {"auc": 1.05}, TARGETS, 0.25)
-    assert at_edge.promote is True and at_edge.reasons[-1] == "auc 0.800 vs champion's 1.050 on the same leads"
-    past = decide_promotion(GOOD, {"auc": 1.0625}, TARGETS, 0.25)
+    at_edge = decide_promotion(GOOD, versus(1.05), TARGETS, 0.25, champion="1")
+    assert at_edge.promote is True and at_edge.reasons[-2] == "auc 0.800 no worse than champion v1's 1.050"
+    past = decide_promotion(GOOD, versus(1.0625), TARGETS, 0.25, champion="1")
     assert past.promote is False
-    assert past.reasons[-1] == "auc 0.800 worse than champion's 1.062 on the same leads"
+    assert past.reasons[-2] == "auc 0.800 worse than champion v1's 1.062"
+
+
+def test_the_comparison_reads_the_figures_on_the_same_leads_not_the_validation_slice():
+    """The validation slice's AUC (0.90 here) is not what is set against the champion: the recipe's
+    figure on the compared leads (0.70) is, and it loses to the champion's 0.80 on those leads."""
+    decision = decide_promotion({**GOOD, "auc": 0.90}, versus(0.80, candidate_auc=0.70), TARGETS, 0.005, champion="1")
+    assert decision.promote is False
+    assert "auc 0.700 worse than champion v1's 0.800" in decision.reasons
+
+
+def test_a_retrain_no_worse_than_the_champion_serves_even_below_a_target():
+    """Both miss the recall target: the newer model still replaces the staler one, and says so loudly."""
+    decision = decide_promotion({**GOOD, "recall": 0.70}, versus(0.80), TARGETS, 0.005, champion="1")
+    assert decision.promote is True
+    assert decision.reasons[-1] == (
+        "PROMOTED ALTHOUGH IT MISSES TARGETS (recall 0.700): it is no worse than champion v1 on the same "
+        "leads, and has seen newer leads"
+    )
+
+
+def test_without_a_comparison_the_targets_decide_and_the_reason_says_why():
+    decision = decide_promotion(
+        {**GOOD, "recall": 0.70}, None, TARGETS, 0.005, champion="3", no_comparison="only 12 newer leads"
+    )
+    assert decision.promote is False
+    assert decision.reasons[-1] == "not compared with champion v3 (only 12 newer leads): the targets decide"
 
 
 def test_a_worst_month_without_a_count_says_zero_months():

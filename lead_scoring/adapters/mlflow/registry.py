@@ -92,6 +92,18 @@ def register(settings: Settings, model_uri: str, tags: dict[str, str]) -> str:
     return version
 
 
+def settle_challenger(settings: Settings, version: str, promoted: bool) -> None:
+    """A version the gate refused stays `challenger` (the shadow scores with it); a promoted one is
+    champion, and no longer the challenger."""
+    registry = tracking(settings)
+    if not promoted:
+        registry.set_alias(CHALLENGER, version)
+        return
+    current = registry.version_by_alias(CHALLENGER)
+    if current is not None and current.version == version:
+        registry.delete_alias(CHALLENGER)
+
+
 def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) -> None:
     tracking(settings).set_version_tags(version, tags)
 

@@ -68,6 +68,9 @@ class ModelVersions(Store):
     def set_alias(self, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, alias, version)
 
+    def delete_alias(self, alias: str) -> None:
+        self.client.delete_registered_model_alias(self.model_name, alias)
+
     def register(self, model_uri: str, tags: Mapping[str, str], description: str) -> str:
         """A new version of the registered model (created on first use) from a run's logged model."""
         import mlflow
