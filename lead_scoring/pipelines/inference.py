@@ -24,7 +24,7 @@ from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
-from lead_scoring.pipelines.scoring import load_model, predict, summarise
+from lead_scoring.pipelines.scoring import load_model, predict, publish_online_cut, summarise
 from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
 
@@ -99,7 +99,9 @@ def score_step(settings: Settings, interval_start: str) -> str:
     with _scratch(settings) as db:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         recent = recent_scores(db, champion, settings.policy_pool)
-        db.write_scratch(_key(interval_start), SCORED, predict(settings, champion, model_input, recent))
+        predictions = predict(settings, champion, model_input, recent)
+        db.write_scratch(_key(interval_start), SCORED, predictions)
+    publish_online_cut(settings, champion, predictions, recent)
     return champion.version
 
 

@@ -25,6 +25,8 @@ from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.business import bucket_table, gain_at, gain_table
 from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency, classification_metrics
+from lead_scoring.core.mappings import load_mappings
+from lead_scoring.core.online import OnlineScorer
 from lead_scoring.core.policy import backtest_metrics, backtest_table
 from lead_scoring.core.training import (
     Targets,
@@ -170,7 +172,10 @@ def train_step(
     result = train_with_settings(settings, frame)
     profile = build_reference_profile(frame, result.scorer.features, result.reference_scores, result.policy)
     run_tags = {**retrain_tags(asset_events), **(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
-    model = TrainingModel(result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL)
+    online = OnlineScorer(result.scorer, load_mappings(settings), settings.hot_cutoff, settings.warm_cutoff)
+    model = TrainingModel(
+        result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL, online
+    )
     with tempfile.TemporaryDirectory() as tmp:
         record = training_run_record(settings, result, until, profile, Path(tmp))
         run_id = track.log_training_run(record, model, run_tags)
