@@ -29,6 +29,7 @@ LONG_RUNNING = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-worker",
+    "scorer",
 }
 
 
@@ -47,7 +48,7 @@ def resolved() -> dict:
     return yaml.safe_load(result.stdout)
 
 
-SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY")
+SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "SCORER_PASSWORD")
 
 
 def raw_compose() -> dict:
@@ -71,6 +72,16 @@ def test_mlflow_is_reachable_on_the_compose_network_only():
     assert services["mlflow"]["expose"] == ["5000"]
     published = {name for name, service in services.items() if "ports" in service}
     assert published == {"airflow-apiserver"}  # the UI and REST API, behind Airflow's login
+
+
+def test_the_scorer_serves_on_the_compose_network_behind_a_login_following_the_registry(resolved):
+    scorer = resolved["services"]["scorer"]
+    assert "ports" not in scorer and scorer["expose"] == ["8000"]
+    assert scorer["environment"]["LEAD_SCORING_SCORER_PASSWORD"] == example_env()["SCORER_PASSWORD"]
+    assert scorer["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert scorer["command"][:3] == ["python", "-m", "lead_scoring.adapters.mlflow.serving"]
+    assert scorer["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert "localhost:8000/health" in " ".join(scorer["healthcheck"]["test"])
 
 
 def test_every_secret_is_required():
