@@ -126,3 +126,17 @@ def test_a_request_of_only_bad_leads_answers_each(online):
     answer = online.answer(raw, cut=0.5, now=NOW)
     assert answer["error"].str.contains("column 'created_date': not a date-time").all()
     assert answer["score"].isna().all()
+
+
+def test_few_rows_get_lightgbms_own_contributions_many_the_per_tree_ones(online, settings, monkeypatch):
+    from lead_scoring.core import explain
+
+    validated, _ = validate_raw_leads(leads(30), "batch", use_label=False)
+    features = online.scorer.features.transform(transform_leads(validated, load_mappings(settings))["model_input"])
+    booster = online.scorer.booster.booster_
+    whole = booster.predict(explain._lightgbm_matrix(booster, features), pred_contrib=True)
+    np.testing.assert_array_equal(explain.contributions_for(booster, features), whole)
+    monkeypatch.setattr(explain, "DIRECT_ROWS", 29)  # 30 rows: past it
+    per_tree = explain.contributions(booster, features)
+    np.testing.assert_array_equal(explain.contributions_for(booster, features), per_tree)
+    np.testing.assert_allclose(per_tree, whole, rtol=0, atol=1e-12)
