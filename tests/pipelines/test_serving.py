@@ -146,3 +146,38 @@ def test_the_logged_model_carries_the_package_and_its_requirements(served_home, 
     requirements = (local / "requirements.txt").read_text()
     assert "pandera==" in requirements and "lightgbm==" in requirements
     assert "online_cut" not in (local / "MLmodel").read_text()  # the cut is read at load, not frozen in
+
+
+def test_the_scorer_asks_for_its_login_and_follows_the_champion_and_its_cut(served_home, served):
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from lead_scoring.adapters.mlflow import registry
+    from lead_scoring.adapters.mlflow.serving import ChampionApp
+    from lead_scoring.settings import Settings
+
+    served()  # the environment of the other tests
+    settings = Settings.from_env()
+    app = ChampionApp(settings, "crm", "s3cret", refresh=3600)
+    client = TestClient(app)
+    assert client.get("/health").status_code == 503  # nothing loaded yet
+    assert app.follow() and not app.follow()  # loaded once; nothing moved since
+    first = registry.version_by_alias(settings, "champion")
+    assert client.get("/health").json()["version"] == first.version
+    lead = {"dataframe_records": [{"lead_id": "x", "city_mapped": "mumbai"}]}
+    assert client.post("/invocations", json=lead).status_code == 401
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"crm:guess").decode()}
+    assert client.post("/invocations", json=lead, headers=wrong).status_code == 401
+    login = {"Authorization": "Basic " + base64.b64encode(b"crm:s3cret").decode()}
+    answer = client.post("/invocations", json=lead, headers=login)
+    assert answer.status_code == 200 and answer.json()["predictions"][0]["lead_id"] == "x"
+
+    registry.set_version_tags(settings, first.version, {"online_cut": "0.999"})
+    assert app.follow() and app.served.cut == "0.999"  # a refreshed cut is loaded too
+    model_uri = registry.client(settings).get_run(first.run_id).data.tags["model_uri"]
+    second = registry.register(settings, model_uri, {})
+    registry.move_champion(settings, second, reason="test: the scorer follows")
+    assert app.follow()
+    assert client.get("/health").json()["version"] == second != first.version
+    assert client.post("/invocations", json=lead, headers=login).json()["predictions"][0]["predicted_label"] in (0, 1)
