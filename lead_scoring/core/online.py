@@ -82,7 +82,7 @@ class OnlineScorer:
             }
         )
         if good.empty:
-            return answer
+            return _null_scores(answer)
         if validated is None:  # some leads were refused: the others, validated together
             validated, _ = validate_raw_leads(good, _SOURCE, use_label=False)
         model_input = run_data_steps(validated, self.mappings)[MODEL_INPUT]
@@ -101,7 +101,13 @@ class OnlineScorer:
         for col in by_id.columns:
             answer.loc[rows, col] = found[col].to_numpy()
         answer["predicted_label"] = answer["predicted_label"].astype("int64")
-        return answer
+        return _null_scores(answer)
+
+
+def _null_scores(answer: pd.DataFrame) -> pd.DataFrame:
+    """A refused lead's score as None, which JSON writes as null (a NaN would be written NaN, not JSON)."""
+    answer["score"] = answer["score"].astype(object).where(answer["score"].notna(), None)
+    return answer
 
 
 def raw_text(raw: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
