@@ -15,7 +15,7 @@ export MLFLOW_LINK := from lead_scoring.adapters.mlflow import registry; from le
 # the tracking store as a person may see it: any password or token masked (a link never has one)
 export MLFLOW_STORE := from lead_scoring.settings import Settings; print(Settings.from_env().redacted_tracking_uri())
 
-.PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow lock clean help
+.PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow serve serve-dockerfile lock clean help
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
@@ -74,6 +74,16 @@ airflow: install  ## Airflow standalone (api-server, scheduler, dag-processor, t
 	@mkdir -p $(AIRFLOW_HOME)
 	@echo "Airflow UI: http://localhost:8080  user: admin  password: see $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"
 	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone
+
+SERVE_PORT ?= 5001
+serve: install  ## the champion online: raw leads in, scores out, on 127.0.0.1:$(SERVE_PORT) (docs/serving.md)
+	PATH="$(BIN):$$PATH" $(BIN)/mlflow models serve -m models:/lead_scoring@champion --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+serve-dockerfile: install  ## build/serve-image/Dockerfile serving the champion (plus the libgomp1 LightGBM needs)
+	rm -rf build/serve-image
+	$(BIN)/mlflow models generate-dockerfile -m models:/lead_scoring@champion -d build/serve-image
+	sed -i 's/install -y --no-install-recommends nginx/install -y --no-install-recommends nginx libgomp1/' build/serve-image/Dockerfile
+	grep -q libgomp1 build/serve-image/Dockerfile
 
 mlflow: install  ## MLflow UI on the project's tracking store
 	@echo "MLflow UI: $$($(BIN)/python -c "$$MLFLOW_LINK" 2>/dev/null || echo http://localhost:5000) (store: $$($(BIN)/python -c "$$MLFLOW_STORE"))"

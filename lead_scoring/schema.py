@@ -130,6 +130,8 @@ DATA_STEPS: tuple[DataStep, ...] = (
 # the tables a data-pipeline run publishes together
 DATA_PIPELINE_TABLES: tuple[str, ...] = tuple(step.writes for step in DATA_STEPS)
 PREDICTIONS = "predictions"
+# a registry version's tag: the cut its latest batch flagged at, which the served model labels with
+ONLINE_CUT_TAG = "online_cut"
 SCORING_RUNS = "scoring_runs"
 ALARMS = "alarms"  # drift episodes: opened once, closed when the drift ends or a model trained on it serves
 

@@ -5,7 +5,7 @@
 # One line on stderr naming every bad variable; exit 1. docs/production.md says how to create each secret.
 set -uo pipefail
 SECRETS=(POSTGRES_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET AIRFLOW_FERNET_KEY REDIS_PASSWORD
-  MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY)
+  MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY SCORER_PASSWORD)
 IN_URLS=(POSTGRES_PASSWORD REDIS_PASSWORD)  # compose writes them into connection URLs as they are
 empty=() placeholders=() unsafe=()
 for var in "${SECRETS[@]}"; do

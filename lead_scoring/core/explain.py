@@ -11,6 +11,7 @@ is additive over trees, so the sum is LightGBM's answer up to float rounding (ab
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +25,19 @@ log = logging.getLogger(__name__)
 
 # rows checked against LightGBM's whole-model TreeSHAP on every call: a guard, not a proof (the tests are)
 _CHECKED_ROWS = 32
+# up to this many distinct rows, LightGBM's whole-model TreeSHAP in one call beats a call per tree (1,000
+# leads: 0.3 s against 1.6 s of CPU here; one lead: 300 calls of fixed cost, for one row)
+DIRECT_ROWS = 4096
+_TREES: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()  # a booster's dumped trees
+
+
+def contributions_for(booster: Booster, features: pd.DataFrame) -> NDArray[Any]:
+    """:func:`contributions` for many rows; up to ``DIRECT_ROWS``, LightGBM's whole-model TreeSHAP in one
+    call (the same sums in LightGBM's order: equal to about 1e-14)."""
+    if len(features) > DIRECT_ROWS:
+        return contributions(booster, features)
+    matrix = _lightgbm_matrix(booster, features)
+    return np.asarray(booster.predict(features if matrix is None else matrix, pred_contrib=True))
 
 
 def contributions(booster: Booster, features: pd.DataFrame, checked_rows: int = _CHECKED_ROWS) -> NDArray[Any]:
@@ -38,7 +52,7 @@ def contributions(booster: Booster, features: pd.DataFrame, checked_rows: int = 
     columns = [_column(features[col]) for col in features.columns]
     result = np.zeros((features.shape[1] + 1, len(features)))  # a row per feature: each tree adds to a few
     bias = features.shape[1]
-    for index, tree in enumerate(booster.dump_model()["tree_info"]):
+    for index, tree in enumerate(_trees(booster)):
         splits: dict[int, list[dict[str, Any]]] = {}
         _collect_splits(tree["tree_structure"], splits)
         numbered = [_sides(columns[feature], nodes) for feature, nodes in sorted(splits.items())]
@@ -63,6 +77,14 @@ def contributions(booster: Booster, features: pd.DataFrame, checked_rows: int = 
         log.warning("per-tree contributions disagree with LightGBM's; using its whole-model TreeSHAP")
         return np.asarray(booster.predict(matrix, pred_contrib=True))
     return result
+
+
+def _trees(booster: Booster) -> list[Any]:
+    """The booster's dumped trees, once per booster (dumping a model of 300 trees to JSON takes ~40 ms)."""
+    trees = _TREES.get(booster)
+    if trees is None:
+        trees = _TREES[booster] = booster.dump_model()["tree_info"]
+    return trees
 
 
 def first_positions(codes: NDArray[Any]) -> NDArray[Any]:

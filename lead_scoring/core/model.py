@@ -67,7 +67,7 @@ class LeadScorer:
         if frame.empty:
             return pd.DataFrame({"score": [], "predicted_label": [], "top_reasons": []})
         distinct, positions = distinct_rows(frame)
-        contributions = explain.contributions(self.booster.booster_, distinct)
+        contributions = explain.contributions_for(self.booster.booster_, distinct)
         # the contributions add up to the raw score (log-odds), so the probability needs no second pass
         scores = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
         texts = top_reasons(contributions[:, : len(FEATURES)], describe_features(distinct), reasons)

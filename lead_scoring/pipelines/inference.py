@@ -29,7 +29,14 @@ from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
-from lead_scoring.pipelines.scoring import describe_decision, load_model, predict, rank_pool, summarise
+from lead_scoring.pipelines.scoring import (
+    describe_decision,
+    load_model,
+    predict,
+    publish_online_cut,
+    rank_pool,
+    summarise,
+)
 from lead_scoring.pipelines.steps import naive_utc
 from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
 from lead_scoring.settings import Settings
@@ -115,6 +122,7 @@ def score_step(settings: Settings, interval_start: str) -> str:
             shadow_rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
             log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(shadow_rows), champion.version)
         db.write_scratch(_key(interval_start), SHADOW, shadow_rows)
+    publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
     return champion.version
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
-from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, scoring_version
+from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, now_utc, scoring_version, set_version_tags
 from lead_scoring.adapters.scored_leads import record_scored_leads
 from lead_scoring.adapters.scoring_runs import production_pool, record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
@@ -46,7 +46,7 @@ from lead_scoring.core.scoring import (
 )
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.steps import StepCallback
-from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, PREDICTIONS
+from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, ONLINE_CUT_TAG, PREDICTIONS
 from lead_scoring.settings import Settings
 
 _LOADED: OrderedDict[tuple[str, str, str, str], ScoringModel] = OrderedDict()
@@ -107,6 +107,8 @@ def score_file(
             before = model_input[CREATED_DATE].min() if len(model_input) else None
             pool = rank_pool(db, settings, scoring, before)
             predictions = predict(settings, scoring, model_input, pool, production=production)
+            if production:  # the production stream's cut is the one the served model labels with
+                publish_online_cut(settings, scoring, predictions, pool)
             notify("write")
             db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
             record_scored_leads(db, run_key, model_input, predictions["scored_at"].max())  # for the feedback loop
@@ -161,7 +163,8 @@ def predict(
     ``role``, ``production`` and each lead's ``created_date`` (see ``mark_stream``).
     """
     features = model_input.drop(columns=[LABEL], errors="ignore")
-    output = scoring.model.predict(features)
+    # the scorer itself: the registered pyfunc of a newer version takes raw leads (the online path)
+    output = scoring.scorer.predict_frame(features).reset_index(drop=True)
     if len(output) != len(features):
         raise RuntimeError(f"model returned {len(output)} rows for {len(features)} leads")
     output["predicted_label"] = scoring.scorer.labels(output["score"].to_numpy(), recent)
@@ -177,6 +180,20 @@ def predict(
     if CREATED_DATE not in model_input.columns:  # a bare frame (tests): no date to pool by
         return predictions
     return mark_stream(predictions, model_input, role, production)
+
+
+def publish_online_cut(
+    settings: Settings, scoring: ScoringModel, predictions: pd.DataFrame, recent: NDArray[Any] | None
+) -> float:
+    """Tag the version with the cut this batch flagged at (``online_cut``): the served model labels with it.
+
+    The cut is the policy's for this batch among ``recent``, exactly what ``predict`` applied; a
+    served model reads it when it loads, so a lead scored online before the next batch gets the label
+    this batch would have given it.
+    """
+    cut = scoring.scorer.policy_cut(predictions["score"].to_numpy(dtype=float), recent)
+    set_version_tags(settings, scoring.version, {ONLINE_CUT_TAG: repr(float(cut)), f"{ONLINE_CUT_TAG}_at": now_utc()})
+    return float(cut)
 
 
 def summarise(

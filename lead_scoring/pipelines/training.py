@@ -26,6 +26,8 @@ from lead_scoring.core.business import bucket_table, gain_at, gain_table
 from lead_scoring.core.days import parse_day
 from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency
+from lead_scoring.core.mappings import load_mappings
+from lead_scoring.core.online import OnlineScorer
 from lead_scoring.core.policy import backtest_metrics, backtest_table
 from lead_scoring.core.training import TrainingResult, required_columns, train, training_run_name
 from lead_scoring.errors import InputDataError, InsufficientDataError
@@ -148,7 +150,10 @@ def train_step(
     run_tags = {**retrain_tags(asset_events), **(tags or {}), **({"airflow_run": airflow_run} if airflow_run else {})}
     if champion is not None and result.comparison is not None:  # the promote step compares on these leads
         run_tags.update({COMPARED_WITH: champion[0], "compared_cutoff": str(champion[1])})
-    model = TrainingModel(result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL)
+    online = OnlineScorer(result.scorer, load_mappings(settings), settings.hot_cutoff, settings.warm_cutoff)
+    model = TrainingModel(
+        result.scorer, frame, result.fingerprint, settings.redacted_db_url(), MODEL_INPUT, LABEL, online
+    )
     with tempfile.TemporaryDirectory() as tmp:
         record = training_run_record(settings, result, until, profile, Path(tmp))
         run_id = track.log_training_run(record, model, run_tags)

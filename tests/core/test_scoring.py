@@ -90,6 +90,8 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_production_scores(
 
     scorer = LeadScorer(features=None, booster=None, policy=DecisionPolicy("rank", cut=0.95, share=0.5, min_pool=8))
     batch_scores = [0.15, 0.35, 0.55, 0.75, 0.9]
+    # predict() asks the scorer itself (the registered pyfunc takes raw leads)
+    scorer.predict_frame = lambda frame: pd.DataFrame({"score": batch_scores, "predicted_label": 0, "top_reasons": "r"})
 
     class Model:
         def predict(self, frame):  # noqa: ANN001, ANN202

@@ -30,6 +30,7 @@ LONG_RUNNING = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-worker",
+    "scorer",
 }
 
 
@@ -56,6 +57,7 @@ SECRETS = (
     "REDIS_PASSWORD",
     "MLFLOW_ADMIN_PASSWORD",
     "MLFLOW_SECRET_KEY",
+    "SCORER_PASSWORD",
 )
 
 
@@ -80,6 +82,16 @@ def test_mlflow_is_reachable_on_the_compose_network_only():
     assert services["mlflow"]["expose"] == ["5000"]
     published = {name for name, service in services.items() if "ports" in service}
     assert published == {"airflow-apiserver"}  # the UI and REST API, behind Airflow's login
+
+
+def test_the_scorer_serves_on_the_compose_network_behind_a_login_following_the_registry(resolved):
+    scorer = resolved["services"]["scorer"]
+    assert "ports" not in scorer and scorer["expose"] == ["8000"]
+    assert scorer["environment"]["LEAD_SCORING_SCORER_PASSWORD"] == example_env()["SCORER_PASSWORD"]
+    assert scorer["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert scorer["command"][:3] == ["python", "-m", "lead_scoring.adapters.mlflow.serving"]
+    assert scorer["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert "localhost:8000/health" in " ".join(scorer["healthcheck"]["test"])
 
 
 def test_every_secret_is_required():
@@ -125,7 +137,7 @@ def test_the_secrets_check_refuses_the_placeholders_with_one_line():
     assert result.stderr == (
         "error: refusing to start, secrets in .env still the <...> placeholder of .env.example: "
         "POSTGRES_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET AIRFLOW_FERNET_KEY REDIS_PASSWORD "
-        "MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY (docs/production.md, Secrets and access: how to create each)\n"
+        "MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY SCORER_PASSWORD (docs/production.md, Secrets and access: how to create each)\n"
     )
 
 
@@ -140,6 +152,7 @@ def test_the_secrets_check_names_empty_secrets_and_a_broken_fernet_key():
         "REDIS_PASSWORD": "redis-" + os.urandom(8).hex(),
         "MLFLOW_ADMIN_PASSWORD": 'mlflow "admin" \\ ' + os.urandom(8).hex(),  # any character: not in a URL
         "MLFLOW_SECRET_KEY": os.urandom(16).hex(),
+        "SCORER_PASSWORD": "scorer-" + os.urandom(8).hex(),
     }
     ok = check_secrets(real)
     assert ok.returncode == 0, ok.stderr

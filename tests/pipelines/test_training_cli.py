@@ -201,25 +201,27 @@ def test_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
 
 
 def test_the_registered_pyfunc_scores_what_scoring_meets(env):
-    """No lead id, null and never-seen cities and levels, empty interactions, int counts: one row out per lead in."""
+    """Raw leads with no lead id, null and never-seen cities and levels, empty interactions, int counts
+    and a label: one answer per lead in, in order."""
     from lead_scoring.adapters.mlflow import registry
-    from lead_scoring.pipelines.training import load_training_input
+    from tests.factories import raw_leads
 
     model = registry.load_scoring_model(env).model  # the champion's pyfunc, as the registry serves it
-    leads = load_training_input(env).head(6).drop(columns=["lead_id", "app_complete_flag"])
+    leads = raw_leads(6)  # with a label, which the model ignores
     leads["city_mapped"] = [None, "atlantis", np.nan, "mumbai", None, "pune"]
-    leads["first_platform_c_raw"] = [None, "Level999", "Level0", None, "Level0", "Level0"]
-    leads["syllabus_interaction"] = np.nan
+    leads["first_platform_c"] = [None, "Level999", "Level0", None, "Level0", "Level0"]
+    leads["syllabus"] = np.nan
     leads["referred_lead"] = [1, 0, 1, 0, 0, 1]
     out = model.predict(leads)
-    assert list(out.columns) == ["score", "predicted_label", "top_reasons"] and len(out) == 6
+    assert list(out.columns) == ["lead_id", "score", "predicted_label", "bucket", "top_reasons", "error"]
+    assert len(out) == 6 and out["error"].isna().all() and out["lead_id"].str.startswith("L").all()
     assert out["score"].between(0, 1).all() and set(out["predicted_label"]) <= {0, 1}
-    threshold = model.unwrap_python_model().scorer.policy.cut  # six leads: too few to rank, the reference cut
+    threshold = model.unwrap_python_model().scorer.policy.cut  # no batch scored yet: the reference cut
     assert (out["predicted_label"] == (out["score"] >= threshold).astype(int)).all()
     assert all(len(reasons.split("; ")) == 3 for reasons in out["top_reasons"])
-    # same row order: scoring one lead alone gives its score in the batch
+    # same row order: scoring one lead alone gives its answer in the batch
     alone = model.predict(leads.iloc[[4]])
-    assert alone["score"].iloc[0] == pytest.approx(out["score"].iloc[4])
+    assert alone.iloc[0].to_dict() == out.iloc[4].to_dict()
 
 
 def _logged_table(env, run_id: str, path: str):  # noqa: ANN001, ANN202 - settings in, a DataFrame out

@@ -15,6 +15,7 @@ from lead_scoring.adapters.mlflow.store import PARENT_RUN_TAG, RunValues, Store,
 
 if TYPE_CHECKING:
     from lead_scoring.core.model import LeadScorer
+    from lead_scoring.core.online import OnlineScorer
 
 SCHEMA_SAMPLE = 10_000  # leads a training dataset's schema is inferred from
 
@@ -43,6 +44,7 @@ class TrainingModel:
     source_url: str  # the staging database, password masked
     source_table: str
     target: str
+    online: OnlineScorer  # the scorer with the mappings and bucket cut-offs: what the served model pickles
 
 
 class TrainingRuns(Store):
@@ -83,22 +85,22 @@ class TrainingRuns(Store):
         return str(run_id)
 
     def _log_model(self, run_id: str, model: TrainingModel) -> None:
-        """The training leads as the run's dataset, the pyfunc model with its signature (fluent-only), and
-        the ``model_uri`` tag; the run ends FINISHED."""
+        """The training leads as the run's dataset, the raw-lead pyfunc model with its signature, the package
+        as its code and the run id in its config (fluent-only), and the ``model_uri`` tag; the run ends FINISHED."""
         import mlflow
 
-        from lead_scoring.adapters.mlflow.pyfunc import LeadScoringModel, model_signature, pip_requirements
+        from lead_scoring.adapters.mlflow import pyfunc
 
-        leads = model.training_leads
-        example = leads.drop(columns=[model.target]).head(5)
         with self._fluent(), mlflow.start_run(run_id=run_id):
             mlflow.log_input(self._training_dataset(model), context="training")
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=LeadScoringModel(model.scorer),
-                signature=model_signature(leads),
-                input_example=example,
-                pip_requirements=pip_requirements(),
+                python_model=pyfunc.RawLeadScoringModel(model.online),
+                signature=pyfunc.raw_lead_signature(),
+                input_example=pd.DataFrame([pyfunc.RAW_LEAD_EXAMPLE]),
+                pip_requirements=pyfunc.pip_requirements(),
+                code_paths=[pyfunc.package_code_path()],
+                model_config={pyfunc.RUN_ID_CONFIG: run_id},
             )
             self.client.set_tag(run_id, "model_uri", info.model_uri)
 

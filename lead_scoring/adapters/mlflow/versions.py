@@ -86,8 +86,8 @@ class ModelVersions(Store):
             version = mlflow.register_model(model_uri, self.model_name, tags=dict(tags))
         return str(version.version)
 
-    def load_model(self, version: str) -> Any:
-        """A registered version as a pyfunc model (``mlflow.pyfunc.PyFuncModel``).
+    def load_model(self, version: str, model_config: Mapping[str, Any] | None = None) -> Any:
+        """A registered version as a pyfunc model (``mlflow.pyfunc.PyFuncModel``), ``model_config`` given to it.
 
         The download location is asked of this client: ``models:/`` URIs would be resolved through
         MLflow's process-wide registry URI.
@@ -97,4 +97,4 @@ class ModelVersions(Store):
         source = self.client.get_model_version_download_uri(self.model_name, str(version))
         with tempfile.TemporaryDirectory() as tmp:
             local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.uri)
-            return mlflow.pyfunc.load_model(local)
+            return mlflow.pyfunc.load_model(local, model_config=dict(model_config) if model_config else None)

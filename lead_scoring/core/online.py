@@ -1,0 +1,177 @@
+"""Scoring raw leads the moment they arrive (pure): the served model's whole path, raw export rows in,
+one answer per row out.
+
+The same validation (:func:`~lead_scoring.core.validation.validate_raw_leads`), the same data steps
+(:data:`~lead_scoring.schema.DATA_STEPS` over :mod:`lead_scoring.core.transforms`) and the same scorer
+as the batch ``score``. What differs is only what a single request cannot know:
+
+- a column the request leaves out is empty, and a lead without ``created_date`` was created now;
+- a lead without ``lead_id`` gets the id the batch derives from the same text of its raw features;
+- one bad lead does not sink the others: it gets its reason in ``error`` and no score, the rest are
+  scored (the batch refuses the whole file instead);
+- ``predicted_label`` applies the cut it is given (the snapshot of the batch's last rank cut), never
+  a rank within the request, so a lead's label does not depend on the leads sent with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lead_scoring.core import transforms
+from lead_scoring.core.mappings import Mappings
+from lead_scoring.core.model import LeadScorer
+from lead_scoring.core.scoring import assign_buckets
+from lead_scoring.core.validation import derive_lead_ids, validate_raw_leads
+from lead_scoring.errors import InputDataError
+from lead_scoring.schema import CREATED_DATE, DATA_STEPS, LEAD_ID, MODEL_INPUT, RAW_FEATURE_COLUMNS, VALIDATED_LEADS
+
+ANSWER_COLUMNS: tuple[str, ...] = (LEAD_ID, "score", "predicted_label", "bucket", "top_reasons", "error")
+NO_LABEL = -1  # predicted_label of a lead that could not be scored (its error says why)
+
+# what the CSV reader reads as a missing cell (lead_scoring.adapters.sources.MISSING_MARKERS)
+_MISSING_TEXT = frozenset({"", "nan", "NaN", "NAN", "null", "NULL", "None"})
+_SOURCE = "lead"
+
+
+def run_data_steps(validated: pd.DataFrame, mappings: Mappings) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`DATA_STEPS` from validated leads: the data pipeline's steps, in memory."""
+    frames = {VALIDATED_LEADS: validated}
+    for step in DATA_STEPS:
+        function: Callable[..., pd.DataFrame] = getattr(transforms, step.function)
+        inputs = [frames[name] for name in step.reads]
+        frames[step.writes] = function(*inputs, mappings) if step.uses_mappings else function(*inputs)
+    return frames
+
+
+@dataclass(frozen=True)
+class OnlineScorer:
+    """A version's scorer with what it needs to take raw leads: the mappings and the bucket cut-offs."""
+
+    scorer: LeadScorer
+    mappings: Mappings
+    hot_cutoff: float
+    warm_cutoff: float
+
+    def reference_cut(self) -> float:
+        """The cut when no snapshot of the batch's cut is known: the policy's own reference cut."""
+        return self.scorer.policy.cut if self.scorer.policy is not None else 0.5
+
+    def answer(self, raw: pd.DataFrame, cut: float | None = None, now: pd.Timestamp | None = None) -> pd.DataFrame:
+        """One row per row of ``raw``, same order: ``lead_id, score, predicted_label, bucket, top_reasons, error``.
+
+        ``error`` is empty for a scored lead; a lead that fails validation has its reason there, a
+        null score, bucket and reasons, and ``predicted_label`` -1.
+        """
+        text = raw_text(raw, now if now is not None else pd.Timestamp.now("UTC").tz_localize(None))
+        validated, errors = _validated(text)
+        good = text[errors.isna().to_numpy()]
+        answer = pd.DataFrame(
+            {
+                LEAD_ID: text[LEAD_ID].astype(object).to_numpy(),
+                "score": np.full(len(text), np.nan),
+                "predicted_label": np.full(len(text), NO_LABEL, dtype="int64"),
+                "bucket": np.full(len(text), None, dtype=object),
+                "top_reasons": np.full(len(text), None, dtype=object),
+                "error": errors.astype(object).where(errors.notna(), None).to_numpy(dtype=object),
+            }
+        )
+        if good.empty:
+            return _null_scores(answer)
+        if validated is None:  # some leads were refused: the others, validated together
+            validated, _ = validate_raw_leads(good, _SOURCE, use_label=False)
+        model_input = run_data_steps(validated, self.mappings)[MODEL_INPUT]
+        scored = self.scorer.predict_frame(model_input).set_axis(model_input[LEAD_ID].to_numpy())
+        scores = scored["score"].astype("float64")
+        by_id = pd.DataFrame(
+            {
+                "score": scores,
+                "predicted_label": (scores >= (self.reference_cut() if cut is None else cut)).astype("int64"),
+                "bucket": assign_buckets(scores, self.hot_cutoff, self.warm_cutoff),
+                "top_reasons": scored["top_reasons"].astype(str),
+            }
+        )
+        rows = np.flatnonzero(errors.isna().to_numpy())
+        found = by_id.loc[good[LEAD_ID].to_numpy()]  # exact copies of one lead share its answer
+        for col in by_id.columns:
+            answer.loc[rows, col] = found[col].to_numpy()
+        answer["predicted_label"] = answer["predicted_label"].astype("int64")
+        return _null_scores(answer)
+
+
+def _null_scores(answer: pd.DataFrame) -> pd.DataFrame:
+    """A refused lead's score as None, which JSON writes as null (a NaN would be written NaN, not JSON)."""
+    answer["score"] = answer["score"].astype(object).where(answer["score"].notna(), None)
+    return answer
+
+
+def raw_text(raw: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    """The request as the CSV reader would have read it: every raw column as text or missing.
+
+    Columns left out are empty; a missing ``created_date`` is ``now``; a missing ``lead_id`` is the
+    id the batch derives from the same text (only the raw features' text counts, so send the same
+    text, or send the id).
+    """
+    text = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    for col in RAW_FEATURE_COLUMNS:
+        text[col] = _as_text(raw[col]) if col in raw.columns else pd.Series(np.nan, index=text.index, dtype=object)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    text[CREATED_DATE] = text[CREATED_DATE].where(text[CREATED_DATE].notna(), stamp)
+    ids = _as_text(raw[LEAD_ID]) if LEAD_ID in raw.columns else pd.Series(np.nan, index=text.index, dtype=object)
+    ids = ids.str.strip().where(lambda values: values != "")
+    if ids.isna().any():  # hashing every column costs a fifth of a one-lead request: only when needed
+        ids = ids.where(ids.notna(), derive_lead_ids(text))
+    text.insert(0, LEAD_ID, ids)
+    return text
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Each cell as the reader's text: numbers written as Python writes them, blanks and nulls missing."""
+
+    def cell(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+            return np.nan
+        if isinstance(value, pd.Timestamp):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, (bool, np.bool_)):
+            return str(int(value))
+        text = str(value).strip() if isinstance(value, str) else str(value)
+        return np.nan if text in _MISSING_TEXT else text
+
+    return pd.Series([cell(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object).set_axis(
+        pd.RangeIndex(len(values))
+    )
+
+
+_LINE = re.compile(r" on line \d+")
+
+
+def _validated(text: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Series]:
+    """The validated request and no errors; or, when validation refuses it, per row why the lead is
+    refused (missing: it is fine). The request is checked at once, each lead alone only when it fails."""
+    errors = pd.Series(None, index=text.index, dtype=object)
+    try:
+        return validate_raw_leads(text, _SOURCE, use_label=False)[0], errors
+    except InputDataError:
+        pass
+    for position in range(len(text)):
+        try:
+            validate_raw_leads(text.iloc[[position]], _SOURCE, use_label=False)
+        except InputDataError as exc:
+            errors.iloc[position] = _one_lead(str(exc))
+    distinct = text[errors.isna().to_numpy()].drop_duplicates()  # exact copies of a lead are one lead
+    shared = distinct[LEAD_ID][distinct[LEAD_ID].duplicated(keep=False)]
+    repeated = errors.isna() & text[LEAD_ID].isin(shared)
+    if repeated.any():  # one id, two different leads: which is right is unknowable here
+        errors[repeated] = f"{_SOURCE}: column 'lead_id': another lead in the request has this id"
+    return None, errors
+
+
+def _one_lead(message: str) -> str:
+    """A validation message about a one-row frame, without its row counts and line numbers."""
+    return _LINE.sub("", message.replace("1 row(s) ", ""))
