@@ -244,6 +244,6 @@ def replay_lines(report: ReplayReport) -> list[str]:
     ]
     rows += ["", "targets met every month" if not missed else "missed: " + ", ".join(missed)]
     if report.run_id:
-        rows.append(f"mlflow run {report.run_id} (experiment <experiment>-replay)")
+        rows.append(f"mlflow run {report.run_id} (experiment {report.experiment})")
     rows.append(f"time {report.seconds:.0f} s")
     return rows

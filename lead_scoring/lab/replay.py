@@ -92,6 +92,7 @@ class ReplayReport:
     seconds: float = 0.0
     targets: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
+    experiment: str = ""  # the MLflow experiment of the run, in the caller's own tracking store
 
 
 def replay_settings(base: Settings, home: Path) -> Settings:
@@ -172,7 +173,9 @@ def replay(
                 report.alarms.append(alarm)
         report.months = monthly_figures(_graded(settings, truth, first, last))
         report.seconds = round(time.perf_counter() - started, 1)
-        report.run_id = _log_replay(settings, report)
+    # the figures outlive the replay's home: they go to the caller's own tracking store
+    report.experiment = f"{base.experiment_name}-replay"
+    report.run_id = _log_replay(base, report)
     return report
 
 

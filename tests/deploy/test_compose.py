@@ -137,7 +137,8 @@ def test_the_secrets_check_refuses_the_placeholders_with_one_line():
     assert result.stderr == (
         "error: refusing to start, secrets in .env still the <...> placeholder of .env.example: "
         "POSTGRES_PASSWORD AIRFLOW_ADMIN_PASSWORD AIRFLOW_JWT_SECRET AIRFLOW_FERNET_KEY REDIS_PASSWORD "
-        "MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY SCORER_PASSWORD (docs/production.md, Secrets and access: how to create each)\n"
+        "MLFLOW_ADMIN_PASSWORD MLFLOW_SECRET_KEY SCORER_PASSWORD "
+        "(docs/production.md, Secrets and access: how to create each)\n"
     )
 
 

@@ -19,9 +19,10 @@ def test_a_replay_scores_every_day_feeds_outcomes_and_retrains(tmp_path: Path, m
     """Generated leads of Jul-Sep 2021 to train on, then 2021-10-01 .. 10-14 replayed: each lead of the
     two weeks graded once; on 10-08 the outcomes of the leads up to 10-04 (3 days' lag) come back and
     the model is retrained on them."""
+    from lead_scoring.adapters.mlflow.tracking import tracking
     from lead_scoring.lab.replay import replay
 
-    monkeypatch.setenv("LEAD_SCORING_HOME", str(tmp_path / "never-used"))
+    monkeypatch.setenv("LEAD_SCORING_HOME", str(tmp_path / "own"))
     leads = generate_leads(5000, seed=5, start="2021-07-01", end="2021-10-14")
     path = write_csv(leads, tmp_path / "leads.csv")
     home = tmp_path / "replay"
@@ -34,8 +35,11 @@ def test_a_replay_scores_every_day_feeds_outcomes_and_retrains(tmp_path: Path, m
     assert report.first_version == "1"
     assert [(r.day, r.version) for r in report.retrains] == [("2021-10-08", "2")]
     assert render.replay_lines(report)[0] == "replayed 2021-10-01 .. 2021-10-14: 14 day(s), first champion v1"
-    assert not (tmp_path / "never-used").exists()  # the replay's stores live in its own home
+    assert not (tmp_path / "own" / "lead_scoring.db").exists()  # the replay's stores live in its own home
     assert (home / "lead_scoring.db").is_file() and (home / "mlflow.db").is_file()
+    own = tracking(Settings.from_env())  # the figures go to the caller's own tracking store, which outlives it
+    assert own.run(report.run_id).metrics["days"] == 14
+    assert report.experiment == "lead_scoring-replay"
 
 
 @pytest.mark.real_data
