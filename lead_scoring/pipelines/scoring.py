@@ -7,6 +7,7 @@ one step per task of the daily DAG; :mod:`lead_scoring.adapters.scoring_runs` ke
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import replace
@@ -48,6 +49,8 @@ from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.steps import StepCallback
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, MODEL_INPUT, ONLINE_CUT_TAG, PREDICTIONS
 from lead_scoring.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _LOADED: OrderedDict[tuple[str, str, str, str], ScoringModel] = OrderedDict()
 _LOADED_VERSIONS = 2  # a worker scoring with one champion, and a backfill's older version beside it
@@ -192,7 +195,12 @@ def publish_online_cut(
     this batch would have given it.
     """
     cut = scoring.scorer.policy_cut(predictions["score"].to_numpy(dtype=float), recent)
-    set_version_tags(settings, scoring.version, {ONLINE_CUT_TAG: repr(float(cut)), f"{ONLINE_CUT_TAG}_at": now_utc()})
+    try:
+        tags: dict[str, object] = {ONLINE_CUT_TAG: repr(float(cut)), f"{ONLINE_CUT_TAG}_at": now_utc()}
+        set_version_tags(settings, scoring.version, tags)
+    except Exception as exc:  # noqa: BLE001 - the batch's scores stand; only the online label's cut is stale
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("the online cut of v%s is not updated (the batch is scored): %s", scoring.version, first_line)
     return float(cut)
 
 

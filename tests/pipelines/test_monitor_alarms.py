@@ -28,6 +28,7 @@ def one_day_window(settings, monkeypatch):
     monkeypatch.setattr(inference, "load_model", lambda *_a, **_k: MONITORED)
     monkeypatch.setattr(scoring, "load_model", lambda *_a, **_k: MONITORED)
     monkeypatch.setattr(inference, "shadow_model", lambda *_a: None)
+    monkeypatch.setattr(inference, "publish_online_cut", lambda *_a: None)  # no registry here
     monkeypatch.setattr("lead_scoring.adapters.scoring_runs.log_scoring_run", lambda *_a: None)
     return settings.with_overrides(drift_window_days=1)
 

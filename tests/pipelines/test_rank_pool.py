@@ -22,12 +22,24 @@ POLICY = DecisionPolicy("rank", cut=0.95, share=0.5, min_pool=4)
 
 
 class _Model:
+    """A registered version whose scorer scores each lead total_leads_droppped / 100 (the batch
+    scores with the scorer itself, not through the pyfunc's raw-lead interface)."""
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         scores = frame["total_leads_droppped"].astype(float).to_numpy() / 100.0
         return pd.DataFrame({"score": scores, "predicted_label": 0, "top_reasons": "r"})
 
     def unwrap_python_model(self) -> SimpleNamespace:
-        return SimpleNamespace(scorer=LeadScorer(features=None, booster=None, policy=POLICY))
+        return SimpleNamespace(scorer=_Scorer(features=None, booster=None, policy=POLICY, stand_in=self))
+
+
+class _Scorer(LeadScorer):
+    def __init__(self, *, stand_in: _Model, **fields: object) -> None:
+        super().__init__(**fields)  # type: ignore[arg-type]
+        self.stand_in = stand_in
+
+    def predict_frame(self, model_input: pd.DataFrame, reasons: int = 3) -> pd.DataFrame:
+        return self.stand_in.predict(model_input)
 
 
 CHAMPION = ScoringModel("lead_scoring", "3", "run", _Model(), None, {})
@@ -38,6 +50,8 @@ def stand_in(settings, monkeypatch):
     monkeypatch.setattr(inference, "load_model", lambda *_a, **_k: CHAMPION)
     monkeypatch.setattr(scoring, "load_model", lambda *_a, **_k: CHAMPION)
     monkeypatch.setattr(inference, "shadow_model", lambda *_a: None, raising=False)
+    monkeypatch.setattr(inference, "publish_online_cut", lambda *_a: None)  # no registry here
+    monkeypatch.setattr(scoring, "publish_online_cut", lambda *_a: None)
     monkeypatch.setattr("lead_scoring.adapters.scoring_runs.log_scoring_run", lambda *_a: None)
     return settings
 
