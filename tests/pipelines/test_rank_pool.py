@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -168,3 +169,20 @@ def test_the_shadow_is_the_challenger_alias_when_it_is_not_the_champion(monkeypa
     assert inference.shadow_model(settings, CHAMPION) is None  # no challenger
     monkeypatch.setattr(inference, "version_by_alias", lambda _s, alias: SimpleNamespace(version=alias))
     assert inference.shadow_model(settings, CHAMPION) is SHADOW and loaded == ["challenger"]
+
+
+def test_a_registry_that_cannot_take_the_online_cut_is_a_warning_not_a_lost_day(settings, monkeypatch, caplog):
+    """The batch's flags stand when the version cannot be tagged with the cut the served model reads."""
+    import logging
+
+    def unreachable(*_args: object) -> None:
+        raise ConnectionError("MLflow at http://mlflow:5000 refused the connection\nretry 1 of 5")
+
+    monkeypatch.setattr(scoring, "set_version_tags", unreachable)
+    scored = pd.DataFrame({"score": [0.2, 0.4, 0.6, 0.8]})
+    with caplog.at_level(logging.WARNING, logger="lead_scoring"):
+        cut = scoring.publish_online_cut(settings, CHAMPION, scored, np.array([0.1, 0.3, 0.5, 0.7]))
+    assert cut == pytest.approx(0.5)  # the top half of the pool of four (the policy's share)
+    assert caplog.messages == [
+        "the online cut of v3 is not updated (the batch is scored): MLflow at http://mlflow:5000 refused the connection"
+    ]
