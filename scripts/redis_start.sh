@@ -3,7 +3,7 @@
 # the host): write REDIS_PASSWORD into a config file only its owner reads, then run the command given,
 # which names that file. A `"` or `\` in the password is escaped for Redis's quoted strings.
 #
-#   REDIS_CONF=/tmp/redis.conf sh redis_start.sh docker-entrypoint.sh redis-server /tmp/redis.conf
+#   REDIS_CONF=/dev/shm/redis.conf sh redis_start.sh docker-entrypoint.sh redis-server /dev/shm/redis.conf
 #
 # Used by docker-compose.yaml (service redis) and scripts/stack_test.sh.
 set -eu
