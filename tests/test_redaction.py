@@ -32,7 +32,7 @@ def test_urls_keep_everything_but_their_credentials():
         redact_url(f"postgresql://db/staging?user=lead&PassWord={SECRET}#x")
         == "postgresql://db/staging?user=lead&PassWord=***#x"
     )
-    assert redact_url("sqlite:////tmp/home/lead_scoring.db") == "sqlite:////tmp/home/lead_scoring.db"
+    assert redact_url("sqlite:////srv/home/lead_scoring.db") == "sqlite:////srv/home/lead_scoring.db"
     assert redact_url("http://mlflow:5000") == "http://mlflow:5000"
 
 
@@ -46,7 +46,7 @@ def test_the_staging_database_masks_a_query_password():
 def test_a_malformed_url_still_loses_its_password():
     assert redact_url(f"lead:{SECRET}@db/staging") == "lead:***@db/staging"  # no scheme
     assert redact_url(f"postgresql:/lead:{SECRET}@db/staging") == "postgresql:/lead:***@db/staging"  # one slash
-    assert redact_url("sqlite:////tmp/a:b@c.db") == "sqlite:////tmp/a:b@c.db"  # a path, not a login
+    assert redact_url("sqlite:////srv/a:b@c.db") == "sqlite:////srv/a:b@c.db"  # a path, not a login
 
 
 @pytest.mark.parametrize(
