@@ -358,7 +358,7 @@ answer=$(json '" ".join(str(d["predictions"][0][k]) for k in ("lead_id", "bucket
 log "scorer: crm-1 -> $answer"
 check "the answer has the lead's id ($answer)" has_word "$answer" "crm-1"
 check "the answer has no error ($answer)" has_word "$answer" "None"
-other=$(curl -sf "$MLFLOW_TRACKING_URI/api/2.0/mlflow/model-versions/search?filter=name%3D%27lead_scoring%27" \
+other=$(mlflow_api "model-versions/search?filter=name%3D%27lead_scoring%27" \
   | json "max((v['version'] for v in d['model_versions'] if v['version'] != '$champion'), key=int, default='')")
 check "the registry has a version besides the champion to promote ($other)" [ -n "$other" ]
 "$BIN/lead-scoring" promote "$other" --reason "stack test: the scorer follows the alias"

@@ -165,3 +165,18 @@ def test_ui_check_takes_its_secrets_from_the_environment_or_a_file(tmp_path, mon
     with pytest.raises(SystemExit) as refused:  # the token is no longer an argument, not even abbreviated
         ui_check.main(["--out", str(tmp_path), "--airflow-token", "eyJ.jwt.sig"])
     assert refused.value.code == 2
+
+
+def test_every_mlflow_api_call_carries_the_login():
+    """MLflow runs behind its login in the stack: a bare curl to its API gets a 401 and an empty body,
+    which the script's JSON parsing then fails on. Only mlflow_api() (the login from a file) and the
+    refused() checks may call it."""
+    text = SCRIPT.read_text()
+    bare = [
+        line.strip()
+        for line in text.splitlines()
+        if re.search(r"curl\b.*(MLFLOW_TRACKING_URI|MLFLOW_API|MLFLOW_PORT)[^\n]*/api/", line)
+        and "-H @" not in line
+        and not line.lstrip().startswith("refused ")
+    ]
+    assert bare == []
