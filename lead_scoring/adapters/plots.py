@@ -26,11 +26,7 @@ def write_evaluation_plots(
     written: list[Path] = []
 
     def save(fig: Any, name: str) -> None:  # a matplotlib Figure (matplotlib 3.7 has no types)
-        path = out_dir / name
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_saved(fig, out_dir / name))
 
     fig, ax = plt.subplots(figsize=(5, 5))
     RocCurveDisplay.from_predictions(y_true, y_score, ax=ax, name="validation leads")
@@ -102,11 +98,7 @@ def write_backtest_plot(rows: list[dict[str, Any]], targets: dict[str, float], o
     policy = chosen[0]["policy"] if chosen else "?"
     ax.set_title(f"Monthly backtests, policy '{policy}' (dashed: targets)")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
-    return out_path
+    return _saved(fig, out_path)
 
 
 def write_gain_plot(gain_rows: list[dict[str, Any]], out_path: Path, label: str = "validation leads") -> Path:
@@ -140,11 +132,7 @@ def write_gain_plot(gain_rows: list[dict[str, Any]], out_path: Path, label: str 
     more_lines, more_labels = lift_ax.get_legend_handles_labels()
     ax.legend(lines + more_lines, labels + more_labels, loc="lower right")
     ax.set_title("Cumulative gain: who to call first")
-    fig.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
-    return out_path
+    return _saved(fig, out_path)
 
 
 def write_replay_plot(rows: list[dict[str, Any]], targets: dict[str, float], out_path: Path) -> Path:
@@ -172,6 +160,13 @@ def write_replay_plot(rows: list[dict[str, Any]], targets: dict[str, float], out
     ax.set_xlabel("month of the replayed leads (flags as set when they were scored)")
     ax.set_title("Replay of operation (dashed: targets)")
     ax.legend(loc="lower right")
+    return _saved(fig, out_path)
+
+
+def _saved(fig: Any, out_path: Path) -> Path:
+    """Lay out, write and close a figure (a matplotlib Figure: matplotlib 3.7 has no types)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=110)
