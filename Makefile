@@ -1,6 +1,8 @@
 # leadscore: make install | demo | test | lint | bench | airflow | mlflow | help
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# Python 3.13: PYTHON=... if given, else python3.13 on PATH, else pyenv's (scripts/find_python.sh)
+PYTHON ?=
+FIND_PYTHON = py="$$(bash scripts/find_python.sh "$(PYTHON)")" || exit 2
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export LEAD_SCORING_HOME ?= $(CURDIR)
@@ -20,7 +22,7 @@ export MLFLOW_STORE := from lead_scoring.settings import Settings; print(Setting
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(FIND_PYTHON); echo "$$py -m venv $(VENV)"; "$$py" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
@@ -91,7 +93,7 @@ mlflow: install  ## MLflow UI on the project's tracking store
 	MLFLOW_BACKEND_STORE_URI="$$MLFLOW_TRACKING_URI" $(BIN)/mlflow ui --default-artifact-root "$(LEAD_SCORING_HOME)/mlruns" --host 127.0.0.1 --port 5000
 
 lock:  ## re-resolve the pins from pyproject.toml's ranges (a fresh venv), then review the diff
-	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	@$(FIND_PYTHON); rm -rf .lock-venv && "$$py" -m venv .lock-venv
 	# celery 5.7 dropped celery.backends.database.retry, which the Celery provider 3.26 imports;
 	# kombu[redis] 5.6 wants redis < 6.5
 	.lock-venv/bin/pip install --quiet ".[dev,postgres]" "apache-airflow-providers-celery" "celery<5.7" "redis<6.5"
