@@ -1,6 +1,6 @@
 # One image for every service of docker-compose.yaml: Airflow (api-server, scheduler, dag-processor,
 # triggerer, Celery workers), the MLflow server and the lead-scoring CLI, from the pinned environment.
-FROM python:3.11-slim-bookworm
+FROM python:3.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
