@@ -161,10 +161,12 @@ def _copy_fields(column: pd.Series) -> list[str]:
         return _datetime_text(column, _COPY_NULL).tolist()
     if pd.api.types.is_datetime64_any_dtype(column):  # time-zone aware: with its offset
         return column.dt.strftime(_DATETIME_FORMAT + "%z").where(column.notna(), _COPY_NULL).tolist()
-    text = column.astype(str)
-    if not pd.api.types.is_numeric_dtype(column) and text.str.contains(_COPY_SPECIALS).any():
-        text = text.map(lambda value: value.translate(_COPY_ESCAPES))
-    return text.where(column.notna(), _COPY_NULL).tolist()
+    present = column.notna()
+    # object dtype: pandas 3's str dtype keeps a missing cell missing through astype(str)
+    text = column.where(present, _COPY_NULL).astype(str).astype(object)
+    if not pd.api.types.is_numeric_dtype(column) and text[present].str.contains(_COPY_SPECIALS).any():
+        text = text.where(~present, text.map(lambda value: value.translate(_COPY_ESCAPES)))
+    return text.tolist()
 
 
 def _driver(conn: Connection) -> Any:

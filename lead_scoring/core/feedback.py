@@ -168,7 +168,8 @@ def performance_table(weeks: Sequence[WeekPerformance]) -> pd.DataFrame:
         frame[col] = frame[col].astype("float64")
     for col in ("leads_scored", "leads_labelled"):
         frame[col] = frame[col].astype("int64")
-    frame["week_start"] = pd.to_datetime(frame["week_start"])
+    # one unit however the weeks were made (pandas 3 keeps a Timestamp's own unit)
+    frame["week_start"] = pd.to_datetime(frame["week_start"]).astype("datetime64[ns]")
     return frame
 
 

@@ -105,8 +105,11 @@ class OnlineScorer:
 
 
 def _null_scores(answer: pd.DataFrame) -> pd.DataFrame:
-    """A refused lead's score as None, which JSON writes as null (a NaN would be written NaN, not JSON)."""
-    answer["score"] = answer["score"].astype(object).where(answer["score"].notna(), None)
+    """Every missing cell as None, which JSON writes as null (a NaN would be written NaN, not JSON):
+    a refused lead's score, bucket and reasons, a scored lead's error. Text columns too: pandas 3
+    reads a column of text and None as its ``str`` dtype, whose missing cell is NaN."""
+    for col in ("score", "bucket", "top_reasons", "error"):
+        answer[col] = answer[col].astype(object).where(answer[col].notna(), None)
     return answer
 
 
