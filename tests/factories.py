@@ -12,6 +12,11 @@ CITIES = ["mumbai", "agra", "smalltown", None]
 LEVELS = ["Level0", "Level3", "Level99", None]
 
 
+def cells(values: pd.Series) -> list[object]:
+    """The cells of ``values`` with every missing one as None (pandas 3's text dtype holds NaN)."""
+    return [None if pd.isna(v) else v for v in values.tolist()]
+
+
 def raw_leads(rows: int = 8, with_label: bool = True) -> pd.DataFrame:
     """Distinct, valid raw leads covering tier 1/2/unknown/missing cities and kept/rare/missing levels."""
     data = {

@@ -17,7 +17,8 @@ from tests.factories import as_text, raw_leads
 
 def first_version(features: pd.DataFrame) -> pd.Series:
     """derive_lead_ids as first released (whole-frame hash_pandas_object)."""
-    hashed = pd.util.hash_pandas_object(features.fillna(""), index=False).to_numpy()
+    # pandas 3 hands out a read-only view: copy before writing into it
+    hashed = pd.util.hash_pandas_object(features.fillna(""), index=False).to_numpy().copy()
     occurrence = pd.Series(hashed).groupby(hashed, sort=False).cumcount().to_numpy().astype(np.uint64)
     if occurrence.any():
         repeated = occurrence > 0

@@ -23,7 +23,7 @@ from lead_scoring.schema import (
     LEAD_ID,
     OTHERS_LEVEL,
 )
-from tests.factories import as_text, raw_leads
+from tests.factories import as_text, cells, raw_leads
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_model_input_columns_in_contract_order_with_the_raw_values_beside_their_
     assert model_input[LEAD_ID].tolist() == ["b", "a"]
     assert model_input[CITY].tolist() == ["pune", "agra"]
     assert model_input["first_platform_c_raw"].tolist() == ["Level0", "Level7"]
-    assert model_input["first_utm_medium_c_raw"].tolist() == ["Level2", None]
+    assert cells(model_input["first_utm_medium_c_raw"]) == ["Level2", None]
     assert model_input["first_utm_source_c_raw"].tolist() == ["Level99", "Level14"]
     assert model_input[CITY_TIER].tolist() == [1.0, 3.0] and str(model_input[CITY_TIER].dtype) == "float64"
     assert model_input["syllabus_interaction"].tolist() == [4.0, 0.0]
