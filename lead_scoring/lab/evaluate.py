@@ -14,6 +14,7 @@ import pandas as pd
 
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.days import parse_day
+from lead_scoring.core.feedback import out_of_sample
 from lead_scoring.core.fitting import classification_metrics
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.lab.reference import reference_scores
@@ -91,7 +92,10 @@ def predictions_report(settings: Settings, labels_path: str, version: str | None
     finally:
         db.dispose()
     predictions = predictions[predictions["model_version"].astype(str) == str(version)]
-    joined = predictions.merge(labelled[["lead_id", LABEL]], on="lead_id", how="inner")
+    joined = predictions.drop(columns=[CREATED_DATE], errors="ignore").merge(
+        labelled[["lead_id", LABEL, CREATED_DATE]], on="lead_id", how="inner"
+    )
+    joined = out_of_sample(joined, registry.training_cutoffs(settings))  # never graded on leads it learned
     if joined.empty or joined[LABEL].nunique() < 2:
         raise InsufficientDataError(f"no scored leads of model v{version} match labelled leads of both classes")
     y, predicted = joined[LABEL].to_numpy(), joined["predicted_label"].to_numpy()

@@ -104,6 +104,17 @@ def settle_challenger(settings: Settings, version: str, promoted: bool) -> None:
         registry.delete_alias(CHALLENGER)
 
 
+def training_cutoffs(settings: Settings) -> dict[str, pd.Timestamp]:
+    """Each version's training cut-off (its `trained_until` tag: the newest lead it was trained on)."""
+    cutoffs = {}
+    for found in tracking(settings).all_versions():
+        stamp = pd.to_datetime(found.tags.get("trained_until") or None, errors="coerce")
+        if not pd.isna(stamp):
+            stamp = pd.Timestamp(stamp)
+            cutoffs[str(found.version)] = stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
+    return cutoffs
+
+
 def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) -> None:
     tracking(settings).set_version_tags(version, tags)
 

@@ -48,6 +48,18 @@ class ModelVersions(Store):
             raise self.unavailable(exc) from None
         return _facts(found[0]) if found else None
 
+    def all_versions(self) -> list[VersionFacts]:
+        """Every version of the registered model (none when it is not registered)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{_escaped(self.model_name)}'")
+        except MlflowException as exc:
+            if not_found(exc):
+                return []
+            raise self.unavailable(exc) from None
+        return [_facts(version) for version in found]
+
     def model_tags(self) -> dict[str, str] | None:
         """The registered model's tags; ``None`` when the model is not registered."""
         from mlflow.exceptions import MlflowException
