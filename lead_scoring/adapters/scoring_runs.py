@@ -93,6 +93,26 @@ def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) ->
     return len(found) > 0
 
 
+def quiet_days_before(db: StagingDatabase, name: str, since: str, before: pd.Timestamp) -> int:
+    """How many daily runs of the model, the latest ones from day ``since`` (YYYY-MM-DD) up to the day
+    before ``before``, were not drifted in a row (what an open alarm needs to close)."""
+    if not db.has_table(SCORING_RUNS):
+        return 0
+    runs = db.query(
+        f"SELECT interval_start, status FROM {SCORING_RUNS} WHERE model_name = :name AND interval_start IS NOT NULL",
+        name=name,
+    )
+    starts = pd.to_datetime(runs["interval_start"], utc=True, format="ISO8601").dt.tz_localize(None)
+    inside = runs.assign(day=starts.dt.normalize())
+    inside = inside[(inside["day"] >= pd.Timestamp(since)) & (inside["day"] < pd.Timestamp(before).normalize())]
+    quiet = 0
+    for status in inside.sort_values("day", ascending=False)["status"]:
+        if status == "drifted":
+            break
+        quiet += 1
+    return quiet
+
+
 def record_run(
     db: StagingDatabase, settings: Settings, summary: ScoringSummary, interval: tuple[str, str] | None
 ) -> None:

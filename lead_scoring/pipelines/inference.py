@@ -20,10 +20,10 @@ from lead_scoring.adapters.alarms import read_alarms, store_alarm
 from lead_scoring.adapters.exports import write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_window, record_run, stream_began_before
+from lead_scoring.adapters.scoring_runs import production_window, quiet_days_before, record_run, stream_began_before
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
-from lead_scoring.core.alarms import AlarmState, decide_alarm
+from lead_scoring.core.alarms import Alarm, AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
@@ -206,9 +206,11 @@ def monitor_step(
             # are for; the drift is recorded in scoring_runs, an alarm waits for a whole window
             log.warning("drift on a partial window (the stream began after %s): no alarm yet", f"{first:%Y-%m-%d}")
             moved = ()
+        alarms = read_alarms(db, scoring.name)
         decision = decide_alarm(
             scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, summary.monitoring.summary,
-            read_alarms(db, scoring.name), scoring.tags.get("trained_until") or None,
+            alarms, scoring.tags.get("trained_until") or None,
+            quiet_before=_quiet_before(db, scoring.name, alarms, day), quiet_days=settings.alarm_quiet_days,
         )  # fmt: skip
         if decision.changed is not None:
             store_alarm(db, decision.changed)
@@ -227,6 +229,13 @@ def monitor_step(
     if decision.state == "opened" and raise_on_alarm:
         raise DriftDetectedError(f"input drift on {day:%Y-%m-%d}: alarm {decision.line}; scores were written")
     return Monitored(summary.rows_scored, summary.status, decision.state, decision.line)
+
+
+def _quiet_before(db: StagingDatabase, name: str, alarms: list[Alarm], day: pd.Timestamp) -> int:
+    """The quiet days in a row recorded right before ``day`` in the episode open on it (0: none open)."""
+    today = f"{day:%Y-%m-%d}"
+    open_on = [a.opened_on for a in alarms if a.opened_on < today and (a.closed_on is None or a.closed_on >= today)]
+    return quiet_days_before(db, name, max(open_on), day) if open_on else 0
 
 
 def drift_window(
