@@ -100,7 +100,8 @@ def transform_step(settings: Settings, interval_start: str) -> int:
 
 def score_step(settings: Settings, interval_start: str) -> str:
     """Score the interval's leads with the champion, and with the challenger as a shadow when one is
-    registered beside it; returns the champion's version.
+    registered beside it (skipped, with a warning, when it cannot be loaded or fails: ``shadow_rows``);
+    returns the champion's version.
 
     Each is ranked among its own production stream of the leads created before the interval
     starts (``rank_pool``): a rerun or a backfill of the day gives the same flags, whatever was
@@ -114,16 +115,31 @@ def score_step(settings: Settings, interval_start: str) -> str:
         scored = predict(settings, champion, model_input, pool, production=True)
         db.write_scratch(_key(interval_start), SCORED, scored)
         log.info("%s", describe_decision(champion, scored, pool, before))
-        shadow = shadow_model(settings, champion)
-        if shadow is None:
-            shadow_rows = scored.head(0)
-        else:
-            shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
-            shadow_rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
-            log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(shadow_rows), champion.version)
-        db.write_scratch(_key(interval_start), SHADOW, shadow_rows)
+        shadow = shadow_rows(db, settings, champion, model_input, before)
+        db.write_scratch(_key(interval_start), SHADOW, scored.head(0) if shadow is None else shadow)
     publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
     return champion.version
+
+
+def shadow_rows(
+    db: StagingDatabase, settings: Settings, champion: ScoringModel, model_input: pd.DataFrame, before: pd.Timestamp
+) -> pd.DataFrame | None:
+    """The challenger's predictions of the batch as a shadow; None when there is no challenger, or (with a
+    warning) when it cannot be loaded or fails while scoring: the champion's day never depends on it."""
+    shadow = None
+    try:
+        shadow = shadow_model(settings, champion)
+        if shadow is None:
+            return None
+        shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
+        rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
+    except Exception as exc:  # noqa: BLE001 - a broken challenger costs its own rows, never the champion's
+        which = f"shadow v{shadow.version}" if shadow is not None else "shadow"
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        log.warning("%s skipped (the champion's scores stand): %s: %s", which, type(exc).__name__, first_line)
+        return None
+    log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(rows), champion.version)
+    return rows
 
 
 def shadow_model(settings: Settings, champion: ScoringModel) -> ScoringModel | None:

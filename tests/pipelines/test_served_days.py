@@ -1,0 +1,98 @@
+"""Airflow's everyday actions keep the record true (#29.1, .3, .4): a rerun or backfill of a day scores
+with the version that served it, only the newest production day publishes the online cut, an ad-hoc
+file never touches a production row, and a broken shadow never costs the champion's day.
+
+The stand-in models of ``test_rank_pool`` score each lead ``total_leads_droppped / 100`` and flag the
+top half of the pool (4 leads or more), so every flag below is counted by hand."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from lead_scoring.adapters.mlflow.registry import ScoringModel
+from lead_scoring.adapters.staging import StagingDatabase
+from lead_scoring.pipelines import inference, scoring
+from lead_scoring.pipelines.inference import outbox_path
+from tests.pipelines.test_rank_pool import CHAMPION, _Model, counts, run_day
+
+
+class _Doubled(_Model):
+    """Version 4: scores every lead twice as high as version 3 (capped at 1)."""
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        scores = (frame["total_leads_droppped"].astype(float).to_numpy() / 50.0).clip(0, 1)
+        return pd.DataFrame({"score": scores, "predicted_label": 0, "top_reasons": "r"})
+
+
+V4 = ScoringModel("lead_scoring", "4", "run4", _Doubled(), None, {})
+VERSIONS = {"3": CHAMPION, "4": V4}
+
+
+@pytest.fixture
+def registry(settings, monkeypatch):
+    """A registry whose champion the test moves (``registry["champion"]``); cuts published are listed."""
+    state: dict[str, object] = {"champion": "3", "published": []}
+
+    def load(_settings, version=None):  # noqa: ANN001, ANN202
+        return VERSIONS[str(version) if version is not None else str(state["champion"])]
+
+    def publish(_settings, model, predictions, _pool):  # noqa: ANN001, ANN202
+        state["published"].append((model.version, str(pd.to_datetime(predictions["created_date"]).min().date())))
+        return 0.5
+
+    monkeypatch.setattr(inference, "load_model", load)
+    monkeypatch.setattr(scoring, "load_model", load)
+    monkeypatch.setattr(inference, "shadow_model", lambda *_a: None)
+    monkeypatch.setattr(inference, "publish_online_cut", publish)
+    monkeypatch.setattr(scoring, "publish_online_cut", publish)
+    monkeypatch.setattr("lead_scoring.adapters.scoring_runs.log_scoring_run", lambda *_a: None)
+    return settings, state
+
+
+def production_rows(settings) -> list[list[object]]:
+    with StagingDatabase(settings.db_url) as db:
+        rows = db.query(
+            "SELECT lead_id, model_version, role, production, predicted_label FROM predictions "
+            "ORDER BY created_date, model_version"
+        )
+    return rows.values.tolist()
+
+
+class _Broken(_Model):
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        raise ValueError("the challenger's booster expects 12 features, got 11")
+
+
+def test_a_shadow_that_fails_while_scoring_is_skipped_and_the_champion_day_is_written(registry, monkeypatch, caplog):
+    settings, _state = registry
+    broken = ScoringModel("lead_scoring", "5", "run5", _Broken(), None, {})
+    monkeypatch.setattr(inference, "shadow_model", lambda *_a: broken)
+    with caplog.at_level(logging.WARNING, logger="lead_scoring"):
+        flags = run_day(settings, "2021-12-01", counts("2021-12-01"))
+    assert flags == {10: 0, 12: 0, 14: 0, 16: 1, 18: 1, 20: 1}
+    assert [r[1:4] for r in production_rows(settings)] == [["3", "champion", 1]] * 6
+    assert len(pd.read_csv(outbox_path(settings, "2021-12-01T00:00:00+00:00"))) == 6
+    assert caplog.messages[-1] == (
+        "shadow v5 skipped (the champion's scores stand): ValueError: "
+        "the challenger's booster expects 12 features, got 11"
+    )
+
+
+def test_a_shadow_that_cannot_be_loaded_is_skipped_and_the_champion_day_is_written(registry, monkeypatch, caplog):
+    settings, _state = registry
+
+    def gone(*_args: object) -> None:
+        raise OSError("No such file or directory: 'mlruns/1/models/m-5/artifacts/MLmodel'")
+
+    monkeypatch.setattr(inference, "shadow_model", gone)
+    with caplog.at_level(logging.WARNING, logger="lead_scoring"):
+        run_day(settings, "2021-12-01", counts("2021-12-01"))
+    assert [r[1:4] for r in production_rows(settings)] == [["3", "champion", 1]] * 6
+    assert len(pd.read_csv(outbox_path(settings, "2021-12-01T00:00:00+00:00"))) == 6
+    assert caplog.messages[-1] == (
+        "shadow skipped (the champion's scores stand): "
+        "OSError: No such file or directory: 'mlruns/1/models/m-5/artifacts/MLmodel'"
+    )
