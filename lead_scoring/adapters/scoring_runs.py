@@ -93,6 +93,25 @@ def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) ->
     return len(found) > 0
 
 
+def production_leads(db: StagingDatabase, name: str, version: str, lead_ids: list[str]) -> set[str]:
+    """Which of ``lead_ids`` the version already scored in the production stream (in any role)."""
+    if not db.has_table(PREDICTIONS) or "production" not in {
+        c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)
+    }:
+        return set()
+    found: set[str] = set()
+    statement = sa.text(
+        f"SELECT {LEAD_ID} FROM {PREDICTIONS} WHERE model_name = :name AND model_version = :version "
+        f"AND production = 1 AND {LEAD_ID} IN :ids"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    with db.engine.connect() as conn:
+        for start in range(0, len(lead_ids), 500):  # SQLite's limit on bound parameters
+            chunk = lead_ids[start : start + 500]
+            rows = conn.execute(statement, {"name": name, "version": str(version), "ids": chunk})
+            found.update(str(row[0]) for row in rows)
+    return found
+
+
 def quiet_days_before(db: StagingDatabase, name: str, since: str, before: pd.Timestamp) -> int:
     """How many daily runs of the model, the latest ones from day ``since`` (YYYY-MM-DD) up to the day
     before ``before``, were not drifted in a row (what an open alarm needs to close)."""

@@ -16,7 +16,8 @@ from lead_scoring.adapters.mlflow.registry import ScoringModel
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.pipelines import inference, scoring
 from lead_scoring.pipelines.inference import outbox_path
-from tests.pipelines.test_rank_pool import CHAMPION, _Model, counts, run_day
+from tests.factories import write_csv
+from tests.pipelines.test_rank_pool import CHAMPION, _Model, counts, leads, run_day
 
 
 class _Doubled(_Model):
@@ -59,6 +60,26 @@ def production_rows(settings) -> list[list[object]]:
             "ORDER BY created_date, model_version"
         )
     return rows.values.tolist()
+
+
+def test_an_ad_hoc_file_overlapping_a_production_day_changes_no_production_row(registry, tmp_path):
+    """`score --input` of a file holding a production day's leads turned them into ad-hoc rows: out of the
+    rank pool, with the file's flags (#29.3)."""
+    settings, state = registry
+    run_day(settings, "2021-12-01", counts("2021-12-01"))
+    run_day(settings, "2021-12-02", counts("2021-12-02"))
+    before = production_rows(settings)
+    assert [r[1:4] for r in before] == [["3", "champion", 1]] * 12
+    # the same leads of day two (same ids) in a file scored by hand
+    summary = scoring.score_file(settings, write_csv(leads("2021-12-02", counts("2021-12-02")), tmp_path / "d2.csv"))
+    assert summary.rows_scored == 6 and summary.positives == 6  # ranked above day one, as on the day
+    assert production_rows(settings) == before
+    with StagingDatabase(settings.db_url) as db:
+        pool = db.query("SELECT COUNT(*) AS n FROM predictions WHERE production = 1")["n"].tolist()
+    assert pool == [12]
+    assert state["published"] == [("3", "2021-12-01"), ("3", "2021-12-02")]  # no cut from the file
+    # day three is still ranked among the 12 production leads: 80..90 all in the top half
+    assert run_day(settings, "2021-12-03", counts("2021-12-03")) == {80: 1, 82: 1, 84: 1, 86: 1, 88: 1, 90: 1}
 
 
 class _Broken(_Model):
