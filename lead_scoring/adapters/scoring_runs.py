@@ -93,6 +93,22 @@ def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) ->
     return len(found) > 0
 
 
+def production_after(db: StagingDatabase, name: str, after: pd.Timestamp) -> bool:
+    """Whether the model's production stream (any version) holds a lead created after ``after``: a batch
+    before it is a backfill, not the newest production day."""
+    if not db.has_table(PREDICTIONS):
+        return False
+    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
+        return False
+    found = db.query(
+        f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
+        f"AND production = 1 AND {CREATED_DATE} > :after LIMIT 1",
+        name=name,
+        after=f"{pd.Timestamp(after):%Y-%m-%d %H:%M:%S.%f}",
+    )
+    return len(found) > 0
+
+
 def production_leads(db: StagingDatabase, name: str, version: str, lead_ids: list[str]) -> set[str]:
     """Which of ``lead_ids`` the version already scored in the production stream (in any role)."""
     if not db.has_table(PREDICTIONS) or "production" not in {

@@ -2,7 +2,8 @@
 input -> scored by the champion -> `predictions`, the outbox file, then monitoring.
 
 Data passes between tasks through this run's scratch tables; every run is keyed by its data
-interval, so a rerun or backfill of a day replaces its own rows and its own ``scoring_runs`` record.
+interval, so a rerun or backfill of a day replaces its own rows and its own ``scoring_runs`` record,
+and scores with the version that first decided the day (`served_days`).
 The scoring itself is :mod:`lead_scoring.pipelines.scoring`, which the CLI's ``score`` runs in one process.
 """
 
@@ -20,7 +21,13 @@ from lead_scoring.adapters.alarms import read_alarms, store_alarm
 from lead_scoring.adapters.exports import write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_window, quiet_days_before, record_run, stream_began_before
+from lead_scoring.adapters.scoring_runs import (
+    production_window,
+    quiet_days_before,
+    record_run,
+    stream_began_before,
+)
+from lead_scoring.adapters.served_days import record_served, served_version
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.alarms import Alarm, AlarmState, decide_alarm
@@ -32,6 +39,7 @@ from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import (
     describe_decision,
     load_model,
+    newest_production_batch,
     predict,
     publish_online_cut,
     rank_pool,
@@ -99,26 +107,41 @@ def transform_step(settings: Settings, interval_start: str) -> int:
 
 
 def score_step(settings: Settings, interval_start: str) -> str:
-    """Score the interval's leads with the champion, and with the challenger as a shadow when one is
-    registered beside it (skipped, with a warning, when it cannot be loaded or fails: ``shadow_rows``);
-    returns the champion's version.
+    """Score the interval's leads with the version that serves the day (``day_model``), and with the
+    challenger as a shadow when one is registered beside it (skipped, with a warning, when it cannot
+    be loaded or fails: ``shadow_rows``); returns the serving version.
 
     Each is ranked among its own production stream of the leads created before the interval
     starts (``rank_pool``): a rerun or a backfill of the day gives the same flags, whatever was
-    scored since.
+    scored or promoted since. Only the newest production day publishes the online cut.
     """
-    champion = load_model(settings)
     before = naive_utc(interval_start)
     with _scratch(settings) as db:
+        champion = day_model(db, settings, before)
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         pool = rank_pool(db, settings, champion, before)
         scored = predict(settings, champion, model_input, pool, production=True)
         db.write_scratch(_key(interval_start), SCORED, scored)
+        record_served(db, champion.name, before, champion.version)
         log.info("%s", describe_decision(champion, scored, pool, before))
         shadow = shadow_rows(db, settings, champion, model_input, before)
         db.write_scratch(_key(interval_start), SHADOW, scored.head(0) if shadow is None else shadow)
-    publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
+        newest = newest_production_batch(db, champion, scored)
+    if newest:
+        publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
+    else:
+        log.info("a backfill: the online cut of v%s stays the newest production day's", champion.version)
     return champion.version
+
+
+def day_model(db: StagingDatabase, settings: Settings, day: pd.Timestamp) -> ScoringModel:
+    """The version that serves the interval starting at ``day``: the one that first scored it (in
+    `served_days`: a rerun or backfill decides as the day was decided), else today's champion."""
+    served = served_version(db, settings.model_name, day)
+    if served is None:
+        return load_model(settings)
+    log.info("the day was decided by v%s: scored with it, whatever serves now", served)
+    return load_model(settings, version=served)
 
 
 def shadow_rows(

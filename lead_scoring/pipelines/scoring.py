@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, now_utc, scoring_version, set_version_tags
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_leads, production_pool, record_run
+from lead_scoring.adapters.scoring_runs import production_after, production_leads, production_pool, record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.frames import copy_on_write
@@ -110,8 +110,8 @@ def score_file(
             before = model_input[CREATED_DATE].min() if len(model_input) else None
             pool = rank_pool(db, settings, scoring, before)
             predictions = predict(settings, scoring, model_input, pool, production=production)
-            if production:  # the production stream's cut is the one the served model labels with
-                publish_online_cut(settings, scoring, predictions, pool)
+            if production and newest_production_batch(db, scoring, predictions):
+                publish_online_cut(settings, scoring, predictions, pool)  # the cut the served model labels with
             notify("write")
             kept = predictions if production else ad_hoc_rows(db, scoring, predictions)
             db.merge_rows(run_key_for(run_key), PREDICTIONS, kept, keys=[LEAD_ID, "model_name", "model_version"])
@@ -147,6 +147,14 @@ def ad_hoc_rows(db: StagingDatabase, scoring: ScoringModel, predictions: pd.Data
             scoring.version,
         )
     return predictions[~predictions[LEAD_ID].astype(str).isin(taken)].reset_index(drop=True)
+
+
+def newest_production_batch(db: StagingDatabase, scoring: ScoringModel, predictions: pd.DataFrame) -> bool:
+    """Whether no production lead was created after the batch's newest: only then does it publish the
+    online cut (a backfill of an old day never moves it)."""
+    if not len(predictions) or CREATED_DATE not in predictions.columns:
+        return True
+    return not production_after(db, scoring.name, predictions[CREATED_DATE].max())
 
 
 def rank_pool(

@@ -62,6 +62,48 @@ def production_rows(settings) -> list[list[object]]:
     return rows.values.tolist()
 
 
+def test_a_rerun_after_a_new_champion_scores_the_day_with_the_version_that_served_it(registry):
+    settings, state = registry
+    run_day(settings, "2021-12-01", counts("2021-12-01"))
+    before = pd.read_csv(outbox_path(settings, "2021-12-01T00:00:00+00:00"))
+    state["champion"] = "4"  # promoted since
+    run_day(settings, "2021-12-01", counts("2021-12-01"))  # the rerun
+    with StagingDatabase(settings.db_url) as db:
+        versions = db.query("SELECT DISTINCT model_version FROM predictions")["model_version"].tolist()
+        served = db.query("SELECT interval_start, model_name, model_version FROM served_days").values.tolist()
+    assert versions == ["3"]  # no row of version 4 for a day version 3 decided
+    assert served == [["2021-12-01 00:00:00", "lead_scoring", "3"]]
+    after = pd.read_csv(outbox_path(settings, "2021-12-01T00:00:00+00:00"))
+    assert after["model_version"].astype(str).unique().tolist() == ["3"]
+    assert after[["score", "predicted_label"]].values.tolist() == before[["score", "predicted_label"]].values.tolist()
+    assert after["predicted_label"].tolist() == [1, 1, 1, 0, 0, 0]  # the top half of 0.10..0.20
+    # a day first scored after the promotion is the new champion's
+    run_day(settings, "2021-12-02", counts("2021-12-02"))
+    with StagingDatabase(settings.db_url) as db:
+        served = db.query("SELECT model_version FROM served_days ORDER BY interval_start")["model_version"].tolist()
+    assert served == ["3", "4"]
+
+
+def test_a_backfill_of_an_old_day_never_publishes_the_online_cut(registry):
+    settings, state = registry
+    run_day(settings, "2021-12-02", counts("2021-12-02"))
+    run_day(settings, "2021-12-03", counts("2021-12-03"))
+    run_day(settings, "2021-12-01", counts("2021-12-01"))  # backfilled last
+    run_day(settings, "2021-12-02", counts("2021-12-02"))  # a rerun of a day before the newest
+    assert state["published"] == [("3", "2021-12-02"), ("3", "2021-12-03")]
+    run_day(settings, "2021-12-03", counts("2021-12-03"))  # the newest day publishes again
+    assert state["published"][-1] == ("3", "2021-12-03") and len(state["published"]) == 3
+
+
+def test_a_production_file_of_an_old_day_never_publishes_the_online_cut(registry, tmp_path):
+    settings, state = registry
+    run_day(settings, "2021-12-03", counts("2021-12-03"))
+    scoring.score_file(
+        settings, write_csv(leads("2021-12-01", counts("2021-12-01")), tmp_path / "d1.csv"), production=True
+    )
+    assert state["published"] == [("3", "2021-12-03")]
+
+
 def test_an_ad_hoc_file_overlapping_a_production_day_changes_no_production_row(registry, tmp_path):
     """`score --input` of a file holding a production day's leads turned them into ad-hoc rows: out of the
     rank pool, with the file's flags (#29.3)."""
