@@ -39,16 +39,26 @@ class PromotionOutcome:
     promoted: bool
     reasons: tuple[str, ...]
 
+    @property
+    def decision(self) -> str:
+        return "promoted" if self.promoted else "rejected"
+
 
 def promote_step(
     settings: Settings, version: str, *, force: bool = False, reason: str | None = None
 ) -> PromotionOutcome:
     """The gate: champion when no worse than the serving champion on the same leads (see ``decide_promotion``).
-    A version not promoted stays the `challenger`."""
+    A version not promoted stays the `challenger`. A version the gate already decided on (a rerun of
+    its training run) keeps that decision (``recorded_outcome``): an old run rerun after a newer
+    champion took over never moves the alias back; ``force`` decides again."""
     track = tracking(settings)
     candidate_version = track.version(str(version))
     if candidate_version is None:
         raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
+    recorded = None if force else recorded_outcome(candidate_version)
+    if recorded is not None:  # a rerun of the training run: decided as it was, whatever serves now
+        log.info("version %s was already %s by the gate: not decided again", version, recorded.decision)
+        return recorded
     metrics = track.run(candidate_version.run_id).metrics
     candidate = {k: metrics[f"valid_{k}"] for k in FIGURES}
     worst_month = None
@@ -86,6 +96,17 @@ def promote_step(
         )
     registry.settle_challenger(settings, str(version), promote)
     return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
+
+
+def recorded_outcome(facts: VersionFacts) -> PromotionOutcome | None:
+    """The gate's decision already taken on a version (its tags), when it was carried out: a rejection,
+    or a promotion that moved `champion` (``promoted_at``). None: never decided, or a promotion whose
+    move did not happen (the rerun decides again)."""
+    decision = facts.tags.get("promotion_decision")
+    if decision == "rejected" or (decision == "promoted" and facts.tags.get("promoted_at")):
+        reasons = tuple(r for r in facts.tags.get("promotion_reasons", "").split("; ") if r)
+        return PromotionOutcome(version=str(facts.version), promoted=decision == "promoted", reasons=reasons)
+    return None
 
 
 def saved_comparison(
