@@ -43,11 +43,17 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
     last = parse_day(until, "--until") if until else None
     frame = load_training_input(settings)
     end = last + pd.Timedelta(days=1) if last is not None else frame[CREATED_DATE].max() + pd.Timedelta(seconds=1)
+    champion = registry.load_scoring_model(settings)
+    learned = pd.to_datetime(champion.tags.get("trained_until") or None, errors="coerce")
+    if not pd.isna(learned) and learned >= start:  # never graded on leads it was trained on
+        start = pd.Timestamp(learned) + pd.Timedelta(microseconds=1)
     test = frame[(frame[CREATED_DATE] >= start) & (frame[CREATED_DATE] < end)]
     train = frame[frame[CREATED_DATE] < start]
     if test.empty or test[LABEL].nunique() < 2 or train.empty:
-        raise InsufficientDataError(f"need labelled leads of both classes from {since} on, and leads before it")
-    champion = registry.load_scoring_model(settings)
+        after = f" (v{champion.version} was trained on the leads up to {learned})" if not pd.isna(learned) else ""
+        raise InsufficientDataError(
+            f"need labelled leads of both classes from {since} on{after}, and leads before them"
+        )
     scores = champion.scorer.predict_proba(test)
     return OutOfTimeReport(
         since=str(start.date()),
