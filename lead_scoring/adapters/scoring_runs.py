@@ -109,21 +109,24 @@ def production_after(db: StagingDatabase, name: str, after: pd.Timestamp) -> boo
     return len(found) > 0
 
 
-def production_leads(db: StagingDatabase, name: str, version: str, lead_ids: list[str]) -> set[str]:
-    """Which of ``lead_ids`` the version already scored in the production stream (in any role)."""
+def production_leads(db: StagingDatabase, name: str, version: str | None, lead_ids: list[str]) -> set[str]:
+    """Which of ``lead_ids`` the version (None: any version of the model) already scored in the
+    production stream (in any role)."""
     if not db.has_table(PREDICTIONS) or "production" not in {
         c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)
     }:
         return set()
     found: set[str] = set()
+    which = "" if version is None else "AND model_version = :version "
     statement = sa.text(
-        f"SELECT {LEAD_ID} FROM {PREDICTIONS} WHERE model_name = :name AND model_version = :version "
+        f"SELECT DISTINCT {LEAD_ID} FROM {PREDICTIONS} WHERE model_name = :name {which}"
         f"AND production = 1 AND {LEAD_ID} IN :ids"
     ).bindparams(sa.bindparam("ids", expanding=True))
     with db.engine.connect() as conn:
         for start in range(0, len(lead_ids), 500):  # SQLite's limit on bound parameters
             chunk = lead_ids[start : start + 500]
-            rows = conn.execute(statement, {"name": name, "version": str(version), "ids": chunk})
+            params = {"name": name, "ids": chunk} | ({} if version is None else {"version": str(version)})
+            rows = conn.execute(statement, params)
             found.update(str(row[0]) for row in rows)
     return found
 

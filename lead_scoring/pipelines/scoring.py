@@ -115,8 +115,8 @@ def score_file(
             notify("write")
             kept = predictions if production else ad_hoc_rows(db, scoring, predictions)
             db.merge_rows(run_key_for(run_key), PREDICTIONS, kept, keys=[LEAD_ID, "model_name", "model_version"])
-            new_input = model_input[model_input[LEAD_ID].astype(str).isin(set(kept[LEAD_ID]))]
-            record_scored_leads(db, run_key, new_input, predictions["scored_at"].max())  # for the feedback loop
+            recorded = model_input if production else ad_hoc_input(db, scoring, model_input)
+            record_scored_leads(db, run_key, recorded, predictions["scored_at"].max())  # for the feedback loop
             notify("monitor")
             summary = replace(
                 summarise(run_key, str(input_path), scoring, model_input, predictions, settings),
@@ -147,6 +147,14 @@ def ad_hoc_rows(db: StagingDatabase, scoring: ScoringModel, predictions: pd.Data
             scoring.version,
         )
     return predictions[~predictions[LEAD_ID].astype(str).isin(taken)].reset_index(drop=True)
+
+
+def ad_hoc_input(db: StagingDatabase, scoring: ScoringModel, model_input: pd.DataFrame) -> pd.DataFrame:
+    """The model input of an ad-hoc batch that may be kept in `scored_leads`: not that of a lead any
+    version scored in the production stream (the drift window and the feedback loop read it)."""
+    ids = model_input[LEAD_ID].astype(str)
+    taken = production_leads(db, scoring.name, None, ids.tolist()) if len(ids) else set()
+    return model_input[~ids.isin(taken)]
 
 
 def newest_production_batch(db: StagingDatabase, scoring: ScoringModel, predictions: pd.DataFrame) -> bool:

@@ -124,6 +124,32 @@ def test_an_ad_hoc_file_overlapping_a_production_day_changes_no_production_row(r
     assert run_day(settings, "2021-12-03", counts("2021-12-03")) == {80: 1, 82: 1, 84: 1, 86: 1, 88: 1, 90: 1}
 
 
+def test_an_ad_hoc_file_scored_by_a_newer_champion_keeps_the_production_leads_recorded_input(registry, tmp_path):
+    """The model input `scored_leads` keeps for a production lead (the drift window's and the feedback
+    loop's) was replaced by an ad-hoc file's, once another version scored it by hand (#29.3)."""
+    settings, state = registry
+    day = leads("2021-12-01", counts("2021-12-01"))
+    day.insert(0, "lead_id", [f"D1-{i}" for i in range(6)])
+    write_csv(day, settings.landing_dir / "leads_2021-12-01.csv")
+    start = "2021-12-01T00:00:00+00:00"
+    inference.validate_step(settings, start, "2021-12-02T00:00:00+00:00")
+    inference.transform_step(settings, start)
+    inference.score_step(settings, start)
+    inference.write_step(settings, start)
+    inference.discard_step(settings, start)
+    with StagingDatabase(settings.db_url) as db:
+        recorded = db.query("SELECT * FROM scored_leads ORDER BY lead_id").drop(columns=["first_scored_at"])
+    state["champion"] = "4"
+    edited = day.assign(first_platform_c="Level0", total_leads_droppped=99.0)  # the same ids, other inputs
+    scoring.score_file(settings, write_csv(edited, tmp_path / "edited.csv"))
+    with StagingDatabase(settings.db_url) as db:
+        kept = db.query("SELECT * FROM scored_leads ORDER BY lead_id").drop(columns=["first_scored_at"])
+        rows = db.query("SELECT model_version, production, COUNT(*) AS n FROM predictions GROUP BY 1, 2")
+    assert recorded["total_leads_droppped"].tolist() == [10.0, 12.0, 14.0, 16.0, 18.0, 20.0]
+    pd.testing.assert_frame_equal(kept, recorded)
+    assert rows.values.tolist() == [["3", 1, 6], ["4", 0, 6]]  # v4's own ad-hoc rows, apart
+
+
 class _Broken(_Model):
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("the challenger's booster expects 12 features, got 11")
