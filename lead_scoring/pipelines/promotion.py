@@ -120,6 +120,8 @@ def saved_comparison(
         return None, "the training run found no champion, or too few leads newer than its training data"
     if recorded != champion_version:
         return None, f"the run compared itself with v{recorded}, and v{champion_version} serves now"
+    if not track.model_artifacts_present(champion_version):
+        return None, f"the model artifacts of champion v{champion_version} are gone"
     leads = track.load_csv(candidate_version.run_id, COMPARISON_PATH, parse_dates=[CREATED_DATE], dtype={LEAD_ID: str})
     champion = registry.load_scoring_model(settings, champion_version)
     scores = champion.scorer.predict_proba(leads)
