@@ -34,7 +34,7 @@ from lead_scoring.core.alarms import Alarm, AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
-from lead_scoring.errors import DriftDetectedError, InputDataError
+from lead_scoring.errors import DriftDetectedError, InputDataError, ModelNotFoundError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import (
     describe_decision,
@@ -46,7 +46,7 @@ from lead_scoring.pipelines.scoring import (
     summarise,
 )
 from lead_scoring.pipelines.steps import naive_utc
-from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
+from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS, SERVED_DAYS
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,13 @@ def day_model(db: StagingDatabase, settings: Settings, day: pd.Timestamp) -> Sco
     if served is None:
         return load_model(settings)
     log.info("the day was decided by v%s: scored with it, whatever serves now", served)
-    return load_model(settings, version=served)
+    try:
+        return load_model(settings, version=served)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{day:%Y-%m-%d} was decided by v{served} ({exc}): to score it with today's champion, delete its "
+            f"row from {SERVED_DAYS} first"
+        ) from None
 
 
 def shadow_rows(

@@ -185,3 +185,21 @@ def test_a_shadow_that_cannot_be_loaded_is_skipped_and_the_champion_day_is_writt
         "shadow skipped (the champion's scores stand): "
         "OSError: No such file or directory: 'mlruns/1/models/m-5/artifacts/MLmodel'"
     )
+
+
+def test_a_rerun_of_a_day_whose_version_is_gone_names_the_way_out(registry, monkeypatch):
+    from lead_scoring.errors import ModelNotFoundError
+
+    settings, _state = registry
+    run_day(settings, "2021-12-01", counts("2021-12-01"))
+
+    def gone(_settings, version=None):  # noqa: ANN001, ANN202
+        raise ModelNotFoundError("'lead_scoring' has no version 3")
+
+    monkeypatch.setattr(inference, "load_model", gone)
+    with pytest.raises(ModelNotFoundError) as caught:
+        run_day(settings, "2021-12-01", counts("2021-12-01"))
+    assert str(caught.value) == (
+        "2021-12-01 was decided by v3 ('lead_scoring' has no version 3): to score it with today's champion, "
+        "delete its row from served_days first"
+    )
