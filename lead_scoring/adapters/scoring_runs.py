@@ -140,7 +140,7 @@ def quiet_days_before(db: StagingDatabase, name: str, since: str, before: pd.Tim
         f"SELECT interval_start, status FROM {SCORING_RUNS} WHERE model_name = :name AND interval_start IS NOT NULL",
         name=name,
     )
-    starts = pd.to_datetime(runs["interval_start"], utc=True, format="ISO8601").dt.tz_localize(None)
+    starts = pd.to_datetime(runs["interval_start"], utc=True, format="ISO8601", errors="coerce").dt.tz_localize(None)
     inside = runs.assign(day=starts.dt.normalize())
     inside = inside[(inside["day"] >= pd.Timestamp(since)) & (inside["day"] < pd.Timestamp(before).normalize())]
     quiet = 0
