@@ -93,18 +93,17 @@ def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) ->
     return len(found) > 0
 
 
-def production_after(db: StagingDatabase, name: str, after: pd.Timestamp) -> bool:
-    """Whether the model's production stream (any version) holds a lead created after ``after``: a batch
-    before it is a backfill, not the newest production day."""
+def production_from(db: StagingDatabase, name: str, since: pd.Timestamp) -> bool:
+    """Whether the model's production stream (any version) holds a lead created at or after ``since``."""
     if not db.has_table(PREDICTIONS):
         return False
     if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
         return False
     found = db.query(
         f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
-        f"AND production = 1 AND {CREATED_DATE} > :after LIMIT 1",
+        f"AND production = 1 AND {CREATED_DATE} >= :since LIMIT 1",
         name=name,
-        after=f"{pd.Timestamp(after):%Y-%m-%d %H:%M:%S.%f}",
+        since=f"{pd.Timestamp(since):%Y-%m-%d %H:%M:%S.%f}",
     )
     return len(found) > 0
 

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, now_utc, scoring_version, set_version_tags
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_after, production_leads, production_pool, record_run
+from lead_scoring.adapters.scoring_runs import production_from, production_leads, production_pool, record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.frames import copy_on_write
@@ -158,11 +158,13 @@ def ad_hoc_input(db: StagingDatabase, scoring: ScoringModel, model_input: pd.Dat
 
 
 def newest_production_batch(db: StagingDatabase, scoring: ScoringModel, predictions: pd.DataFrame) -> bool:
-    """Whether no production lead was created after the batch's newest: only then does it publish the
-    online cut (a backfill of an old day never moves it)."""
+    """Whether no production lead was created on a day after the batch's newest lead's day: only then
+    does it publish the online cut (a backfill of an old day never moves it; a batch of the same
+    days as another does)."""
     if not len(predictions) or CREATED_DATE not in predictions.columns:
         return True
-    return not production_after(db, scoring.name, predictions[CREATED_DATE].max())
+    next_day = pd.Timestamp(predictions[CREATED_DATE].max()).normalize() + pd.Timedelta(days=1)
+    return not production_from(db, scoring.name, next_day)
 
 
 def rank_pool(
