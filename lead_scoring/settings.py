@@ -41,6 +41,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
     "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
     "LEAD_SCORING_DRIFT_WINDOW_DAYS": "drift_window_days",
+    "LEAD_SCORING_ALARM_QUIET_DAYS": "alarm_quiet_days",
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
     "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
@@ -93,6 +94,9 @@ class Settings:
     # a day's drift is measured on the production leads of this many days ending with it: a day of a
     # hundred leads alone is too noisy for PSI, and a week holds every weekday once
     drift_window_days: int = 7
+    # an open drift alarm closes on this many days in a row without drift: drifted, quiet, drifted
+    # is one episode (one alert), not two
+    alarm_quiet_days: int = 3
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
     backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
@@ -286,6 +290,7 @@ def _problems(settings: Settings) -> list[str]:
     )
     check(settings.drift_limit > 0, "drift_limit", "must be above 0 (a PSI limit)")
     check(settings.drift_window_days >= 1, "drift_window_days", "must be at least 1 (the day itself)")
+    check(1 <= settings.alarm_quiet_days <= 366, "alarm_quiet_days", "must be a number of days from 1 to 366")
     check(settings.promotion_tolerance >= 0, "promotion_tolerance", "must not be negative (an AUC tolerance)")
     for name in ("min_level_count", "min_training_leads", "min_conversions"):
         check(getattr(settings, name) >= 1, name, "must be at least 1")
