@@ -152,9 +152,10 @@ class RowsRefused(InputDataError):
     """The schema refused rows of a frame: the one-line message, and the failure cases behind it
     (for :func:`validate_each_lead`, which says per row why, from the same pass)."""
 
-    def __init__(self, message: str, cases: pd.DataFrame, raw: pd.DataFrame) -> None:
-        super().__init__(message)
-        self.cases, self.raw = cases, raw
+    def __init__(self, message: str, cases: pd.DataFrame | None = None, raw: pd.DataFrame | None = None) -> None:
+        super().__init__(message)  # a message alone, too: a caller may re-raise it reworded (the replay)
+        self.cases = pd.DataFrame() if cases is None else cases
+        self.raw = pd.DataFrame() if raw is None else raw
 
 
 def validate_each_lead(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame | None, pd.Series]:

@@ -129,6 +129,8 @@ def _home(given: Path | None, base: Settings, input_path: str | Path) -> Iterato
         try:
             yield where
         except LeadScoringError as exc:
+            if str(where) not in str(exc):
+                raise
             copies = re.compile(re.escape(str(where)) + r"[^\s:'\"]*")
             raise type(exc)(copies.sub(lambda _m: str(input_path), str(exc))) from None
 
