@@ -279,21 +279,18 @@ def _shown(value: object) -> str:
 
 
 def _path_problem(value: str | Path, name: str) -> str | None:
-    """Why a path (or a SQLite URL's file) cannot be what the setting needs, or None."""
+    """Why a path (or a URL: only its form) cannot be what the setting needs, or None."""
     text = str(value)
     if "\x00" in text:
         return "contains a NUL byte"
     if len(text) > MAX_PATH_CHARS:
         return f"is longer than {MAX_PATH_CHARS:,} characters"
-    if name in ("db_url", "tracking_uri"):
+    if name == "tracking_uri":  # MLflow's own: "databricks" is one too
+        return None
+    if name == "db_url":
         if "://" not in text:
             return "is not a URL (e.g. sqlite:////path/to/file.db or postgresql://host/db)"
-        if not text.startswith("sqlite:///"):
-            return None
-        path = text.removeprefix("sqlite:///").partition("?")[0]
-        if not path or path == ":memory:":
-            return None
-        value, name = path, "sqlite file"
+        return None  # a SQLite file that is a folder, or under a file: the staging database says so
     where = Path(value).expanduser()
     if any(len(part) > MAX_NAME_CHARS for part in where.parts):
         return f"has a name longer than {MAX_NAME_CHARS} characters"
