@@ -20,8 +20,8 @@ import pandas as pd
 
 from lead_scoring.adapters.mlflow.store import VersionFacts
 from lead_scoring.adapters.mlflow.tracking import tracking
-from lead_scoring.errors import InvalidArgumentError, ModelNotFoundError
-from lead_scoring.settings import Settings
+from lead_scoring.errors import ConfigurationError, InvalidArgumentError, ModelNotFoundError
+from lead_scoring.settings import MAX_TEXT_CHARS, Settings
 
 if TYPE_CHECKING:
     from lead_scoring.core.model import LeadScorer
@@ -65,7 +65,10 @@ def experiment_link(settings: Settings) -> str:
 
 def actor() -> str:
     """Who made a registry move: $LEAD_SCORING_USER, else the OS user."""
-    return os.environ.get("LEAD_SCORING_USER") or getpass.getuser()
+    user = os.environ.get("LEAD_SCORING_USER") or getpass.getuser()
+    if len(user) > MAX_TEXT_CHARS or not user.isprintable():  # MLflow refuses a long tag value mid-move
+        raise ConfigurationError(f"LEAD_SCORING_USER: must be 1 to {MAX_TEXT_CHARS} printable characters")
+    return user
 
 
 def now_utc() -> str:
