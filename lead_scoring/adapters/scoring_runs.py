@@ -143,7 +143,11 @@ def log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
         **monitoring.metrics(),
         **{f"psi_{k}": v for k, v in monitoring.feature_psi.items()},
     }
+    if summary.share is not None:  # the day's share, the base-rate estimate behind it, and why
+        metrics.update(summary.share.metrics())
     tags = {"model_version": str(summary.model_version), "status": summary.status, "source": summary.source}
+    if summary.share is not None:
+        tags.update(share_status=summary.share.status, share_reason=summary.share.reason[:4000])
     if summary.alarm:  # the alarm's state that day, visible beside the figures
         tags.update(alarm_state=summary.alarm_state, alarm_id=summary.alarm_id, alarm=summary.alarm[:4000])
     name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)

@@ -30,7 +30,9 @@ from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import (
+    day_share,
     describe_decision,
+    flag_with_share,
     load_model,
     predict,
     publish_online_cut,
@@ -112,17 +114,22 @@ def score_step(settings: Settings, interval_start: str) -> str:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         pool = rank_pool(db, settings, champion, before)
         scored = predict(settings, champion, model_input, pool, production=True)
+        decision = day_share(db, settings, champion, scored["score"].to_numpy(dtype=float), pool, before)
+        scored = flag_with_share(champion, scored, pool, decision)
         db.write_scratch(_key(interval_start), SCORED, scored)
-        log.info("%s", describe_decision(champion, scored, pool, before))
+        log.info("%s", describe_decision(champion, scored, pool, before, decision))
         shadow = shadow_model(settings, champion)
         if shadow is None:
             shadow_rows = scored.head(0)
         else:
             shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
             shadow_rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
+            shadow_scores = shadow_rows["score"].to_numpy(dtype=float)
+            shadow_share = day_share(db, settings, shadow, shadow_scores, shadow_pool, before)
+            shadow_rows = flag_with_share(shadow, shadow_rows, shadow_pool, shadow_share)
             log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(shadow_rows), champion.version)
         db.write_scratch(_key(interval_start), SHADOW, shadow_rows)
-    publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
+    publish_online_cut(settings, champion, scored, pool, decision)  # the cut the served model labels with
     return champion.version
 
 
@@ -195,6 +202,7 @@ def monitor_step(
         predictions = db.read_scratch(key, SCORED)
         window = drift_window(db, settings, scoring, day, model_input, predictions)
         pool = rank_pool(db, settings, scoring, day)  # point in time: the pool the score step ranked among
+        share = day_share(db, settings, scoring, predictions["score"].to_numpy(dtype=float), pool, day)
         summary = summarise(
             interval_run_key(interval_start), str(settings.landing_dir), scoring, model_input, predictions, settings,
             drift_on=window,
@@ -214,8 +222,9 @@ def monitor_step(
             store_alarm(db, decision.changed)
         summary = replace(
             summary,
-            decision=describe_decision(scoring, predictions, pool, day),
+            decision=describe_decision(scoring, predictions, pool, day, share),
             pool_leads=len(pool),
+            share=share,
             alarm=decision.line,
             alarm_state=decision.state,
             alarm_id=decision.alarm.alarm_id if decision.alarm else "",
