@@ -205,7 +205,7 @@ def monitor_step(
         share = day_share(db, settings, scoring, predictions["score"].to_numpy(dtype=float), pool, day)
         summary = summarise(
             interval_run_key(interval_start), str(settings.landing_dir), scoring, model_input, predictions, settings,
-            drift_on=window,
+            drift_on=window, share=share,
         )  # fmt: skip
         moved = summary.monitoring.drifted_features if summary.status == "drifted" else ()
         first = day - pd.Timedelta(days=settings.drift_window_days - 1)  # the window's first day

@@ -121,7 +121,7 @@ def score_file(
             record_scored_leads(db, run_key, model_input, predictions["scored_at"].max())  # for the feedback loop
             notify("monitor")
             summary = replace(
-                summarise(run_key, str(input_path), scoring, model_input, predictions, settings),
+                summarise(run_key, str(input_path), scoring, model_input, predictions, settings, share=decision),
                 duplicates_dropped=report.duplicates_dropped,
                 seconds=round(time.perf_counter() - started, 3),
                 hottest=predictions.head(50),
@@ -295,6 +295,7 @@ def summarise(
     predictions: pd.DataFrame,
     settings: Settings,
     drift_on: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    share: ShareDecision | None = None,
 ) -> ScoringSummary:
     """What one batch was: counts, buckets, thin evidence, and drift against the model's reference profile (pure).
 
@@ -302,8 +303,13 @@ def summarise(
     (a daily run: the production leads of the drift window, the batch included).
     """
     drift_input, drift_predictions = drift_on if drift_on is not None else (model_input, predictions)
+    profile = scoring.profile
+    if profile is not None and share is not None and share.adapted:
+        # the flags follow the base rate: the share to check is the one the day chose, so the
+        # flagged-share alarm fires when the decision does not deliver it, not because it adapted
+        profile = {**profile, "positive_rate": share.share}
     report = compare_with_reference(
-        scoring.profile, drift_input, drift_predictions, settings.drift_limit, scoring.scorer.features
+        profile, drift_input, drift_predictions, settings.drift_limit, scoring.scorer.features
     )
     unusual = unusual_inputs(model_input, known_levels(scoring.profile))
     return ScoringSummary(
