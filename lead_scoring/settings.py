@@ -54,6 +54,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
     "LEAD_SCORING_PRECISION_MARGIN": "precision_margin",
     "LEAD_SCORING_WARM_POOL_DAYS": "warm_pool_days",
+    "LEAD_SCORING_BASE_RATE_TOLERANCE": "base_rate_tolerance",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -122,6 +123,10 @@ class Settings:
     # a version's rank pool: its own scores of the production leads of the last this many days
     # created after its training leads (a new champion's pool is warm from its first day)
     warm_pool_days: int = 28
+    # the EM estimate of today's base rate is followed within this of the labelled leads' rate; a
+    # larger gap is a change of traffic more than of conversions: the labelled rate is followed and
+    # the monitor warns (a month-to-month change of conversions, 0.52 -> 0.46 at worst, fits in it)
+    base_rate_tolerance: float = 0.05
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -306,6 +311,7 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
     check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
     check(0 <= settings.precision_margin < 1, "precision_margin", "must be at least 0 and below 1")
+    check(0 < settings.base_rate_tolerance < 1, "base_rate_tolerance", "must be above 0 and below 1")
     check(settings.warm_pool_days >= 1, "warm_pool_days", "must be at least 1 (the day before)")
     check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
     check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")

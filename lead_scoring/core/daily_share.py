@@ -11,6 +11,14 @@ costs precision. Each day the share is chosen again from two kinds of evidence:
    by the EM re-estimation of class priors (Saerens, Latinne and Decaestecker, 2002): the
    calibrated probabilities are adjusted to a candidate prior, the prior becomes their mean, until
    it settles. A drop in conversions is seen before its labels arrive.
+3. **The two must agree.** EM reads every move of the scores as a move of the base rate, and
+   amplifies it (a model of AUC 0.8 separates the classes' mean scores by about 0.3, so a score
+   level 0.04 lower reads as 0.13 fewer conversions). A change of traffic that lowers scores
+   without lowering conversions (a new platform level, a version whose scale differs from the
+   one that served the labelled leads) breaks the label-shift assumption. So the estimate is
+   followed only within ``tolerance`` of the realized rate of the labelled leads; farther, the
+   day follows the realized rate (labels do not lie, they are late) and says they disagree: the
+   alarm's case, the decision cannot adapt on the estimate.
 
 With the adjusted probabilities of the pooled leads, every share has an expected precision (the
 mean probability of the flagged leads) and recall (their share of the expected conversions). The
@@ -43,6 +51,7 @@ class ShareRule:
     target_recall: float
     margin: float
     min_labelled: int
+    tolerance: float = 0.05  # the largest gap between the EM estimate and the labelled rate believed
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class ShareDecision:
     expected_precision: float | None
     expected_recall: float | None
     reason: str
+    disagree: bool = False  # the estimate is farther than the tolerance from the labelled rate: not followed
 
     @property
     def adapted(self) -> bool:
@@ -76,6 +86,7 @@ class ShareDecision:
             "base_rate_estimate": self.estimate,
             "expected_precision": self.expected_precision,
             "expected_recall": self.expected_recall,
+            "base_rate_disagree": float(self.disagree),
         }
         return {k: float(v) for k, v in values.items() if v is not None}
 
@@ -131,6 +142,18 @@ def em_prior(probs: NDArray[Any], prior: float, iterations: int = 200, tolerance
     return estimate
 
 
+def anchored(probs: NDArray[Any], prior: float, rate: float) -> NDArray[Any]:
+    """The posteriors (at ``prior``) shifted to the prior whose adjusted posteriors average ``rate``."""
+    low, high = -12.0, 12.0  # the new prior's log-odds, found by bisection (the mean is monotone in it)
+    for _ in range(60):
+        middle = (low + high) / 2.0
+        if float(np.mean(shift_prior(probs, prior, float(_sigmoid(np.array(middle)))))) < rate:
+            low = middle
+        else:
+            high = middle
+    return shift_prior(probs, prior, float(_sigmoid(np.array((low + high) / 2.0))))
+
+
 def expected_figures(probs: NDArray[Any], share: float) -> tuple[float, float]:
     """Expected precision and recall when the top ``share`` of leads (by probability) are flagged."""
     p = np.sort(np.asarray(probs, dtype=float))[::-1]
@@ -160,7 +183,8 @@ def choose_share(
     a, b = platt_fit(np.asarray(labelled_scores, dtype=float), labels)
     probs = calibrated(pooled, a, b)
     estimate = em_prior(probs, rate)
-    adjusted = shift_prior(probs, rate, estimate)
+    disagree = abs(estimate - rate) > rule.tolerance
+    adjusted = anchored(probs, rate, rate if disagree else estimate)
     best: tuple[float, float, float, float] | None = None  # room, share, precision, recall
     for share in _SHARES:
         precision, recall = expected_figures(adjusted, float(share))
@@ -170,8 +194,15 @@ def choose_share(
     assert best is not None
     room, share, precision, recall = best
     verdict = "both targets cleared with the margin" if room >= 0 else "targets out of reach: the closest share"
+    followed = (
+        f"they disagree by more than {rule.tolerance:g}, the labelled rate is followed"
+        if disagree
+        else "the estimate is followed"
+    )
     why = (
         f"base rate {estimate:.3f} estimated on {len(pooled):,} unlabelled scores, {rate:.3f} on "
-        f"{labelled:,} labelled; expected precision {precision:.3f} recall {recall:.3f}, {verdict}"
+        f"{labelled:,} labelled: {followed}; expected precision {precision:.3f} recall {recall:.3f}, {verdict}"
     )
-    return ShareDecision("adapted", share, trained_share, labelled, rate, estimate, precision, recall, why)
+    return ShareDecision(
+        "adapted", share, trained_share, labelled, rate, estimate, precision, recall, why, disagree=disagree
+    )

@@ -23,7 +23,7 @@ from lead_scoring.adapters.scored_leads import record_scored_leads
 from lead_scoring.adapters.scoring_runs import production_window, record_run, stream_began_before
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
-from lead_scoring.core.alarms import AlarmState, decide_alarm
+from lead_scoring.core.alarms import BASE_RATE, AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
@@ -214,8 +214,11 @@ def monitor_step(
             # are for; the drift is recorded in scoring_runs, an alarm waits for a whole window
             log.warning("drift on a partial window (the stream began after %s): no alarm yet", f"{first:%Y-%m-%d}")
             moved = ()
+        figures = summary.monitoring.summary
+        if share.disagree:  # the decision cannot adapt on its estimate: the alarm's case (core.daily_share)
+            moved, figures = (*moved, BASE_RATE), f"{figures}; {share.reason}"
         decision = decide_alarm(
-            scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, summary.monitoring.summary,
+            scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, figures,
             read_alarms(db, scoring.name), scoring.tags.get("trained_until") or None,
         )  # fmt: skip
         if decision.changed is not None:

@@ -194,7 +194,11 @@ def day_share(
     start = before - pd.Timedelta(days=settings.base_rate_days)
     served, labels = served_outcomes(db, scoring.name, start, before)
     rule = ShareRule(
-        settings.target_precision, settings.target_recall, settings.precision_margin, settings.min_labelled_leads
+        settings.target_precision,
+        settings.target_recall,
+        settings.precision_margin,
+        settings.min_labelled_leads,
+        settings.base_rate_tolerance,
     )
     return choose_share(rule, trained, pooled, served, labels)
 

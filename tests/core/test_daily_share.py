@@ -29,17 +29,32 @@ def test_a_drop_in_conversions_lowers_the_share_and_precision_holds():
     rng = np.random.default_rng(7)
     served, labels = month(rng, 1500, 0.52)  # the labelled weeks, as served
     steady, steady_labels = month(rng, 2000, 0.52)
-    dropped, dropped_labels = month(rng, 2000, 0.40)  # the weeks after: unlabelled yet
+    dropped, dropped_labels = month(rng, 2000, 0.46)  # the weeks after: unlabelled yet
     before = choose_share(RULE, 0.6, steady, served, labels)
     after = choose_share(RULE, 0.6, dropped, served, labels)
-    assert before.adapted and after.adapted
+    assert before.adapted and after.adapted and not after.disagree
     assert after.estimate is not None and abs(after.estimate - dropped_labels.mean()) < 0.03  # seen before its labels
-    assert after.share < before.share - 0.05
+    assert after.share < before.share - 0.03
     precision, recall = flagged_figures(dropped, dropped_labels, after.share)
-    assert precision > 0.65 and recall > 0.75
-    # the share of the steady weeks kept through the drop misses precision: the adaptation is what holds it
-    assert flagged_figures(dropped, dropped_labels, before.share)[0] < 0.65
+    assert precision > 0.65 + RULE.margin and recall > 0.75
+    # the share of the steady weeks kept through the drop loses precision the adapted share keeps
+    assert flagged_figures(dropped, dropped_labels, before.share)[0] < precision - 0.015
     assert flagged_figures(steady, steady_labels, before.share)[0] > 0.65
+
+
+def test_an_estimate_far_from_the_labelled_rate_is_not_followed():
+    rng = np.random.default_rng(7)
+    served, labels = month(rng, 1500, 0.52)
+    # scores that all moved down by 0.6 log-odds with conversions unchanged: not a label shift
+    steady, steady_labels = month(rng, 2000, 0.52)
+    lowered = 1.0 / (1.0 + np.exp(-(np.log(steady / (1.0 - steady)) - 0.6)))
+    decision = choose_share(RULE, 0.6, lowered, served, labels)
+    assert decision.estimate is not None and decision.estimate < 0.52 - RULE.tolerance
+    assert decision.disagree and "labelled rate is followed" in decision.reason
+    # the labelled rate decides: the same ranks, so the same leads as on the unmoved scores
+    assert decision.share == choose_share(RULE, 0.6, steady, served, labels).share
+    precision, recall = flagged_figures(steady, steady_labels, decision.share)
+    assert precision > 0.65 and recall > 0.75
 
 
 def test_too_few_labelled_leads_keep_the_trained_share():
@@ -67,3 +82,10 @@ def test_em_finds_the_base_rate_of_unlabelled_leads_and_platt_the_calibration():
     thinner, thinner_labels = month(rng, 20000, 0.3)
     estimate = em_prior(calibrated(thinner, a, b), float(labels.mean()))
     assert estimate == pytest.approx(thinner_labels.mean(), abs=0.015)
+
+
+def test_a_disagreement_is_an_alarm_of_its_own_not_a_feature_to_ask_marketing_about():
+    from lead_scoring.core.alarms import BASE_RATE, suggested_action
+
+    action = suggested_action([BASE_RATE], "2021-10-22")
+    assert "follow the labelled rate" in action and "ask marketing" not in action
