@@ -52,7 +52,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BASE_RATE_DAYS": "base_rate_days",
     "LEAD_SCORING_SHADOW_MIN_LEADS": "shadow_min_leads",
     "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
-    "LEAD_SCORING_PRECISION_MARGIN": "precision_margin",
+    "LEAD_SCORING_SHARE_MARGIN": "share_margin",
     "LEAD_SCORING_WARM_POOL_DAYS": "warm_pool_days",
     "LEAD_SCORING_BASE_RATE_TOLERANCE": "base_rate_tolerance",
 }
@@ -117,9 +117,10 @@ class Settings:
     # promoted (shadow_action "promote") or only reported ("report") by the feedback run
     shadow_min_leads: int = 500
     shadow_action: str = "report"
-    # the daily share (core/daily_share.py) keeps the expected precision this far above its target:
-    # about twice the sampling error of a month's precision (~0.01 on 1,800 flagged leads)
-    precision_margin: float = 0.02
+    # the room to both targets the daily share (core/daily_share.py) must expect for the day to say
+    # they are met with a margin: about twice the sampling error of a month's precision (~0.01 on
+    # 1,800 flagged leads)
+    share_margin: float = 0.02
     # a version's rank pool: its own scores of the production leads of the last this many days
     # created after its training leads (a new champion's pool is warm from its first day)
     warm_pool_days: int = 28
@@ -310,7 +311,7 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.outcome_clock_skew_minutes >= 0, "outcome_clock_skew_minutes", "must not be negative")
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
     check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
-    check(0 <= settings.precision_margin < 1, "precision_margin", "must be at least 0 and below 1")
+    check(0 <= settings.share_margin < 1, "share_margin", "must be at least 0 and below 1")
     check(0 < settings.base_rate_tolerance < 1, "base_rate_tolerance", "must be above 0 and below 1")
     check(settings.warm_pool_days >= 1, "warm_pool_days", "must be at least 1 (the day before)")
     check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")

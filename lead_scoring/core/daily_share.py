@@ -22,10 +22,11 @@ costs precision. Each day the share is chosen again from two kinds of evidence:
 
 With the adjusted probabilities of the pooled leads, every share has an expected precision (the
 mean probability of the flagged leads) and recall (their share of the expected conversions). The
-share chosen is the one with the most room to both targets, precision's with a margin (the
-largest ``min(E[precision] - target - margin, E[recall] - target)``): precision is the figure a
-thinner month takes away, and the estimates err. No constant is fitted to any month: the targets
-and the margin come from the settings.
+share chosen is the one with the most room to both targets (the largest
+``min(E[precision] - target, E[recall] - target)``): the middle of the shares that meet both, as
+far from either edge as the estimates allow, for both estimates err. The day says whether that room
+is at least the margin. No constant is fitted to any month: the targets and the margin come from
+the settings.
 
 Too few labelled leads (or one class only) to calibrate: the day keeps the share chosen at training.
 """
@@ -45,7 +46,7 @@ _EPS = 1e-6
 
 @dataclass(frozen=True)
 class ShareRule:
-    """The targets, the margin expected precision must clear its target by, and the evidence needed."""
+    """The targets, the room to them the day calls a margin, and the evidence needed."""
 
     target_precision: float
     target_recall: float
@@ -188,7 +189,7 @@ def choose_share(
     best: tuple[float, float, float, float] | None = None  # room, share, precision, recall
     for share in _SHARES:
         precision, recall = expected_figures(adjusted, float(share))
-        room = min(precision - rule.target_precision - rule.margin, recall - rule.target_recall)
+        room = min(precision - rule.target_precision, recall - rule.target_recall) - rule.margin
         if best is None or room > best[0] + 1e-12:
             best = (room, float(share), precision, recall)
     assert best is not None

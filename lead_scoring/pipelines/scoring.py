@@ -196,7 +196,7 @@ def day_share(
     rule = ShareRule(
         settings.target_precision,
         settings.target_recall,
-        settings.precision_margin,
+        settings.share_margin,
         settings.min_labelled_leads,
         settings.base_rate_tolerance,
     )
