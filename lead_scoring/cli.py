@@ -306,6 +306,11 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
 @click.option("--retrain", "retrain_days", type=click.IntRange(min=1), default=7, show_default=True, help="Days apart.")
 @click.option("--outcome-lag", type=click.IntRange(min=0), default=14, show_default=True, help="Days to an outcome.")
 @click.option("--home", type=click.Path(path_type=Path), help="Keep the replay's stores here (default: a temp dir).")
+@click.option(
+    "--base-rate",
+    type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
+    help="Thin the converting leads of each replayed month at random (seeded) to this base rate.",
+)
 @click.pass_context
 def replay(ctx: click.Context, /, input_path: Path, **given: Any) -> None:
     """Replay operation day by day on a labelled export: score, feed outcomes, retrain, as the DAGs do."""

@@ -219,6 +219,11 @@ def replay_lines(report: ReplayReport) -> list[str]:
 
     rows = [
         f"replayed {report.start} .. {report.end}: {report.days} day(s), first champion v{report.first_version}",
+        *(
+            [f"converting leads of each replayed month thinned to a base rate of {report.base_rate}"]
+            if report.base_rate is not None
+            else []
+        ),
         "",
         f"{'month':<9}{'leads':>7}{'base':>7}{'AUC':>7}{'prec':>7}{'recall':>7}{'flagged':>9}",
     ]

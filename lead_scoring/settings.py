@@ -53,6 +53,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BASE_RATE_DAYS": "base_rate_days",
     "LEAD_SCORING_SHADOW_MIN_LEADS": "shadow_min_leads",
     "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
+    "LEAD_SCORING_SHARE_MARGIN": "share_margin",
+    "LEAD_SCORING_WARM_POOL_DAYS": "warm_pool_days",
+    "LEAD_SCORING_BASE_RATE_TOLERANCE": "base_rate_tolerance",
 }
 # the path and URL settings, named as a person set them
 _PATH_VARIABLES: dict[str, str] = {
@@ -137,6 +140,17 @@ class Settings:
     # promoted (shadow_action "promote") or only reported ("report") by the feedback run
     shadow_min_leads: int = 500
     shadow_action: str = "report"
+    # the room to both targets the daily share (core/daily_share.py) must expect for the day to say
+    # they are met with a margin: about twice the sampling error of a month's precision (~0.01 on
+    # 1,800 flagged leads)
+    share_margin: float = 0.02
+    # a version's rank pool: its own scores of the production leads of the last this many days
+    # created after its training leads (a new champion's pool is warm from its first day)
+    warm_pool_days: int = 28
+    # the EM estimate of today's base rate is followed within this of the labelled leads' rate; a
+    # larger gap is a change of traffic more than of conversions: the labelled rate is followed and
+    # the monitor warns (a month-to-month change of conversions, 0.52 -> 0.46 at worst, fits in it)
+    base_rate_tolerance: float = 0.05
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -356,6 +370,9 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.outcome_clock_skew_minutes >= 0, "outcome_clock_skew_minutes", "must not be negative")
     check(settings.inference_max_active_runs >= 1, "inference_max_active_runs", "must be at least 1")
     check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
+    check(0 <= settings.share_margin < 1, "share_margin", "must be at least 0 and below 1")
+    check(0 < settings.base_rate_tolerance < 1, "base_rate_tolerance", "must be above 0 and below 1")
+    check(settings.warm_pool_days >= 1, "warm_pool_days", "must be at least 1 (the day before)")
     check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
     check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")
     for name in ("experiment_name", "model_name"):

@@ -108,7 +108,7 @@ def production_from(db: StagingDatabase, name: str, since: pd.Timestamp) -> bool
     return len(found) > 0
 
 
-def production_leads(db: StagingDatabase, name: str, version: str | None, lead_ids: list[str]) -> set[str]:
+def production_lead_ids(db: StagingDatabase, name: str, version: str | None, lead_ids: list[str]) -> set[str]:
     """Which of ``lead_ids`` the version (None: any version of the model) already scored in the
     production stream (in any role)."""
     if not db.has_table(PREDICTIONS) or "production" not in {
@@ -200,7 +200,11 @@ def log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
         **monitoring.metrics(),
         **{f"psi_{k}": v for k, v in monitoring.feature_psi.items()},
     }
+    if summary.share is not None:  # the day's share, the base-rate estimate behind it, and why
+        metrics.update(summary.share.metrics())
     tags = {"model_version": str(summary.model_version), "status": summary.status, "source": summary.source}
+    if summary.share is not None:
+        tags.update(share_status=summary.share.status, share_reason=summary.share.reason[:4000])
     if summary.alarm:  # the alarm's state that day, visible beside the figures
         tags.update(alarm_state=summary.alarm_state, alarm_id=summary.alarm_id, alarm=summary.alarm[:4000])
     name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)

@@ -55,10 +55,13 @@ class AlarmDecision:
         return f"{verb}: {alarm.moved} moved ({alarm.figures}). Action: {alarm.action}"
 
 
+BASE_RATE = "base rate"  # the check that fires when the day's share cannot follow its base-rate estimate
+
+
 def suggested_action(moved: Sequence[str], day: str) -> str:
     """What a person should do about the checks that fired."""
     steps = []
-    features = [m for m in moved if m not in ("score", "flagged share")]
+    features = [m for m in moved if m not in ("score", "flagged share", BASE_RATE)]
     if features:
         steps.append(
             f"ask marketing what changed in {', '.join(features)} around {day}; once the outcomes of the new "
@@ -69,6 +72,12 @@ def suggested_action(moved: Sequence[str], day: str) -> str:
         steps.append(
             "compare the day's scores with the reference (scoring_runs, the MLflow scoring run); if the leads "
             "did not change, a scale shift of the model: roll back (`lead-scoring rollback`) or retrain"
+        )
+    if BASE_RATE in moved:
+        steps.append(
+            "the base rate estimated on the unlabelled leads and the labelled leads' rate disagree, so the flags "
+            "follow the labelled rate, weeks late: look for a change of traffic (the features) or of conversions "
+            "(the next outcomes)"
         )
     return "; ".join(steps) or "look at the day's scoring run"
 

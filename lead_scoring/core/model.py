@@ -32,9 +32,10 @@ class LeadScorer:
     booster: LGBMClassifier
     policy: DecisionPolicy | None = None  # None: a bare fit, flags at 0.5
 
-    def policy_cut(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> float:
-        """The cut for a batch of ``scores``; ``recent``: this model's latest scores, to rank against."""
-        return self.policy.cut_for(scores, recent) if self.policy is not None else 0.5
+    def policy_cut(self, scores: NDArray[Any], recent: NDArray[Any] | None = None, share: float | None = None) -> float:
+        """The cut for a batch of ``scores``; ``recent``: this model's latest scores, to rank against;
+        ``share``: the day's share when it replaces the trained one (core.daily_share)."""
+        return self.policy.cut_for(scores, recent, share) if self.policy is not None else 0.5
 
     def labels(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> NDArray[Any]:
         """0/1 per score under the policy."""

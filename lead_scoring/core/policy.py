@@ -55,16 +55,19 @@ class DecisionPolicy:
         if not 0.0 <= self.cut <= 1.0 or not (0.0 <= self.share <= 1.0 or np.isnan(self.share)):
             raise ValueError(f"policy cut {self.cut} and share {self.share} must lie in [0, 1]")
 
-    def cut_for(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> float:
-        """The score cut for a batch: for ``rank``, the share's quantile of the pooled scores when enough."""
-        if self.kind != "rank":
+    def cut_for(self, scores: NDArray[Any], recent: NDArray[Any] | None = None, share: float | None = None) -> float:
+        """The score cut for a batch: for ``rank``, the share's quantile of the pooled scores when enough.
+
+        ``share``: the day's share (core.daily_share), which replaces the trained one for any kind
+        once enough leads are pooled to rank among."""
+        if self.kind != "rank" and share is None:
             return self.cut
         pool = np.asarray(scores, dtype=float)
         if recent is not None and len(recent):
             pool = np.concatenate([pool, np.asarray(recent, dtype=float)])
         if len(pool) < self.min_pool:
             return self.cut
-        return rank_cut(pool, self.share)
+        return rank_cut(pool, self.share if share is None else share)
 
     def labels(self, scores: NDArray[Any], recent: NDArray[Any] | None = None) -> NDArray[Any]:
         scores = np.asarray(scores, dtype=float)

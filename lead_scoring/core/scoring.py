@@ -13,6 +13,7 @@ import pandas as pd
 from lead_scoring.schema import CREATED_DATE, LEAD_ID
 
 if TYPE_CHECKING:
+    from lead_scoring.core.daily_share import ShareDecision
     from lead_scoring.core.monitoring import DriftReport, DriftStatus
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
@@ -119,6 +120,7 @@ class ScoringSummary:
     hottest: pd.DataFrame | None = field(default=None, repr=False)
     decision: str = ""  # how the flags were decided (pool_line)
     pool_leads: int = 0  # production leads the batch was ranked among
+    share: ShareDecision | None = None  # the day's share and why (core.daily_share)
     alarm: str = ""  # the alarm line (core.alarms), empty when there is none
     alarm_state: str = "none"  # none / opened / open / closed (core.alarms.AlarmState)
     alarm_id: str = ""

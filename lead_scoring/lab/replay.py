@@ -96,6 +96,7 @@ class ReplayReport:
     targets: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
     experiment: str = ""  # the MLflow experiment of the run, in the caller's own tracking store
+    base_rate: float | None = None  # --base-rate: each replayed month thinned to it (None: as exported)
 
 
 def replay_settings(base: Settings, home: Path) -> Settings:
@@ -160,19 +161,30 @@ def replay(
     outcome_lag: int = 14,
     home: Path | None = None,
     on_step: StepCallback | None = None,
+    base_rate: float | None = None,
 ) -> ReplayReport:
-    """Replay operation on a labelled export from ``start`` to ``end`` (inclusive days)."""
+    """Replay operation on a labelled export from ``start`` to ``end`` (inclusive days).
+
+    ``base_rate``: the converting leads of each replayed month are thinned at random (seeded) until
+    its base rate is that (a stress yardstick: fewer conversions); the months before ``start``, which
+    the first champion trains on, are untouched."""
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
     first, last = _day(start, "--from"), _day(end, "--to")
     if last < first or retrain_days < 1 or outcome_lag < 0:
         raise InputDataError("replay: --to must not be before --from, --retrain >= 1 and --outcome-lag >= 0")
     raw = read_raw_leads(input_path)
-    truth, _ = read_and_validate(input_path)  # lead_id, created_date and the label of every lead
-    if LABEL not in truth.columns:
+    if LABEL not in raw.columns:
         raise InputDataError(f"{input_path}: replay needs the label column {LABEL}")
     raw_day = pd.to_datetime(raw[CREATED_DATE], errors="coerce").dt.normalize()
+    if base_rate is not None:
+        raw = thin_conversions(raw, raw_day, first, last, base_rate)
+        raw_day = raw_day.loc[raw.index]
     with _home(home, base, input_path) as where:
+        if base_rate is not None:  # the labels the replay grades with are the thinned export's
+            input_path = where / "thinned.csv"
+            raw.to_csv(input_path, index=False)
+        truth, _ = read_and_validate(input_path)  # lead_id, created_date and the label of every lead
         settings = replay_settings(base, where)
         settings.landing_dir.mkdir(parents=True, exist_ok=True)
         settings.outcomes_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +197,7 @@ def replay(
             start=str(first.date()),
             end=str(last.date()),
             first_version=first_retrain.version,
+            base_rate=base_rate,
             targets={"precision": settings.target_precision, "recall": settings.target_recall},
         )
         for offset, day in enumerate(pd.date_range(first, last, freq="D")):
@@ -209,6 +222,28 @@ def replay(
     report.experiment = f"{base.experiment_name}-replay"
     report.run_id = _log_replay(base, report)
     return report
+
+
+THIN_SEED = 20211001  # --base-rate's draws: the same leads go every time
+
+
+def thin_conversions(
+    raw: pd.DataFrame, days: pd.Series, first: pd.Timestamp, last: pd.Timestamp, rate: float
+) -> pd.DataFrame:
+    """``raw`` with converting leads of each month of [``first``, ``last``] dropped at random (seeded)
+    until the month's base rate is ``rate``; a month already at or below it, and every lead outside
+    the range, are kept as they are."""
+    rng = np.random.default_rng(THIN_SEED)
+    label = pd.to_numeric(raw[LABEL], errors="coerce")
+    inside = (days >= first) & (days <= last)
+    drop: list[Any] = []
+    for _month, members in raw[inside].groupby(days[inside].dt.to_period("M"), sort=True):
+        positives = members.index[(label.loc[members.index] == 1).to_numpy()]
+        negatives = len(members) - len(positives)
+        keep = int(round(rate * negatives / (1.0 - rate)))
+        if keep < len(positives):
+            drop.extend(rng.choice(np.asarray(positives), size=len(positives) - keep, replace=False).tolist())
+    return raw.drop(index=drop)
 
 
 def score_day(settings: Settings, day: pd.Timestamp) -> Alarm | None:
@@ -317,7 +352,12 @@ def _log_replay(settings: Settings, report: ReplayReport) -> str:
         for name, value in m.row().items():
             if name != "month" and value is not None:
                 metrics[f"{m.month.replace('-', '_')}_{name}"] = float(value)  # type: ignore[arg-type]
-    track.log_values(run_id, params={"from": report.start, "to": report.end}, metrics=metrics)
+    params = {
+        "from": report.start,
+        "to": report.end,
+        "base_rate": "as exported" if report.base_rate is None else report.base_rate,
+    }
+    track.log_values(run_id, params=params, metrics=metrics)
     track.log_table(run_id, [m.row() for m in report.months], "replay/months.json")
     retrains = [{"day": r.day, "version": r.version, "promoted": r.promoted, "reasons": "; ".join(r.reasons)}
                 for r in report.retrains]  # fmt: skip

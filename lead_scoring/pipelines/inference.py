@@ -30,14 +30,16 @@ from lead_scoring.adapters.scoring_runs import (
 from lead_scoring.adapters.served_days import record_served, served_version
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
-from lead_scoring.core.alarms import Alarm, AlarmState, decide_alarm
+from lead_scoring.core.alarms import BASE_RATE, Alarm, AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError, ModelNotFoundError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import (
+    day_share,
     describe_decision,
+    flag_with_share,
     load_model,
     newest_production_batch,
     predict,
@@ -121,14 +123,16 @@ def score_step(settings: Settings, interval_start: str) -> str:
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         pool = rank_pool(db, settings, champion, before)
         scored = predict(settings, champion, model_input, pool, production=True)
+        decision = day_share(db, settings, champion, scored["score"].to_numpy(dtype=float), pool, before)
+        scored = flag_with_share(champion, scored, pool, decision)
         db.write_scratch(_key(interval_start), SCORED, scored)
         record_served(db, champion.name, before, champion.version)
-        log.info("%s", describe_decision(champion, scored, pool, before))
+        log.info("%s", describe_decision(champion, scored, pool, before, decision))
         shadow = shadow_rows(db, settings, champion, model_input, before)
         db.write_scratch(_key(interval_start), SHADOW, scored.head(0) if shadow is None else shadow)
         newest = newest_production_batch(db, champion, scored)
     if newest:
-        publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
+        publish_online_cut(settings, champion, scored, pool, decision)  # the cut the served model labels with
     else:
         log.info("a backfill: the online cut of v%s stays the newest production day's", champion.version)
     return champion.version
@@ -162,6 +166,8 @@ def shadow_rows(
             return None
         shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
         rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
+        shadow_share = day_share(db, settings, shadow, rows["score"].to_numpy(dtype=float), shadow_pool, before)
+        rows = flag_with_share(shadow, rows, shadow_pool, shadow_share)
     except Exception as exc:  # noqa: BLE001 - a broken challenger costs its own rows, never the champion's
         which = f"shadow v{shadow.version}" if shadow is not None else "shadow"
         first_line = (str(exc).strip().splitlines() or [""])[0]
@@ -240,9 +246,10 @@ def monitor_step(
         predictions = db.read_scratch(key, SCORED)
         window = drift_window(db, settings, scoring, day, model_input, predictions)
         pool = rank_pool(db, settings, scoring, day)  # point in time: the pool the score step ranked among
+        share = day_share(db, settings, scoring, predictions["score"].to_numpy(dtype=float), pool, day)
         summary = summarise(
             interval_run_key(interval_start), str(settings.landing_dir), scoring, model_input, predictions, settings,
-            drift_on=window,
+            drift_on=window, share=share,
         )  # fmt: skip
         moved = summary.monitoring.drifted_features if summary.status == "drifted" else ()
         first = day - pd.Timedelta(days=settings.drift_window_days - 1)  # the window's first day
@@ -251,9 +258,12 @@ def monitor_step(
             # are for; the drift is recorded in scoring_runs, an alarm waits for a whole window
             log.warning("drift on a partial window (the stream began after %s): no alarm yet", f"{first:%Y-%m-%d}")
             moved = ()
+        figures = summary.monitoring.summary
+        if share.disagree:  # the decision cannot adapt on its estimate: the alarm's case (core.daily_share)
+            moved, figures = (*moved, BASE_RATE), f"{figures}; {share.reason}"
         alarms = read_alarms(db, scoring.name)
         decision = decide_alarm(
-            scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, summary.monitoring.summary,
+            scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, figures,
             alarms, scoring.tags.get("trained_until") or None,
             quiet_before=_quiet_before(db, scoring.name, alarms, day), quiet_days=settings.alarm_quiet_days,
         )  # fmt: skip
@@ -261,8 +271,9 @@ def monitor_step(
             store_alarm(db, decision.changed)
         summary = replace(
             summary,
-            decision=describe_decision(scoring, predictions, pool, day),
+            decision=describe_decision(scoring, predictions, pool, day, share),
             pool_leads=len(pool),
+            share=share,
             alarm=decision.line,
             alarm_state=decision.state,
             alarm_id=decision.alarm.alarm_id if decision.alarm else "",

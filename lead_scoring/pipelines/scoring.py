@@ -21,9 +21,11 @@ from numpy.typing import NDArray
 
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, now_utc, scoring_version, set_version_tags
+from lead_scoring.adapters.rank_evidence import production_leads, served_outcomes
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_from, production_leads, production_pool, record_run
+from lead_scoring.adapters.scoring_runs import production_from, production_lead_ids, record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
+from lead_scoring.core.daily_share import ShareDecision, ShareRule, choose_share
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.frames import copy_on_write
 from lead_scoring.core.mappings import load_mappings
@@ -110,8 +112,10 @@ def score_file(
             before = model_input[CREATED_DATE].min() if len(model_input) else None
             pool = rank_pool(db, settings, scoring, before)
             predictions = predict(settings, scoring, model_input, pool, production=production)
+            decision = day_share(db, settings, scoring, predictions["score"].to_numpy(dtype=float), pool, before)
+            predictions = flag_with_share(scoring, predictions, pool, decision)
             if production and newest_production_batch(db, scoring, predictions):
-                publish_online_cut(settings, scoring, predictions, pool)  # the cut the served model labels with
+                publish_online_cut(settings, scoring, predictions, pool, decision)  # the served model labels with it
             notify("write")
             kept = predictions if production else ad_hoc_rows(db, scoring, predictions)
             db.merge_rows(run_key_for(run_key), PREDICTIONS, kept, keys=[LEAD_ID, "model_name", "model_version"])
@@ -119,12 +123,13 @@ def score_file(
             record_scored_leads(db, run_key, recorded, predictions["scored_at"].max())  # for the feedback loop
             notify("monitor")
             summary = replace(
-                summarise(run_key, str(input_path), scoring, model_input, predictions, settings),
+                summarise(run_key, str(input_path), scoring, model_input, predictions, settings, share=decision),
                 duplicates_dropped=report.duplicates_dropped,
                 seconds=round(time.perf_counter() - started, 3),
                 hottest=predictions.head(50),
-                decision=describe_decision(scoring, predictions, pool, before),
+                decision=describe_decision(scoring, predictions, pool, before, decision),
                 pool_leads=len(pool),
+                share=decision,
             )
             record_run(db, settings, summary, interval=None)
         finally:
@@ -139,7 +144,7 @@ def ad_hoc_rows(db: StagingDatabase, scoring: ScoringModel, predictions: pd.Data
     the production stream (their production row, its flag, pool and record stand)."""
     if not len(predictions):
         return predictions
-    taken = production_leads(db, scoring.name, scoring.version, predictions[LEAD_ID].astype(str).tolist())
+    taken = production_lead_ids(db, scoring.name, scoring.version, predictions[LEAD_ID].astype(str).tolist())
     if taken:
         log.info(
             "%d lead(s) are already in v%s's production stream: their production rows stand",
@@ -153,7 +158,7 @@ def ad_hoc_input(db: StagingDatabase, scoring: ScoringModel, model_input: pd.Dat
     """The model input of an ad-hoc batch that may be kept in `scored_leads`: not that of a lead any
     version scored in the production stream (the drift window and the feedback loop read it)."""
     ids = model_input[LEAD_ID].astype(str)
-    taken = production_leads(db, scoring.name, None, ids.tolist()) if len(ids) else set()
+    taken = production_lead_ids(db, scoring.name, None, ids.tolist()) if len(ids) else set()
     return model_input[~ids.isin(taken)]
 
 
@@ -170,19 +175,96 @@ def newest_production_batch(db: StagingDatabase, scoring: ScoringModel, predicti
 def rank_pool(
     db: StagingDatabase, settings: Settings, scoring: ScoringModel, before: object, role: Role = CHAMPION_ROLE
 ) -> NDArray[Any]:
-    """The point-in-time pool a batch is ranked among: the version's production scores (in ``role``)
-    of the latest ``policy_pool`` leads created before ``before`` (None: an empty batch, no pool)."""
+    """The point-in-time pool a batch is ranked among: the version's own scores of the latest
+    ``policy_pool`` production leads created before ``before`` (None: an empty batch, no pool), in the
+    ``warm_pool_days`` days before it and after the version's training leads (its ``trained_until``).
+
+    The leads come from what the daily runs stored (`scored_leads` of the champion stream, whichever
+    version served them), so a new champion (promoted, rolled back to, or a shadow promoted) ranks
+    among a warm pool from its first day, and a rerun of the day ranks among the same leads. These
+    scores are computed here and never written: not to `predictions`, the outbox or `scored_leads`.
+    ``role``: the shadow ranks the same leads with its own scores (a score does not depend on it)."""
+    del role  # the pool is the champion stream's leads for either role, each scored by its own version
     if before is None or pd.isna(before):
         return np.empty(0)
-    return production_pool(db, scoring.name, scoring.version, pd.Timestamp(before), settings.policy_pool, role)
+    before = pd.Timestamp(before)
+    start = before - pd.Timedelta(days=settings.warm_pool_days)
+    trained = _trained_until(scoring)
+    if trained is not None:  # the leads it learned from score in-sample: not what today's leads get
+        start = max(start, trained + pd.Timedelta(microseconds=1))
+    leads = production_leads(db, scoring.name, start, before, settings.policy_pool)
+    if leads.empty:
+        return np.empty(0)
+    return scoring.scorer.predict_frame(leads.drop(columns=[LABEL], errors="ignore"))["score"].to_numpy(dtype=float)
 
 
-def describe_decision(scoring: ScoringModel, predictions: pd.DataFrame, pool: NDArray[Any], before: object) -> str:
-    """How the batch's flags were decided: ranked in the pool, or the model's reference cut and why."""
+def _trained_until(scoring: ScoringModel) -> pd.Timestamp | None:
+    text = scoring.tags.get("trained_until") or ""
+    try:
+        found = pd.Timestamp(text) if text else None
+    except ValueError:
+        return None
+    return None if found is None or pd.isna(found) else found
+
+
+def day_share(
+    db: StagingDatabase,
+    settings: Settings,
+    scoring: ScoringModel,
+    scores: NDArray[Any],
+    pool: NDArray[Any],
+    before: object,
+) -> ShareDecision:
+    """The share the day flags (core.daily_share): from the outcomes known before ``before`` of the
+    production leads of the last ``base_rate_days`` days (their served scores) and the unlabelled
+    ``pool`` and batch ``scores``. The trained share when it cannot be chosen (the reason says why)."""
+    policy = scoring.scorer.policy
+    trained = float(policy.share) if policy is not None else float("nan")
+    pooled = np.concatenate([np.asarray(pool, dtype=float), np.asarray(scores, dtype=float)])
+    min_pool = policy.min_pool if policy is not None else 0
+    if policy is None or before is None or pd.isna(before) or not settings.base_rate_days or len(pooled) < min_pool:
+        why = "too few leads to rank among (or LEAD_SCORING_BASE_RATE_DAYS=0): the trained policy"
+        return ShareDecision("trained", trained, trained, 0, None, None, None, None, why)
+    before = pd.Timestamp(before)
+    start = before - pd.Timedelta(days=settings.base_rate_days)
+    served, labels = served_outcomes(db, scoring.name, start, before)
+    rule = ShareRule(
+        settings.target_precision,
+        settings.target_recall,
+        settings.share_margin,
+        settings.min_labelled_leads,
+        settings.base_rate_tolerance,
+    )
+    return choose_share(rule, trained, pooled, served, labels)
+
+
+def flag_with_share(
+    scoring: ScoringModel, predictions: pd.DataFrame, pool: NDArray[Any], decision: ShareDecision
+) -> pd.DataFrame:
+    """The batch's flags at the day's share (unchanged when the trained policy decides)."""
+    if not decision.adapted or predictions.empty:
+        return predictions
+    scores = predictions["score"].to_numpy(dtype=float)
+    cut = scoring.scorer.policy_cut(scores, pool, decision.share)
+    return predictions.assign(predicted_label=(scores >= cut).astype("int64"))
+
+
+def describe_decision(
+    scoring: ScoringModel,
+    predictions: pd.DataFrame,
+    pool: NDArray[Any],
+    before: object,
+    decision: ShareDecision | None = None,
+) -> str:
+    """How the batch's flags were decided: ranked in the pool, or the model's reference cut and why;
+    and the day's share with its reason."""
     scores = predictions["score"].to_numpy(dtype=float)
     policy = scoring.scorer.policy
-    min_pool = policy.min_pool if policy is not None and policy.kind == "rank" else None
-    return pool_line(len(pool), len(scores), min_pool, scoring.scorer.policy_cut(scores, pool), before)
+    adapted = decision is not None and decision.adapted
+    min_pool = policy.min_pool if policy is not None and (policy.kind == "rank" or adapted) else None
+    share = decision.share if decision is not None and decision.adapted else None
+    line = pool_line(len(pool), len(scores), min_pool, scoring.scorer.policy_cut(scores, pool, share), before)
+    return line if decision is None else f"{line}; {decision.line()}"
 
 
 def predict(
@@ -221,7 +303,11 @@ def predict(
 
 
 def publish_online_cut(
-    settings: Settings, scoring: ScoringModel, predictions: pd.DataFrame, recent: NDArray[Any] | None
+    settings: Settings,
+    scoring: ScoringModel,
+    predictions: pd.DataFrame,
+    recent: NDArray[Any] | None,
+    decision: ShareDecision | None = None,
 ) -> float:
     """Tag the version with the cut this batch flagged at (``online_cut``): the served model labels with it.
 
@@ -229,7 +315,8 @@ def publish_online_cut(
     served model reads it when it loads, so a lead scored online before the next batch gets the label
     this batch would have given it.
     """
-    cut = scoring.scorer.policy_cut(predictions["score"].to_numpy(dtype=float), recent)
+    share = decision.share if decision is not None and decision.adapted else None
+    cut = scoring.scorer.policy_cut(predictions["score"].to_numpy(dtype=float), recent, share)
     try:
         tags: dict[str, object] = {ONLINE_CUT_TAG: repr(float(cut)), f"{ONLINE_CUT_TAG}_at": now_utc()}
         set_version_tags(settings, scoring.version, tags)
@@ -247,6 +334,7 @@ def summarise(
     predictions: pd.DataFrame,
     settings: Settings,
     drift_on: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    share: ShareDecision | None = None,
 ) -> ScoringSummary:
     """What one batch was: counts, buckets, thin evidence, and drift against the model's reference profile (pure).
 
@@ -254,8 +342,13 @@ def summarise(
     (a daily run: the production leads of the drift window, the batch included).
     """
     drift_input, drift_predictions = drift_on if drift_on is not None else (model_input, predictions)
+    profile = scoring.profile
+    if profile is not None and share is not None and share.adapted:
+        # the flags follow the base rate: the share to check is the one the day chose, so the
+        # flagged-share alarm fires when the decision does not deliver it, not because it adapted
+        profile = {**profile, "positive_rate": share.share}
     report = compare_with_reference(
-        scoring.profile, drift_input, drift_predictions, settings.drift_limit, scoring.scorer.features
+        profile, drift_input, drift_predictions, settings.drift_limit, scoring.scorer.features
     )
     unusual = unusual_inputs(model_input, known_levels(scoring.profile))
     return ScoringSummary(
