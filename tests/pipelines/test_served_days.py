@@ -40,7 +40,7 @@ def registry(settings, monkeypatch):
     def load(_settings, version=None):  # noqa: ANN001, ANN202
         return VERSIONS[str(version) if version is not None else str(state["champion"])]
 
-    def publish(_settings, model, predictions, _pool):  # noqa: ANN001, ANN202
+    def publish(_settings, model, predictions, _pool, _decision=None):  # noqa: ANN001, ANN202
         state["published"].append((model.version, str(pd.to_datetime(predictions["created_date"]).min().date())))
         return 0.5
 
