@@ -52,6 +52,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BASE_RATE_DAYS": "base_rate_days",
     "LEAD_SCORING_SHADOW_MIN_LEADS": "shadow_min_leads",
     "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
+    "LEAD_SCORING_RECIPE_SEARCH": "recipe_search",
+    "LEAD_SCORING_ENCODING_PRIOR": "encoding_prior",
+    "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS": "recency_half_life_days",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -114,6 +117,14 @@ class Settings:
     # promoted (shadow_action "promote") or only reported ("report") by the feedback run
     shadow_min_leads: int = 500
     shadow_action: str = "report"
+    # "backtest": training backtests a handful of recipes (encodings, recency weights, raw city or not)
+    # and keeps the best by mean AUC over the backtest months; "plain": no encodings, equal weights
+    recipe_search: str = "backtest"
+    # the target encoding shrinks a level's conversion rate toward the base rate as if this many
+    # more leads of the base rate had the level: a level seen on few leads reads as the base rate
+    encoding_prior: float = 30.0
+    # the recency-weighted candidates weigh a training lead this many days older than the newest half
+    recency_half_life_days: float = 45.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -299,6 +310,9 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
     check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
     check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")
+    check(settings.recipe_search in ("backtest", "plain"), "recipe_search", "must be 'backtest' or 'plain'")
+    check(0 < settings.encoding_prior <= 100_000, "encoding_prior", "must be above 0 and at most 100000 (leads)")
+    check(1 <= settings.recency_half_life_days <= 3650, "recency_half_life_days", "must be between 1 and 3650 (days)")
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
         "inference_max_active_runs",
