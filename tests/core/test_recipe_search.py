@@ -79,3 +79,20 @@ def test_one_candidate_is_no_search(settings):
     )
     assert result.recipe_choice is None and result.recipe == PLAIN
     assert result.scorer.features.encoding is None
+
+
+def test_the_settings_give_the_candidates_and_plain_turns_the_search_off(settings):
+    from lead_scoring.pipelines.training import recipe_search
+
+    search = recipe_search(settings.with_overrides(encoding_prior=12.0, recency_half_life_days=60.0))
+    assert [r.name for r in search.candidates] == [
+        "plain",
+        "recency",
+        "encoded",
+        "encoded+recency",
+        "encoded+recency, no raw city",
+    ]
+    assert search.candidates[0] == PLAIN and search.tolerance == settings.promotion_tolerance
+    assert {r.prior_strength for r in search.candidates if r.target} == {12.0}
+    assert {r.half_life_days for r in search.candidates} == {0.0, 60.0}
+    assert recipe_search(settings.with_overrides(recipe_search="plain")).candidates == (PLAIN,)
