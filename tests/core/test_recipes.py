@@ -71,3 +71,12 @@ def test_a_fit_weighs_the_leads_by_recency():
     recent = fit_scorer(frame, params, 30, Recipe("r", half_life_days=10.0)).predict_proba(frame.head(1))[0]
     assert plain == pytest.approx(0.6, abs=1e-6)
     assert recent == pytest.approx((old + 20) / (old + 100), abs=1e-6)
+
+
+def test_a_later_candidate_must_beat_the_best_before_it_by_more_than_the_minimum_gain():
+    # b's mean beats a's by 0.0005 only (noise): a stays; plain -> a gains 0.015
+    choice = choose_recipe((PLAIN, A, B), months(plain=(0.80, 0.78), a=(0.82, 0.79), b=(0.821, 0.79)), 0.005)
+    assert choice.chosen == A
+    # and a gain of 0.002 is taken
+    choice = choose_recipe((PLAIN, A, B), months(plain=(0.80, 0.78), a=(0.82, 0.79), b=(0.824, 0.79)), 0.005)
+    assert choice.chosen == B
