@@ -91,6 +91,7 @@ def prepare(
 )
 def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_label: bool, outcomes: bool) -> None:
     """Write synthetic leads in the raw export schema, shaped like the real CodePro leads."""
+    from lead_scoring.adapters.exports import write_spreadsheet_csv
     from lead_scoring.lab.generate import generate_leads, write_outcomes
 
     leads = generate_leads(rows, seed=seed, start=start, end=end, with_label=not no_label or outcomes)
@@ -99,7 +100,7 @@ def generate(rows: int, out_path: Path, seed: int, start: str, end: str, no_labe
         write_outcomes(leads, out_path)
         click.echo(f"wrote the outcomes of {len(leads):,} synthetic leads to {out_path}")
         return
-    leads.to_csv(out_path, index=False)
+    write_spreadsheet_csv(leads, out_path)
     click.echo(f"wrote {len(leads):,} synthetic leads to {out_path}")
 
 

@@ -39,6 +39,10 @@ class StagingBusyError(LeadScoringError):
     """Another run held the staging database's write lock for longer than the wait allowed; nothing was written."""
 
 
+class StagingWriteError(LeadScoringError):
+    """The staging database refused a write (read-only, out of space, a disk error); nothing was published."""
+
+
 class DriftDetectedError(LeadScoringError):
     """Incoming leads no longer look like the leads the model learned from (scores were still written)."""
 

@@ -134,6 +134,7 @@ PREDICTIONS = "predictions"
 ONLINE_CUT_TAG = "online_cut"
 SCORING_RUNS = "scoring_runs"
 ALARMS = "alarms"  # drift episodes: opened once, closed when the drift ends or a model trained on it serves
+SERVED_DAYS = "served_days"  # the version that decided each day of the daily DAG: its reruns score with it
 
 # The closed loop: what was scored, the outcomes that came back, and how each version really did.
 SCORED_LEADS = "scored_leads"  # the model input of every scored lead, keyed by lead_id

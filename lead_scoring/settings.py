@@ -41,6 +41,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_WARM_CUTOFF": "warm_cutoff",
     "LEAD_SCORING_DRIFT_LIMIT": "drift_limit",
     "LEAD_SCORING_DRIFT_WINDOW_DAYS": "drift_window_days",
+    "LEAD_SCORING_ALARM_QUIET_DAYS": "alarm_quiet_days",
     "LEAD_SCORING_MAX_STAGING_AGE_DAYS": "max_staging_age_days",
     "LEAD_SCORING_BACKTEST_MONTHS": "backtest_months",
     "LEAD_SCORING_POLICY_POOL": "policy_pool",
@@ -56,7 +57,26 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_ENCODING_PRIOR": "encoding_prior",
     "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS": "recency_half_life_days",
 }
-_VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
+# the path and URL settings, named as a person set them
+_PATH_VARIABLES: dict[str, str] = {
+    "home": "LEAD_SCORING_HOME",
+    "db_url": "LEAD_SCORING_DB_URL",
+    "tracking_uri": "MLFLOW_TRACKING_URI",
+    "artifact_root": "LEAD_SCORING_ARTIFACT_ROOT",
+    "data_dir": "LEAD_SCORING_DATA_DIR",
+    "city_tier_path": "LEAD_SCORING_CITY_TIERS",
+    "significant_levels_path": "LEAD_SCORING_SIGNIFICANT_LEVELS",
+    "interaction_groups_path": "LEAD_SCORING_INTERACTION_GROUPS",
+    "landing_dir": "LEAD_SCORING_LANDING_DIR",
+    "outcomes_dir": "LEAD_SCORING_OUTCOMES_DIR",
+}
+_VARIABLES = {**{name: var for var, name in _ENV_FIELDS.items()}, **_PATH_VARIABLES}
+_FOLDERS = ("home", "artifact_root", "data_dir", "landing_dir", "outcomes_dir")
+MAX_PATH_CHARS = 4096  # Linux's PATH_MAX; a longer path fails in every call that opens it
+MAX_NAME_CHARS = 255  # one file or folder name (NAME_MAX)
+MAX_TEXT_CHARS = 250  # a name MLflow stores (experiment, registered model, the user of a move)
+MAX_COUNT = 10**9  # leads, levels, runs: beyond any export this system takes
+MAX_DAYS = 36_600  # a century of days: more overflows pandas' time range
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,9 @@ class Settings:
     # a day's drift is measured on the production leads of this many days ending with it: a day of a
     # hundred leads alone is too noisy for PSI, and a week holds every weekday once
     drift_window_days: int = 7
+    # an open drift alarm closes on this many days in a row without drift: drifted, quiet, drifted
+    # is one episode (one alert), not two
+    alarm_quiet_days: int = 3
     max_staging_age_days: int = 0  # 0: no freshness limit on model_input
     backtest_months: int = 3  # rolling-origin months scored at training, the decision policy chosen on them
     policy_pool: int = 2000  # latest predictions of the scoring version a rank policy ranks a batch among
@@ -258,10 +281,45 @@ def _parse(var: str, raw: str, kind: type) -> int | float | str:
     try:
         value: int | float | str = kind(raw)
     except ValueError:
-        raise ConfigurationError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
+        raise ConfigurationError(f"{var}={_shown(raw)} is not a valid {kind.__name__}") from None
     if isinstance(value, float) and not math.isfinite(value):  # float() reads "inf" and "nan"
-        raise ConfigurationError(f"{var}={raw!r} is not a finite number")
+        raise ConfigurationError(f"{var}={_shown(raw)} is not a finite number")
     return value
+
+
+def _shown(value: object) -> str:
+    """A value as a message quotes it: a 100,000-character one is cut, so the message stays one short line."""
+    text = repr(str(value)) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(str(value)):,} characters)"
+
+
+def _path_problem(value: str | Path, name: str) -> str | None:
+    """Why a path (or a URL: only its form) cannot be what the setting needs, or None."""
+    text = str(value)
+    if "\x00" in text:
+        return "contains a NUL byte"
+    if len(text) > MAX_PATH_CHARS:
+        return f"is longer than {MAX_PATH_CHARS:,} characters"
+    if name == "tracking_uri":  # MLflow's own: "databricks" is one too
+        return None
+    if name == "db_url":
+        if "://" not in text:
+            return "is not a URL (e.g. sqlite:////path/to/file.db or postgresql://host/db)"
+        return None  # a SQLite file that is a folder, or under a file: the staging database says so
+    where = Path(value).expanduser()
+    if any(len(part) > MAX_NAME_CHARS for part in where.parts):
+        return f"has a name longer than {MAX_NAME_CHARS} characters"
+    try:
+        if name in _FOLDERS and where.exists() and not where.is_dir():
+            return "is a file, not a folder"
+        if name not in _FOLDERS and where.is_dir():
+            return "is a folder, not a file"
+        parent = next((p for p in where.parents if p.exists()), None)
+    except OSError as exc:  # a path the system cannot even look at
+        return f"cannot be read ({exc.strerror})"
+    if parent is not None and not parent.is_dir():
+        return f"is inside {parent}, which is a file"
+    return None
 
 
 def _name(field_name: str) -> str:
@@ -275,7 +333,7 @@ def _problems(settings: Settings) -> list[str]:
 
     def check(ok: bool, name: str, rule: str) -> None:
         if not ok:
-            problems.append(f"{_name(name)}={getattr(settings, name)}: {rule}")
+            problems.append(f"{_name(name)}={_shown(getattr(settings, name))}: {rule}")
 
     # inf passes every "above" rule (a drift limit of inf turns the monitor off), nan every comparison
     for item in fields(settings):
@@ -297,6 +355,7 @@ def _problems(settings: Settings) -> list[str]:
     )
     check(settings.drift_limit > 0, "drift_limit", "must be above 0 (a PSI limit)")
     check(settings.drift_window_days >= 1, "drift_window_days", "must be at least 1 (the day itself)")
+    check(1 <= settings.alarm_quiet_days <= 366, "alarm_quiet_days", "must be a number of days from 1 to 366")
     check(settings.promotion_tolerance >= 0, "promotion_tolerance", "must not be negative (an AUC tolerance)")
     for name in ("min_level_count", "min_training_leads", "min_conversions"):
         check(getattr(settings, name) >= 1, name, "must be at least 1")
@@ -313,6 +372,19 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.recipe_search in ("backtest", "plain"), "recipe_search", "must be 'backtest' or 'plain'")
     check(0 < settings.encoding_prior <= 100_000, "encoding_prior", "must be above 0 and at most 100000 (leads)")
     check(1 <= settings.recency_half_life_days <= 3650, "recency_half_life_days", "must be between 1 and 3650 (days)")
+    for name in ("experiment_name", "model_name"):
+        text = getattr(settings, name)
+        check(0 < len(text) <= MAX_TEXT_CHARS and text.isprintable(), name, f"must be 1 to {MAX_TEXT_CHARS} characters")
+    for item in fields(settings):  # a count of leads or days beyond any real one overflows later, far from here
+        value = getattr(settings, item.name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            ceiling = MAX_DAYS if item.name.endswith("_days") or item.name == "backtest_months" else MAX_COUNT
+            ceiling = MAX_DAYS * 1440 if item.name.endswith("_minutes") else ceiling
+            check(value <= ceiling, item.name, f"must be at most {ceiling:,}")
+    for name in _PATH_VARIABLES:
+        problem = _path_problem(getattr(settings, name), name)
+        if problem:
+            check(False, name, problem)
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
         "inference_max_active_runs",

@@ -346,6 +346,8 @@ SCORER="http://127.0.0.1:$SCORER_PORT"
 export LEAD_SCORING_SCORER_USERNAME=scorer
 LEAD_SCORING_SCORER_PASSWORD=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
 export LEAD_SCORING_SCORER_PASSWORD
+# curl's login from a netrc file, never `-u user:password` (ps shows every argument to every user)
+printf 'machine 127.0.0.1 login scorer password %s\n' "$LEAD_SCORING_SCORER_PASSWORD" | private "$STATE/scorer.netrc"
 start scorer "$BIN/python" -m lead_scoring.adapters.mlflow.serving --host 127.0.0.1 --port "$SCORER_PORT" --refresh 2
 wait_for 120 "scorer on $SCORER" curl -sf "$SCORER/health"
 served() { curl -sf "$SCORER/health" | json 'd["version"]'; }
@@ -353,7 +355,7 @@ check "the scorer serves the champion (version $(served), champion $champion)" [
 lead='{"dataframe_records": [{"lead_id": "crm-1", "created_date": "2021-12-10 09:00:00", "city_mapped": "mumbai", "referred_lead": 1}]}'
 score() { curl -s -o "$STATE/answer.json" -w '%{http_code}' "$@" -X POST "$SCORER/invocations" -H 'Content-Type: application/json' -d "$lead"; }
 check "the scorer refuses a request without its login" [ "$(score)" = "401" ]
-check "the scorer answers a raw lead with its login" [ "$(score -u "scorer:$LEAD_SCORING_SCORER_PASSWORD")" = "200" ]
+check "the scorer answers a raw lead with its login" [ "$(score --netrc-file "$STATE/scorer.netrc")" = "200" ]
 answer=$(json '" ".join(str(d["predictions"][0][k]) for k in ("lead_id", "bucket", "error"))' <"$STATE/answer.json")
 log "scorer: crm-1 -> $answer"
 check "the answer has the lead's id ($answer)" has_word "$answer" "crm-1"
@@ -364,7 +366,7 @@ check "the registry has a version besides the champion to promote ($other)" [ -n
 "$BIN/lead-scoring" promote "$other" --reason "stack test: the scorer follows the alias"
 wait_for 60 "the scorer serving version $other" bash -c "[ \"\$(curl -sf $SCORER/health | $BIN/python -c 'import json,sys; print(json.load(sys.stdin)[\"version\"])')\" = $other ]"
 check "the scorer follows the promotion to version $other ($(served))" [ "$(served)" = "$other" ]
-check "the promoted version answers too" [ "$(score -u "scorer:$LEAD_SCORING_SCORER_PASSWORD")" = "200" ]
+check "the promoted version answers too" [ "$(score --netrc-file "$STATE/scorer.netrc")" = "200" ]
 
 # -- what a person sees: the MLflow runs view and the Airflow DAG list, in headless Chromium ----------
 shots="${LEAD_SCORING_UI_SHOTS:-$STATE/ui}"  # screenshots; set the variable to keep them

@@ -34,6 +34,18 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
+def from_spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as it was before :func:`spreadsheet_safe` (a CSV this project wrote, read back)."""
+    restored: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            quoted = column.str.startswith(tuple("'" + start for start in FORMULA_STARTS)).fillna(False).astype(bool)
+            if quoted.any():
+                restored[str(name)] = column.mask(quoted, column[quoted].str.slice(1))
+    return frame.assign(**restored) if restored else frame
+
+
 def check_output_path(path: str | Path, option: str = "--output") -> Path:
     """Refuse a place a CSV cannot be written to, before any work (a folder, a folder under a file,
     a folder that cannot be written to); :class:`InvalidArgumentError` in one line."""

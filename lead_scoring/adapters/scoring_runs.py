@@ -93,6 +93,63 @@ def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) ->
     return len(found) > 0
 
 
+def production_from(db: StagingDatabase, name: str, since: pd.Timestamp) -> bool:
+    """Whether the model's production stream (any version) holds a lead created at or after ``since``."""
+    if not db.has_table(PREDICTIONS):
+        return False
+    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
+        return False
+    found = db.query(
+        f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
+        f"AND production = 1 AND {CREATED_DATE} >= :since LIMIT 1",
+        name=name,
+        since=f"{pd.Timestamp(since):%Y-%m-%d %H:%M:%S.%f}",
+    )
+    return len(found) > 0
+
+
+def production_leads(db: StagingDatabase, name: str, version: str | None, lead_ids: list[str]) -> set[str]:
+    """Which of ``lead_ids`` the version (None: any version of the model) already scored in the
+    production stream (in any role)."""
+    if not db.has_table(PREDICTIONS) or "production" not in {
+        c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)
+    }:
+        return set()
+    found: set[str] = set()
+    which = "" if version is None else "AND model_version = :version "
+    statement = sa.text(
+        f"SELECT DISTINCT {LEAD_ID} FROM {PREDICTIONS} WHERE model_name = :name {which}"
+        f"AND production = 1 AND {LEAD_ID} IN :ids"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    with db.engine.connect() as conn:
+        for start in range(0, len(lead_ids), 500):  # SQLite's limit on bound parameters
+            chunk = lead_ids[start : start + 500]
+            params = {"name": name, "ids": chunk} | ({} if version is None else {"version": str(version)})
+            rows = conn.execute(statement, params)
+            found.update(str(row[0]) for row in rows)
+    return found
+
+
+def quiet_days_before(db: StagingDatabase, name: str, since: str, before: pd.Timestamp) -> int:
+    """How many daily runs of the model, the latest ones from day ``since`` (YYYY-MM-DD) up to the day
+    before ``before``, were not drifted in a row (what an open alarm needs to close)."""
+    if not db.has_table(SCORING_RUNS):
+        return 0
+    runs = db.query(
+        f"SELECT interval_start, status FROM {SCORING_RUNS} WHERE model_name = :name AND interval_start IS NOT NULL",
+        name=name,
+    )
+    starts = pd.to_datetime(runs["interval_start"], utc=True, format="ISO8601", errors="coerce").dt.tz_localize(None)
+    inside = runs.assign(day=starts.dt.normalize())
+    inside = inside[(inside["day"] >= pd.Timestamp(since)) & (inside["day"] < pd.Timestamp(before).normalize())]
+    quiet = 0
+    for status in inside.sort_values("day", ascending=False)["status"]:
+        if status == "drifted":
+            break
+        quiet += 1
+    return quiet
+
+
 def record_run(
     db: StagingDatabase, settings: Settings, summary: ScoringSummary, interval: tuple[str, str] | None
 ) -> None:

@@ -120,11 +120,18 @@ def _check_last_row(path: Path, fields: int) -> None:
 
 
 def _check_text(path: Path) -> None:
-    """Refuse binary files early: a NUL byte or undecodable bytes in the first 64 KiB."""
+    """Refuse binary files early: a NUL byte anywhere (the CSV parser cuts a cell at one: a lead id
+    would be silently shortened), undecodable bytes in the first 64 KiB."""
     with path.open("rb") as handle:
         head = handle.read(65536)
-    if b"\x00" in head:
-        raise InputDataError(f"{path}: not a text file (it contains NUL bytes); expected a UTF-8 CSV export")
+        offset, chunk = 0, head
+        while chunk:  # a memchr per MiB: a million-row export is scanned in a few milliseconds
+            if (found := chunk.find(b"\x00")) >= 0:
+                raise InputDataError(
+                    f"{path}: not a text file (a NUL byte at offset {offset + found}); expected a UTF-8 CSV export"
+                )
+            offset += len(chunk)
+            chunk = handle.read(1 << 20)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:

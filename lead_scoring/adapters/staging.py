@@ -20,7 +20,13 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from lead_scoring.adapters import bulk
-from lead_scoring.errors import ConfigurationError, MissingTableError, StagingBusyError
+from lead_scoring.errors import (
+    ConfigurationError,
+    LeadScoringError,
+    MissingTableError,
+    StagingBusyError,
+    StagingWriteError,
+)
 from lead_scoring.schema import CREATED_DATE
 from lead_scoring.settings import redact_url
 
@@ -112,15 +118,25 @@ class StagingDatabase:
 
     # -- writing whole tables atomically -----------------------------------------------------------
     def replace_tables(self, frames: Mapping[str, pd.DataFrame], run_key: str) -> None:
-        """Write every frame and publish them all at once; on failure, the old tables stay."""
+        """Write every frame and publish them all at once; on failure, the old tables stay.
+
+        One transaction: a write that fails half-way (the disk full, the file read-only) leaves no
+        scratch table behind either, as dropping one would need the space that ran out.
+        """
         try:
-            written: dict[str, pd.DataFrame] = {}
-            for name, frame in frames.items():
-                self.write_scratch(run_key, name, frame, earlier=written)
-                written[self.scratch_name(run_key, name)] = frame
-            self.publish(run_key, list(frames))
-        finally:
-            self.drop_scratch(run_key)
+            with self.writing() as conn:
+                written: dict[str, pd.DataFrame] = {}
+                for name, frame in frames.items():
+                    self._write_scratch_in(conn, run_key, name, frame, written)
+                    written[self.scratch_name(run_key, name)] = frame
+                self._publish_in(conn, run_key, list(frames))
+        except BaseException:
+            try:
+                self.drop_scratch(run_key)  # any left by an earlier attempt with this key
+            except LeadScoringError as exc:
+                log.warning("could not drop this run's scratch tables: %s", exc)
+            raise
+        self.drop_scratch(run_key)
 
     def write_scratch(
         self, run_key: str, name: str, frame: pd.DataFrame, earlier: Mapping[str, pd.DataFrame] | None = None
@@ -130,14 +146,19 @@ class StagingDatabase:
         ``earlier`` maps tables this run has just written to the frames written there: a column
         equal to one of theirs is copied inside the database instead of sent again (SQLite only).
         """
-        scratch = self.scratch_name(run_key, name)
         with self.writing() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
-            copied = bulk.columns_to_copy(frame, earlier or {}) if conn.dialect.name == "sqlite" else {}
-            if copied:
-                bulk.write_with_copies(conn, frame, scratch, copied)
-            else:
-                bulk.write_frame(conn, frame, scratch)
+            return self._write_scratch_in(conn, run_key, name, frame, earlier or {})
+
+    def _write_scratch_in(
+        self, conn: Connection, run_key: str, name: str, frame: pd.DataFrame, earlier: Mapping[str, pd.DataFrame]
+    ) -> str:
+        scratch = self.scratch_name(run_key, name)
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
+        copied = bulk.columns_to_copy(frame, earlier) if conn.dialect.name == "sqlite" else {}
+        if copied:
+            bulk.write_with_copies(conn, frame, scratch, copied)
+        else:
+            bulk.write_frame(conn, frame, scratch)
         log.debug("wrote %d rows to %s", len(frame), scratch)
         return scratch
 
@@ -149,12 +170,14 @@ class StagingDatabase:
 
     def publish(self, run_key: str, names: Iterable[str]) -> None:
         """Swap this run's scratch tables in for the published ones, in one transaction."""
-        names = list(names)
         with self.writing() as conn:
-            for name in names:
-                scratch = self.scratch_name(run_key, name)
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(name)}"))
-                conn.execute(sa.text(f"ALTER TABLE {self._quote(scratch)} RENAME TO {self._quote(name)}"))
+            self._publish_in(conn, run_key, list(names))
+
+    def _publish_in(self, conn: Connection, run_key: str, names: list[str]) -> None:
+        for name in names:
+            scratch = self.scratch_name(run_key, name)
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(name)}"))
+            conn.execute(sa.text(f"ALTER TABLE {self._quote(scratch)} RENAME TO {self._quote(name)}"))
         log.info("published %s", ", ".join(names))
 
     def drop_scratch(self, run_key: str) -> None:
@@ -180,32 +203,42 @@ class StagingDatabase:
         PostgreSQL): see :meth:`_ensure_table`.
         """
         kept = set(keep)
+        if self.engine.dialect.name == "sqlite":
+            # one transaction, under the write lock: a publish cannot replace the table (and its index)
+            # in between, and a write that fails (out of space, read-only) leaves no scratch table behind
+            with self.writing() as conn:
+                scratch = self._write_scratch_in(conn, run_key, table, frame, {})
+                self._ensure_table_in(conn, table, frame, keys)
+                self._upsert_in(conn, table, scratch, frame, keys, kept)
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
+            return len(frame)
         scratch = self.write_scratch(run_key, table, frame)
+        try:
+            self._ensure_table(table, frame, keys)
+            with self.writing() as conn:
+                self._upsert_in(conn, table, scratch, frame, keys, kept)
+        finally:
+            with self.writing() as conn:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._quote(scratch)}"))
+        return len(frame)
+
+    def _upsert_in(
+        self, conn: Connection, table: str, scratch: str, frame: pd.DataFrame, keys: list[str], kept: set[str]
+    ) -> None:
+        # one upsert through the table's unique index, in key order (the index then grows at its end):
+        # 3x faster than DELETE + INSERT at a million rows. (A correlated EXISTS, used before that,
+        # scanned the staged rows once per row of the table: hours.)
         target, staged = self._quote(table), self._quote(scratch)
         columns = ", ".join(self._quote(c) for c in frame.columns)
         key_list = ", ".join(self._quote(k) for k in keys)
-        try:
-            sqlite = self.engine.dialect.name == "sqlite"
-            if not sqlite:
-                self._ensure_table(table, frame, keys)
-            with self.writing() as conn:
-                if sqlite:  # under the write lock: a publish cannot replace the table (and its index) in between
-                    self._ensure_table_in(conn, table, frame, keys)
-                # one upsert through the table's unique index, in key order (the index then grows at
-                # its end): 3x faster than DELETE + INSERT at a million rows. (A correlated EXISTS,
-                # used before that, scanned the staged rows once per row of the table: hours.)
-                others = [self._quote(c) for c in frame.columns if c not in keys and c not in kept]
-                action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others) if others else "DO NOTHING"
-                conn.execute(
-                    sa.text(
-                        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staged} WHERE true "
-                        f"ORDER BY {key_list} ON CONFLICT ({key_list}) {action}"
-                    )
-                )
-        finally:
-            with self.writing() as conn:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {staged}"))
-        return len(frame)
+        others = [self._quote(c) for c in frame.columns if c not in keys and c not in kept]
+        action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others) if others else "DO NOTHING"
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staged} WHERE true "
+                f"ORDER BY {key_list} ON CONFLICT ({key_list}) {action}"
+            )
+        )
 
     def delete_rows(self, table: str, key: str, values: list[str]) -> None:
         """Delete the rows of ``table`` whose ``key`` is one of ``values``, in one transaction."""
@@ -256,9 +289,14 @@ class StagingDatabase:
         try:
             with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
                 yield conn
-        except OperationalError as exc:
-            if not _is_locked(exc):
-                raise
+        except (OperationalError, sqlite3.OperationalError) as exc:  # the bulk writer calls the driver itself
+            orig = exc.orig if isinstance(exc, OperationalError) else exc
+            if not _is_locked(orig):
+                reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+                raise StagingWriteError(
+                    f"the staging database {self.redacted_url} refused the write ({reason}): is it read-only, "
+                    "or out of space?; nothing was published"
+                ) from None
             given = self.engine.url.query.get("timeout")
             waited = float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT
             raise StagingBusyError(
@@ -341,8 +379,8 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
-def _is_locked(exc: OperationalError) -> bool:
-    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
+def _is_locked(orig: BaseException | None) -> bool:
+    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:

@@ -2,8 +2,9 @@
 
 A day of the daily DAG either finds no open alarm (``none``), opens one (``opened``: the monitor task
 fails so Airflow's alerting fires), finds one open and still drifted (``open``: recorded, the task
-passes), or closes it (``closed``): the drift ended, or a champion trained on leads up to the
-alarm's first day or later serves (it has learned the new traffic).
+passes), or closes it (``closed``): the drift ended (no drift on ``LEAD_SCORING_ALARM_QUIET_DAYS``
+days in a row: one quiet day between two drifted ones does not end the episode), or a champion
+trained on leads up to the alarm's first day or later serves (it has learned the new traffic).
 
 The decision for a day depends only on the alarms opened before it and on the day's own report, so
 a rerun of the day decides the same: a rerun of the day that opened an alarm opens it again (and
@@ -80,10 +81,16 @@ def decide_alarm(
     figures: str,
     alarms: Sequence[Alarm],
     trained_until: str | None,
+    *,
+    quiet_before: int = 0,
+    quiet_days: int = 1,
 ) -> AlarmDecision:
     """The alarm state of ``day`` (YYYY-MM-DD) given the checks that fired on it (``moved``, empty: none)
     and the model's alarms opened before; ``trained_until``: the newest training lead of the serving
-    version (its `trained_until` tag)."""
+    version (its `trained_until` tag).
+
+    An open alarm closes on its ``quiet_days``-th quiet day in a row (``quiet_before``: the quiet days
+    recorded right before ``day`` in the episode), so drifted, quiet, drifted is one episode, not two."""
     prior = [a for a in alarms if a.model_name == model_name and a.opened_on < day]
     # the episode the day falls in: opened before it and not closed before it (a rerun of the closing
     # day finds the alarm it closed)
@@ -92,11 +99,14 @@ def decide_alarm(
     )
     if episode is not None:
         covered = trained_until is not None and _day(trained_until) >= episode.opened_on
-        if not moved or covered:
+        quiet = not moved and quiet_before + 1 >= quiet_days
+        if quiet or covered:
             reason = (
-                f"no drift on {day}"
-                if not moved
-                else f"v{version}, trained on leads up to {_day(str(trained_until))}, serves"
+                f"v{version}, trained on leads up to {_day(str(trained_until))}, serves"
+                if not quiet
+                else f"no drift on {day}"
+                if quiet_days <= 1
+                else f"no drift on {quiet_days} days in a row up to {day}"
             )
             closed = replace(episode, closed_on=day, closed_reason=reason)
             return AlarmDecision("closed", closed, closed)

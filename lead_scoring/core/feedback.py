@@ -8,7 +8,8 @@ Frames in, frozen results out; nothing here touches MLflow, the staging database
   :mod:`lead_scoring.core.outcomes` and are re-exported here.
 - **Realized performance** of a model version, per ISO week (Monday) of the leads' ``created_date``:
   AUC from the scores, precision, recall and F1 from the version's own ``predicted_label``, all
-  against the outcomes, computed once a week has ``min_labelled`` labelled leads.
+  against the outcomes, computed once a week has ``min_labelled`` labelled leads; never on leads
+  up to the version's training cut-off (``out_of_sample``).
 """
 
 from __future__ import annotations
@@ -130,6 +131,18 @@ class WeekPerformance:
             **{k: (np.nan if v is None else v) for k, v in figures.items()},
             "status": self.status,
         }
+
+
+def out_of_sample(scored: pd.DataFrame, trained_until: Mapping[str, pd.Timestamp]) -> pd.DataFrame:
+    """The rows of leads each version did not train on: created after its training cut-off
+    (``trained_until``, by version; a version without one keeps every row). A version graded on
+    leads it learned reports in-sample figures as realized ones."""
+    if scored.empty or not trained_until:
+        return scored
+    versions = scored["model_version"].astype(str)
+    cutoff = pd.to_datetime(versions.map({str(k): v for k, v in trained_until.items()}))
+    learned = cutoff.notna() & (pd.to_datetime(scored[CREATED_DATE]) <= cutoff)
+    return scored[~learned.to_numpy()].reset_index(drop=True)
 
 
 def weekly_performance(scored: pd.DataFrame, min_labelled: int, targets: Targets) -> tuple[WeekPerformance, ...]:

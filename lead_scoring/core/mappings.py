@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,20 +34,28 @@ class Mappings:
     interaction_groups: dict[str, tuple[str, ...]]
 
 
+# the setting that names each file (else LEAD_SCORING_DATA_DIR holds it): an error says which to fix
+_VARIABLES = {
+    "city_tier_path": "LEAD_SCORING_CITY_TIERS",
+    "significant_levels_path": "LEAD_SCORING_SIGNIFICANT_LEVELS",
+    "interaction_groups_path": "LEAD_SCORING_INTERACTION_GROUPS",
+}
+
+
 def load_mappings(settings: MappingFiles) -> Mappings:
     """Read and check the three mapping files named by the settings."""
-    tiers_doc = _read_json(settings.city_tier_path)
-    levels_doc = _read_json(settings.significant_levels_path)
-    groups_doc = _read_json(settings.interaction_groups_path)
-    try:
+    tiers_doc = _read_json(settings, "city_tier_path")
+    levels_doc = _read_json(settings, "significant_levels_path")
+    groups_doc = _read_json(settings, "interaction_groups_path")
+    with _malformed(settings, "city_tier_path"):
         city_tiers = {
             city.strip().lower(): float(tier) for tier, cities in tiers_doc["tiers"].items() for city in cities
         }
         default_tier = float(tiers_doc.get("default_tier", UNKNOWN_CITY_TIER))
+    with _malformed(settings, "significant_levels_path"):
         levels = {col: frozenset(vals) for col, vals in levels_doc["levels"].items()}
+    with _malformed(settings, "interaction_groups_path"):
         groups = {group: tuple(cols) for group, cols in groups_doc["groups"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigurationError(f"mapping files are malformed: {exc!r}") from None
 
     missing_levels = set(CATEGORICAL_COLUMNS) - set(levels)
     if missing_levels:
@@ -62,10 +72,26 @@ def load_mappings(settings: MappingFiles) -> Mappings:
     return Mappings(city_tiers, default_tier, levels, groups)
 
 
-def _read_json(path: Path) -> Any:
+def _named(field: str) -> str:
+    return f"(set by {_VARIABLES[field]} or LEAD_SCORING_DATA_DIR)"
+
+
+@contextmanager
+def _malformed(settings: MappingFiles, field: str) -> Iterator[None]:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        path = getattr(settings, field)
+        raise ConfigurationError(f"{path}: mapping file is malformed: {exc!r} {_named(field)}") from None
+
+
+def _read_json(settings: MappingFiles, field: str) -> Any:
+    path = Path(getattr(settings, field))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError(f"{path}: mapping file not found") from None
+        raise ConfigurationError(f"{path}: mapping file not found {_named(field)}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"{path}: not valid JSON ({exc})") from None
+        raise ConfigurationError(f"{path}: not valid JSON ({exc}) {_named(field)}") from None
+    except OSError as exc:  # a folder, a name too long, no permission
+        raise ConfigurationError(f"{path}: mapping file cannot be read ({exc.strerror}) {_named(field)}") from None

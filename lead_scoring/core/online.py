@@ -15,7 +15,6 @@ as the batch ``score``. What differs is only what a single request cannot know:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +26,7 @@ from lead_scoring.core import transforms
 from lead_scoring.core.mappings import Mappings
 from lead_scoring.core.model import LeadScorer
 from lead_scoring.core.scoring import assign_buckets
-from lead_scoring.core.validation import derive_lead_ids, validate_raw_leads
-from lead_scoring.errors import InputDataError
+from lead_scoring.core.validation import derive_lead_ids, validate_each_lead
 from lead_scoring.schema import CREATED_DATE, DATA_STEPS, LEAD_ID, MODEL_INPUT, RAW_FEATURE_COLUMNS, VALIDATED_LEADS
 
 ANSWER_COLUMNS: tuple[str, ...] = (LEAD_ID, "score", "predicted_label", "bucket", "top_reasons", "error")
@@ -81,10 +79,8 @@ class OnlineScorer:
                 "error": errors.astype(object).where(errors.notna(), None).to_numpy(dtype=object),
             }
         )
-        if good.empty:
+        if good.empty or validated is None:
             return _null_scores(answer)
-        if validated is None:  # some leads were refused: the others, validated together
-            validated, _ = validate_raw_leads(good, _SOURCE, use_label=False)
         model_input = run_data_steps(validated, self.mappings)[MODEL_INPUT]
         scored = self.scorer.predict_frame(model_input).set_axis(model_input[LEAD_ID].to_numpy())
         scores = scored["score"].astype("float64")
@@ -151,30 +147,7 @@ def _as_text(values: pd.Series) -> pd.Series:
     )
 
 
-_LINE = re.compile(r" on line \d+")
-
-
 def _validated(text: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Series]:
-    """The validated request and no errors; or, when validation refuses it, per row why the lead is
-    refused (missing: it is fine). The request is checked at once, each lead alone only when it fails."""
-    errors = pd.Series(None, index=text.index, dtype=object)
-    try:
-        return validate_raw_leads(text, _SOURCE, use_label=False)[0], errors
-    except InputDataError:
-        pass
-    for position in range(len(text)):
-        try:
-            validate_raw_leads(text.iloc[[position]], _SOURCE, use_label=False)
-        except InputDataError as exc:
-            errors.iloc[position] = _one_lead(str(exc))
-    distinct = text[errors.isna().to_numpy()].drop_duplicates()  # exact copies of a lead are one lead
-    shared = distinct[LEAD_ID][distinct[LEAD_ID].duplicated(keep=False)]
-    repeated = errors.isna() & text[LEAD_ID].isin(shared)
-    if repeated.any():  # one id, two different leads: which is right is unknowable here
-        errors[repeated] = f"{_SOURCE}: column 'lead_id': another lead in the request has this id"
-    return None, errors
-
-
-def _one_lead(message: str) -> str:
-    """A validation message about a one-row frame, without its row counts and line numbers."""
-    return _LINE.sub("", message.replace("1 row(s) ", ""))
+    """The request's valid leads, validated together, and per row why a lead is refused (missing: it
+    is fine): one call of the validation for the whole request, never one per lead."""
+    return validate_each_lead(text, _SOURCE)

@@ -145,7 +145,88 @@ def _coerce(frame: pd.DataFrame, source: str, with_label: bool) -> pd.DataFrame:
         return _raw_schema(with_label).validate(stripped, lazy=True, inplace=True)
     except SchemaErrors as exc:
         # quote values as read (the checked columns are never stripped, so the text is the same)
-        raise InputDataError(_describe_failures(exc.failure_cases, frame, source)) from None
+        raise RowsRefused(_describe_failures(exc.failure_cases, frame, source), exc.failure_cases, frame) from None
+
+
+class RowsRefused(InputDataError):
+    """The schema refused rows of a frame: the one-line message, and the failure cases behind it
+    (for :func:`validate_each_lead`, which says per row why, from the same pass)."""
+
+    def __init__(self, message: str, cases: pd.DataFrame | None = None, raw: pd.DataFrame | None = None) -> None:
+        super().__init__(message)  # a message alone, too: a caller may re-raise it reworded (the replay)
+        self.cases = pd.DataFrame() if cases is None else cases
+        self.raw = pd.DataFrame() if raw is None else raw
+
+
+def validate_each_lead(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame | None, pd.Series]:
+    """A request of leads to score: the leads that pass, validated together exactly as
+    :func:`validate_raw_leads` validates them (``use_label=False``), and per row why a lead is
+    refused (missing: it passed). One call per request, every rule the schema's.
+
+    The schema checks the whole request; the rows it refuses are described from that pass's
+    failure cases (vectorized, never lead by lead). Only then does it check the rest again: a
+    value that does not parse hides the other checks of its column in that pass.
+    """
+    reasons = pd.Series(None, index=raw.index, dtype=object)
+    rest = raw
+    while not rest.empty:
+        try:
+            return validate_raw_leads(rest, source, use_label=False)[0], reasons
+        except RowsRefused as exc:
+            found = _row_reasons(exc.cases, exc.raw, source)
+        except InputDataError:
+            found = _shared_ids(rest, source)
+            if found.empty:
+                raise
+        reasons[found.index] = found
+        refused, rest = rest.loc[found.index], rest.drop(index=found.index)
+        # exact copies of a refused lead (validation drops them before it checks) share its reason
+        candidates = rest[rest[LEAD_ID].isin(refused[LEAD_ID])] if LEAD_ID in rest.columns else rest
+        if not candidates.empty:
+            by_row = dict(zip(pd.util.hash_pandas_object(refused, index=False), found[refused.index], strict=True))
+            hashes = pd.util.hash_pandas_object(candidates, index=False)
+            copies = hashes[hashes.isin(list(by_row))]
+            reasons[copies.index] = copies.map(by_row)
+            rest = rest.drop(index=copies.index)
+    return None, reasons
+
+
+def _row_reasons(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> pd.Series:
+    """Per refused row, the line :func:`_describe_failures` writes for that row alone, without its
+    row count and line number: the first failing column in file order, then its other columns."""
+    cases = cases[cases["index"].notna()].astype({"index": "int64", "check": str})
+    # a column that did not parse stays text in this pass: its other checks ("1.0" in [0, 1]) are
+    # about text, not the values; they are made in the pass over the rest
+    parse = cases["check"].str.contains("coerce_dtype", regex=False)
+    cases = cases[parse | ~cases["column"].isin(cases.loc[parse, "column"])]
+    cases["what"] = cases["check"].map(_plain_check)
+    cases = cases[cases["what"].notna()]
+    cases["order"] = cases["column"].map({col: i for i, col in enumerate([*RAW_FEATURE_COLUMNS, LABEL])})
+    cases["priority"] = cases["what"].map(_PRIORITY).fillna(len(_PRIORITY))
+    cases = cases.sort_values(["index", "order", "priority"], kind="stable")
+    first = cases.drop_duplicates("index").set_index("index")
+    columns = cases.drop_duplicates(["index", "column"]).groupby("index")["column"].agg(list)
+    lines = {}
+    for index, row in first.iterrows():  # one per refused row: its text, no validation
+        value = str(raw.at[index, row["column"]])
+        what = row["what"]
+        if row["column"] == CREATED_DATE and _DAY_MONTH_YEAR.match(value):
+            what = "not YYYY-MM-DD (day and month first, as in dd/mm/yyyy, are ambiguous: export ISO dates)"
+        example = "empty" if row["what"] == "missing" else repr(value)
+        line = f"{source}: column '{row['column']}': {what}, e.g. {example}"
+        others = [str(col) for col in columns[index] if col != row["column"]]
+        lines[index] = line + (f" (also problems in: {', '.join(others)})" if others else "")
+    return pd.Series(lines, dtype=object)
+
+
+def _shared_ids(rest: pd.DataFrame, source: str) -> pd.Series:
+    """The rows whose id another, different lead of the request has too: which is right is unknowable."""
+    if LEAD_ID not in rest.columns:
+        return pd.Series(dtype=object)
+    distinct = rest.drop_duplicates()  # exact copies of a lead are one lead
+    shared = distinct[LEAD_ID][distinct[LEAD_ID].duplicated(keep=False)]
+    repeated = rest.index[rest[LEAD_ID].isin(shared)]
+    return pd.Series(f"{source}: column 'lead_id': another lead in the request has this id", index=repeated)
 
 
 _CHECK_WORDS = [

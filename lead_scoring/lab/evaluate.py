@@ -14,6 +14,7 @@ import pandas as pd
 
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.days import parse_day
+from lead_scoring.core.feedback import out_of_sample
 from lead_scoring.core.fitting import classification_metrics
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.lab.reference import reference_scores
@@ -42,11 +43,17 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
     last = parse_day(until, "--until") if until else None
     frame = load_training_input(settings)
     end = last + pd.Timedelta(days=1) if last is not None else frame[CREATED_DATE].max() + pd.Timedelta(seconds=1)
+    champion = registry.load_scoring_model(settings)
+    learned = pd.to_datetime(champion.tags.get("trained_until") or None, errors="coerce")
+    if not pd.isna(learned) and learned >= start:  # never graded on leads it was trained on
+        start = pd.Timestamp(learned) + pd.Timedelta(microseconds=1)
     test = frame[(frame[CREATED_DATE] >= start) & (frame[CREATED_DATE] < end)]
     train = frame[frame[CREATED_DATE] < start]
     if test.empty or test[LABEL].nunique() < 2 or train.empty:
-        raise InsufficientDataError(f"need labelled leads of both classes from {since} on, and leads before it")
-    champion = registry.load_scoring_model(settings)
+        after = f" (v{champion.version} was trained on the leads up to {learned})" if not pd.isna(learned) else ""
+        raise InsufficientDataError(
+            f"need labelled leads of both classes from {since} on{after}, and leads before them"
+        )
     scores = champion.scorer.predict_proba(test)
     return OutOfTimeReport(
         since=str(start.date()),
@@ -91,7 +98,10 @@ def predictions_report(settings: Settings, labels_path: str, version: str | None
     finally:
         db.dispose()
     predictions = predictions[predictions["model_version"].astype(str) == str(version)]
-    joined = predictions.merge(labelled[["lead_id", LABEL]], on="lead_id", how="inner")
+    joined = predictions.drop(columns=[CREATED_DATE], errors="ignore").merge(
+        labelled[["lead_id", LABEL, CREATED_DATE]], on="lead_id", how="inner"
+    )
+    joined = out_of_sample(joined, registry.training_cutoffs(settings))  # never graded on leads it learned
     if joined.empty or joined[LABEL].nunique() < 2:
         raise InsufficientDataError(f"no scored leads of model v{version} match labelled leads of both classes")
     y, predicted = joined[LABEL].to_numpy(), joined["predicted_label"].to_numpy()

@@ -170,6 +170,7 @@ def write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
     """The leads' outcomes, keyed by the lead ids scoring derives from the same rows read back from CSV."""
     import tempfile
 
+    from lead_scoring.adapters.exports import write_spreadsheet_csv
     from lead_scoring.core.feedback import outcomes_from_labelled
     from lead_scoring.pipelines.data import read_and_validate
 
@@ -177,4 +178,4 @@ def write_outcomes(leads: pd.DataFrame, out_path: Path) -> None:
         path = Path(tmp) / "leads.csv"
         leads.to_csv(path, index=False)
         validated, _ = read_and_validate(path)
-    outcomes_from_labelled(validated).to_csv(out_path, index=False)
+    write_spreadsheet_csv(outcomes_from_labelled(validated), out_path)

@@ -13,12 +13,15 @@ by month, and lists the promotions with their reasons and the days the monitor f
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.adapters.sources import read_raw_leads
 from lead_scoring.adapters.staging import StagingDatabase
 from lead_scoring.core.feedback import outcomes_from_labelled, realized_figures
-from lead_scoring.errors import DriftDetectedError, InputDataError
+from lead_scoring.errors import DriftDetectedError, InputDataError, InvalidArgumentError, LeadScoringError
 from lead_scoring.pipelines import feedback, inference, training
 from lead_scoring.pipelines.data import prepare, read_and_validate
 from lead_scoring.pipelines.steps import StepCallback
@@ -108,14 +111,43 @@ def replay_settings(base: Settings, home: Path) -> Settings:
     )
 
 
+_MARKER = ".lead-scoring-replay"  # a home a replay made: the only non-empty one a replay goes on in
+
+
 @contextmanager
-def _home(given: Path | None) -> Iterator[Path]:
+def _home(given: Path | None, base: Settings, input_path: str | Path) -> Iterator[Path]:
+    """The replay's own home (a new or empty folder, or one a replay made; else a temporary one).
+
+    An error raised in it names the user's file, never the replay's copies of its leads there.
+    """
     if given is not None:
+        _refuse_live_home(given, base)
         given.mkdir(parents=True, exist_ok=True)
-        yield given
-        return
-    with tempfile.TemporaryDirectory(prefix="lead-scoring-replay-") as tmp:
-        yield Path(tmp)
+        (given / _MARKER).touch()
+    with contextlib.ExitStack() as stack:
+        where = given or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lead-scoring-replay-")))
+        try:
+            yield where
+        except LeadScoringError as exc:
+            if str(where) not in str(exc):
+                raise
+            copies = re.compile(re.escape(str(where)) + r"[^\s:'\"]*")
+            raise type(exc)(copies.sub(lambda _m: str(input_path), str(exc))) from None
+
+
+def _refuse_live_home(home: Path, base: Settings) -> None:
+    """A replay writes a staging database and a registry: never where live ones are (or will be)."""
+    where = home.expanduser().resolve()
+    if where.is_file():
+        raise InvalidArgumentError(f"--home {home}: is a file, not a folder")
+    live = {base.home.expanduser().resolve()}
+    for url in (base.db_url, base.tracking_uri):
+        if url.startswith("sqlite:///"):
+            live.add(Path(url.removeprefix("sqlite:///").partition("?")[0]).expanduser().resolve().parent)
+    if where in live:
+        raise InvalidArgumentError(f"--home {home}: holds the live staging database or registry; give a new folder")
+    if where.is_dir() and not (where / _MARKER).exists() and any(where.iterdir()):
+        raise InvalidArgumentError(f"--home {home}: not empty and not a replay's home; give a new or empty folder")
 
 
 def replay(
@@ -140,7 +172,7 @@ def replay(
     if LABEL not in truth.columns:
         raise InputDataError(f"{input_path}: replay needs the label column {LABEL}")
     raw_day = pd.to_datetime(raw[CREATED_DATE], errors="coerce").dt.normalize()
-    with _home(home) as where:
+    with _home(home, base, input_path) as where:
         settings = replay_settings(base, where)
         settings.landing_dir.mkdir(parents=True, exist_ok=True)
         settings.outcomes_dir.mkdir(parents=True, exist_ok=True)
@@ -302,7 +334,16 @@ def _log_replay(settings: Settings, report: ReplayReport) -> str:
 
 
 def _day(text: str, flag: str) -> pd.Timestamp:
+    """An ISO day (YYYY-MM-DD) inside pandas' time range; no offsets, times or month-first dates."""
     try:
-        return pd.Timestamp(text).normalize()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        day = pd.Timestamp(date.fromisoformat(text))
     except ValueError:
-        raise InputDataError(f"{flag} {text!r} is not a date (expected YYYY-MM-DD)") from None
+        raise InvalidArgumentError(f"{flag} {text[:40]!r} is not a date (expected YYYY-MM-DD)") from None
+    if not pd.Timestamp.min < day < pd.Timestamp.max:
+        raise InvalidArgumentError(
+            f"{flag} {text}: outside the days pandas can count "
+            f"({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d})"
+        )
+    return day

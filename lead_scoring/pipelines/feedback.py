@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from lead_scoring.adapters.mlflow.registry import training_cutoffs
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.business import bucket_table, gain_table
 from lead_scoring.core.feedback import (
@@ -29,6 +30,7 @@ from lead_scoring.core.feedback import (
     WeekPerformance,
     labelled_training_rows,
     latest_complete_verdict,
+    out_of_sample,
     performance_table,
     realized_figures,
     retrain_reason,
@@ -65,8 +67,11 @@ def _read_if_present(db: StagingDatabase, table: str, columns: list[str]) -> pd.
 # -- realized performance ---------------------------------------------------------------------------
 
 
-def scored_with_outcomes(db: StagingDatabase, model_name: str) -> pd.DataFrame:
-    """Every prediction of the model with its lead's created_date and outcome (missing when none yet)."""
+def scored_with_outcomes(
+    db: StagingDatabase, model_name: str, trained_until: Mapping[str, pd.Timestamp]
+) -> pd.DataFrame:
+    """Every prediction of the model with its lead's created_date and outcome (missing when none yet),
+    less the leads each version was trained on (up to its ``trained_until``, see ``out_of_sample``)."""
     columns = [LEAD_ID, "score", "predicted_label", "model_name", "model_version"]
     predictions = db.read_table(PREDICTIONS, columns=columns)
     predictions = predictions[predictions["model_name"] == model_name].drop(columns=["model_name"])
@@ -76,7 +81,7 @@ def scored_with_outcomes(db: StagingDatabase, model_name: str) -> pd.DataFrame:
         outcomes = pd.DataFrame({LEAD_ID: pd.Series(dtype=object), LABEL: pd.Series(dtype="float64")})
     frame = predictions.merge(created, on=LEAD_ID, how="inner").merge(outcomes, on=LEAD_ID, how="left")
     frame["model_version"] = frame["model_version"].astype(str)
-    return frame
+    return out_of_sample(frame, trained_until)
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,9 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
     The table is replaced whole in one transaction, so a rerun leaves it as it was.
     """
     targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
+    cutoffs = training_cutoffs(settings)
     with StagingDatabase(settings.db_url) as db:
-        scored = scored_with_outcomes(db, settings.model_name)
+        scored = scored_with_outcomes(db, settings.model_name, cutoffs)
         weeks = weekly_performance(scored, settings.min_labelled_leads, targets)
         db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for(f"performance:{uuid.uuid4()}"))
         outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
@@ -133,8 +139,9 @@ def _log_to_mlflow(settings: Settings, weeks: tuple[WeekPerformance, ...], score
 
 def realized_for(settings: Settings, lead_ids: tuple[str, ...]) -> dict[str, Figures]:
     """Per model version, the realized figures over the given leads' current outcomes."""
+    cutoffs = training_cutoffs(settings)
     with StagingDatabase(settings.db_url) as db:
-        scored = scored_with_outcomes(db, settings.model_name)
+        scored = scored_with_outcomes(db, settings.model_name, cutoffs)
     scored = scored[scored[LEAD_ID].isin(set(lead_ids)) & scored[LABEL].notna()]
     return {
         version: realized_figures(group[LABEL].to_numpy(), group["score"].to_numpy(), group["predicted_label"])
@@ -326,6 +333,7 @@ def check_targets_step(settings: Settings, interval_end: object) -> TargetsCheck
 def _stored_weeks(settings: Settings) -> tuple[WeekPerformance, ...]:
     """The weekly figures, recomputed from the tables the performance step read (a small join)."""
     targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
+    cutoffs = training_cutoffs(settings)
     with StagingDatabase(settings.db_url) as db:
-        scored = scored_with_outcomes(db, settings.model_name)
+        scored = scored_with_outcomes(db, settings.model_name, cutoffs)
     return weekly_performance(scored, settings.min_labelled_leads, targets)

@@ -2,7 +2,8 @@
 input -> scored by the champion -> `predictions`, the outbox file, then monitoring.
 
 Data passes between tasks through this run's scratch tables; every run is keyed by its data
-interval, so a rerun or backfill of a day replaces its own rows and its own ``scoring_runs`` record.
+interval, so a rerun or backfill of a day replaces its own rows and its own ``scoring_runs`` record,
+and scores with the version that first decided the day (`served_days`).
 The scoring itself is :mod:`lead_scoring.pipelines.scoring`, which the CLI's ``score`` runs in one process.
 """
 
@@ -20,25 +21,32 @@ from lead_scoring.adapters.alarms import read_alarms, store_alarm
 from lead_scoring.adapters.exports import write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_window, record_run, stream_began_before
+from lead_scoring.adapters.scoring_runs import (
+    production_window,
+    quiet_days_before,
+    record_run,
+    stream_began_before,
+)
+from lead_scoring.adapters.served_days import record_served, served_version
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
-from lead_scoring.core.alarms import AlarmState, decide_alarm
+from lead_scoring.core.alarms import Alarm, AlarmState, decide_alarm
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
-from lead_scoring.errors import DriftDetectedError, InputDataError
+from lead_scoring.errors import DriftDetectedError, InputDataError, ModelNotFoundError
 from lead_scoring.pipelines.data import read_and_validate, transform_leads
 from lead_scoring.pipelines.scoring import (
     describe_decision,
     load_model,
+    newest_production_batch,
     predict,
     publish_online_cut,
     rank_pool,
     summarise,
 )
 from lead_scoring.pipelines.steps import naive_utc
-from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS
+from lead_scoring.schema import CREATED_DATE, LEAD_ID, MODEL_INPUT, PREDICTIONS, SERVED_DAYS
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,31 +107,68 @@ def transform_step(settings: Settings, interval_start: str) -> int:
 
 
 def score_step(settings: Settings, interval_start: str) -> str:
-    """Score the interval's leads with the champion, and with the challenger as a shadow when one is
-    registered beside it; returns the champion's version.
+    """Score the interval's leads with the version that serves the day (``day_model``), and with the
+    challenger as a shadow when one is registered beside it (skipped, with a warning, when it cannot
+    be loaded or fails: ``shadow_rows``); returns the serving version.
 
     Each is ranked among its own production stream of the leads created before the interval
     starts (``rank_pool``): a rerun or a backfill of the day gives the same flags, whatever was
-    scored since.
+    scored or promoted since. Only the newest production day publishes the online cut.
     """
-    champion = load_model(settings)
     before = naive_utc(interval_start)
     with _scratch(settings) as db:
+        champion = day_model(db, settings, before)
         model_input = db.read_scratch(_key(interval_start), SCORING_INPUT)
         pool = rank_pool(db, settings, champion, before)
         scored = predict(settings, champion, model_input, pool, production=True)
         db.write_scratch(_key(interval_start), SCORED, scored)
+        record_served(db, champion.name, before, champion.version)
         log.info("%s", describe_decision(champion, scored, pool, before))
+        shadow = shadow_rows(db, settings, champion, model_input, before)
+        db.write_scratch(_key(interval_start), SHADOW, scored.head(0) if shadow is None else shadow)
+        newest = newest_production_batch(db, champion, scored)
+    if newest:
+        publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
+    else:
+        log.info("a backfill: the online cut of v%s stays the newest production day's", champion.version)
+    return champion.version
+
+
+def day_model(db: StagingDatabase, settings: Settings, day: pd.Timestamp) -> ScoringModel:
+    """The version that serves the interval starting at ``day``: the one that first scored it (in
+    `served_days`: a rerun or backfill decides as the day was decided), else today's champion."""
+    served = served_version(db, settings.model_name, day)
+    if served is None:
+        return load_model(settings)
+    log.info("the day was decided by v%s: scored with it, whatever serves now", served)
+    try:
+        return load_model(settings, version=served)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"{day:%Y-%m-%d} was decided by v{served} ({exc}): to score it with today's champion, delete its "
+            f"row from {SERVED_DAYS} first"
+        ) from None
+
+
+def shadow_rows(
+    db: StagingDatabase, settings: Settings, champion: ScoringModel, model_input: pd.DataFrame, before: pd.Timestamp
+) -> pd.DataFrame | None:
+    """The challenger's predictions of the batch as a shadow; None when there is no challenger, or (with a
+    warning) when it cannot be loaded or fails while scoring: the champion's day never depends on it."""
+    shadow = None
+    try:
         shadow = shadow_model(settings, champion)
         if shadow is None:
-            shadow_rows = scored.head(0)
-        else:
-            shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
-            shadow_rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
-            log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(shadow_rows), champion.version)
-        db.write_scratch(_key(interval_start), SHADOW, shadow_rows)
-    publish_online_cut(settings, champion, scored, pool)  # the cut the served model labels with
-    return champion.version
+            return None
+        shadow_pool = rank_pool(db, settings, shadow, before, role=SHADOW_ROLE)
+        rows = predict(settings, shadow, model_input, shadow_pool, role=SHADOW_ROLE, production=True)
+    except Exception as exc:  # noqa: BLE001 - a broken challenger costs its own rows, never the champion's
+        which = f"shadow v{shadow.version}" if shadow is not None else "shadow"
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        log.warning("%s skipped (the champion's scores stand): %s: %s", which, type(exc).__name__, first_line)
+        return None
+    log.info("shadow v%s scored %d lead(s) beside v%s", shadow.version, len(rows), champion.version)
+    return rows
 
 
 def shadow_model(settings: Settings, champion: ScoringModel) -> ScoringModel | None:
@@ -206,9 +251,11 @@ def monitor_step(
             # are for; the drift is recorded in scoring_runs, an alarm waits for a whole window
             log.warning("drift on a partial window (the stream began after %s): no alarm yet", f"{first:%Y-%m-%d}")
             moved = ()
+        alarms = read_alarms(db, scoring.name)
         decision = decide_alarm(
             scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, summary.monitoring.summary,
-            read_alarms(db, scoring.name), scoring.tags.get("trained_until") or None,
+            alarms, scoring.tags.get("trained_until") or None,
+            quiet_before=_quiet_before(db, scoring.name, alarms, day), quiet_days=settings.alarm_quiet_days,
         )  # fmt: skip
         if decision.changed is not None:
             store_alarm(db, decision.changed)
@@ -227,6 +274,13 @@ def monitor_step(
     if decision.state == "opened" and raise_on_alarm:
         raise DriftDetectedError(f"input drift on {day:%Y-%m-%d}: alarm {decision.line}; scores were written")
     return Monitored(summary.rows_scored, summary.status, decision.state, decision.line)
+
+
+def _quiet_before(db: StagingDatabase, name: str, alarms: list[Alarm], day: pd.Timestamp) -> int:
+    """The quiet days in a row recorded right before ``day`` in the episode open on it (0: none open)."""
+    today = f"{day:%Y-%m-%d}"
+    open_on = [a.opened_on for a in alarms if a.opened_on < today and (a.closed_on is None or a.closed_on >= today)]
+    return quiet_days_before(db, name, max(open_on), day) if open_on else 0
 
 
 def drift_window(

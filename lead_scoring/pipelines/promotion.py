@@ -39,16 +39,26 @@ class PromotionOutcome:
     promoted: bool
     reasons: tuple[str, ...]
 
+    @property
+    def decision(self) -> str:
+        return "promoted" if self.promoted else "rejected"
+
 
 def promote_step(
     settings: Settings, version: str, *, force: bool = False, reason: str | None = None
 ) -> PromotionOutcome:
     """The gate: champion when no worse than the serving champion on the same leads (see ``decide_promotion``).
-    A version not promoted stays the `challenger`."""
+    A version not promoted stays the `challenger`. A version the gate already decided on (a rerun of
+    its training run) keeps that decision (``recorded_outcome``): an old run rerun after a newer
+    champion took over never moves the alias back; ``force`` decides again."""
     track = tracking(settings)
     candidate_version = track.version(str(version))
     if candidate_version is None:
         raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
+    recorded = None if force else recorded_outcome(candidate_version)
+    if recorded is not None:  # a rerun of the training run: decided as it was, whatever serves now
+        log.info("version %s was already %s by the gate: not decided again", version, recorded.decision)
+        return recorded
     metrics = track.run(candidate_version.run_id).metrics
     candidate = {k: metrics[f"valid_{k}"] for k in FIGURES}
     worst_month = None
@@ -88,6 +98,17 @@ def promote_step(
     return PromotionOutcome(version=str(version), promoted=promote, reasons=tuple(reasons))
 
 
+def recorded_outcome(facts: VersionFacts) -> PromotionOutcome | None:
+    """The gate's decision already taken on a version (its tags), when it was carried out: a rejection,
+    or a promotion that moved `champion` (``promoted_at``). None: never decided, or a promotion whose
+    move did not happen (the rerun decides again)."""
+    decision = facts.tags.get("promotion_decision")
+    if decision == "rejected" or (decision == "promoted" and facts.tags.get("promoted_at")):
+        reasons = tuple(r for r in facts.tags.get("promotion_reasons", "").split("; ") if r)
+        return PromotionOutcome(version=str(facts.version), promoted=decision == "promoted", reasons=reasons)
+    return None
+
+
 def saved_comparison(
     settings: Settings, candidate_version: VersionFacts, champion_version: str
 ) -> tuple[Comparison | None, str]:
@@ -99,6 +120,8 @@ def saved_comparison(
         return None, "the training run found no champion, or too few leads newer than its training data"
     if recorded != champion_version:
         return None, f"the run compared itself with v{recorded}, and v{champion_version} serves now"
+    if not track.model_artifacts_present(champion_version):
+        return None, f"the model artifacts of champion v{champion_version} are gone"
     leads = track.load_csv(candidate_version.run_id, COMPARISON_PATH, parse_dates=[CREATED_DATE], dtype={LEAD_ID: str})
     champion = registry.load_scoring_model(settings, champion_version)
     scores = champion.scorer.predict_proba(leads)

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, now_utc, scoring_version, set_version_tags
 from lead_scoring.adapters.scored_leads import record_scored_leads
-from lead_scoring.adapters.scoring_runs import production_pool, record_run
+from lead_scoring.adapters.scoring_runs import production_from, production_leads, production_pool, record_run
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.frames import copy_on_write
@@ -110,11 +110,13 @@ def score_file(
             before = model_input[CREATED_DATE].min() if len(model_input) else None
             pool = rank_pool(db, settings, scoring, before)
             predictions = predict(settings, scoring, model_input, pool, production=production)
-            if production:  # the production stream's cut is the one the served model labels with
-                publish_online_cut(settings, scoring, predictions, pool)
+            if production and newest_production_batch(db, scoring, predictions):
+                publish_online_cut(settings, scoring, predictions, pool)  # the cut the served model labels with
             notify("write")
-            db.merge_rows(run_key_for(run_key), PREDICTIONS, predictions, keys=[LEAD_ID, "model_name", "model_version"])
-            record_scored_leads(db, run_key, model_input, predictions["scored_at"].max())  # for the feedback loop
+            kept = predictions if production else ad_hoc_rows(db, scoring, predictions)
+            db.merge_rows(run_key_for(run_key), PREDICTIONS, kept, keys=[LEAD_ID, "model_name", "model_version"])
+            recorded = model_input if production else ad_hoc_input(db, scoring, model_input)
+            record_scored_leads(db, run_key, recorded, predictions["scored_at"].max())  # for the feedback loop
             notify("monitor")
             summary = replace(
                 summarise(run_key, str(input_path), scoring, model_input, predictions, settings),
@@ -130,6 +132,39 @@ def score_file(
         if output_path is not None:  # hottest first; lead ids never run as formulas
             write_spreadsheet_csv(predictions[list(PREDICTION_COLUMNS)], output_path)
         return summary
+
+
+def ad_hoc_rows(db: StagingDatabase, scoring: ScoringModel, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The rows of an ad-hoc batch that may be written: not those of leads the version already scored in
+    the production stream (their production row, its flag, pool and record stand)."""
+    if not len(predictions):
+        return predictions
+    taken = production_leads(db, scoring.name, scoring.version, predictions[LEAD_ID].astype(str).tolist())
+    if taken:
+        log.info(
+            "%d lead(s) are already in v%s's production stream: their production rows stand",
+            len(taken),
+            scoring.version,
+        )
+    return predictions[~predictions[LEAD_ID].astype(str).isin(taken)].reset_index(drop=True)
+
+
+def ad_hoc_input(db: StagingDatabase, scoring: ScoringModel, model_input: pd.DataFrame) -> pd.DataFrame:
+    """The model input of an ad-hoc batch that may be kept in `scored_leads`: not that of a lead any
+    version scored in the production stream (the drift window and the feedback loop read it)."""
+    ids = model_input[LEAD_ID].astype(str)
+    taken = production_leads(db, scoring.name, None, ids.tolist()) if len(ids) else set()
+    return model_input[~ids.isin(taken)]
+
+
+def newest_production_batch(db: StagingDatabase, scoring: ScoringModel, predictions: pd.DataFrame) -> bool:
+    """Whether no production lead was created on a day after the batch's newest lead's day: only then
+    does it publish the online cut (a backfill of an old day never moves it; a batch of the same
+    days as another does)."""
+    if not len(predictions) or CREATED_DATE not in predictions.columns:
+        return True
+    next_day = pd.Timestamp(predictions[CREATED_DATE].max()).normalize() + pd.Timedelta(days=1)
+    return not production_from(db, scoring.name, next_day)
 
 
 def rank_pool(

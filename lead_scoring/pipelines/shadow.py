@@ -9,8 +9,9 @@ import pandas as pd
 
 from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
+from lead_scoring.core.feedback import out_of_sample
 from lead_scoring.core.shadow import ShadowVerdict, compare_on_same_leads
-from lead_scoring.schema import LABEL, LEAD_ID, PREDICTIONS
+from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, PREDICTIONS
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ def shadow_step(settings: Settings, outcomes: pd.DataFrame | None) -> ShadowVerd
     with StagingDatabase(settings.db_url) as db:
         predictions = db.read_table(PREDICTIONS)
         predictions = predictions[predictions["model_name"] == settings.model_name]
+        if CREATED_DATE in predictions.columns:  # neither side judged on leads it was trained on
+            predictions = out_of_sample(predictions, registry.training_cutoffs(settings))
         scored = predictions.merge(outcomes[[LEAD_ID, LABEL]], on=LEAD_ID, how="left")
         verdict = compare_on_same_leads(scored, champion.version, challenger.version, settings.shadow_min_leads)
         if verdict.leads == 0:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from lead_scoring.adapters.exports import write_spreadsheet_csv
 from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.mlflow.registry import PROFILE_PATH
 from lead_scoring.adapters.mlflow.store import runs_url, ui_base
@@ -218,12 +219,12 @@ def training_run_record(
         for month in result.recipe_choice.months:
             name = month.recipe.replace("+", "_").replace(", ", "_").replace(" ", "_")
             metrics[f"recipe_{name}_{month.month.replace('-', '_')}_auc"] = month.auc
-    validation = tmp / "leads.csv"
-    result.validation.to_csv(validation, index=False)
+    validation = tmp / "leads.csv"  # artifacts a person downloads and opens: spreadsheet-safe too
+    write_spreadsheet_csv(result.validation, validation)
     files.append((validation, "validation"))
     if result.comparison is not None:
         (tmp / "promotion").mkdir()
-        result.comparison.to_csv(tmp / "promotion" / "leads.csv", index=False)
+        write_spreadsheet_csv(result.comparison, tmp / "promotion" / "leads.csv")
         files.append((tmp / "promotion" / "leads.csv", "promotion"))
     return TrainingRunRecord(
         run_name=training_run_name(result.fingerprint),

@@ -11,12 +11,15 @@ import pytest
 
 from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.mlflow.store import VersionFacts
-from lead_scoring.errors import InvalidArgumentError
+from lead_scoring.errors import InvalidArgumentError, ModelNotFoundError
 
 
 class FakeRegistry:
-    def __init__(self, versions: list[str], champion: str | None, fail_on_tag: str | None = None) -> None:
+    def __init__(
+        self, versions: list[str], champion: str | None, fail_on_tag: str | None = None, gone: tuple[str, ...] = ()
+    ) -> None:
         self.versions = {v: {} for v in versions}
+        self.gone = set(gone)  # versions whose model artifacts were deleted
         self.aliases = {"champion": champion} if champion else {}
         self.model = {"champion_history": json.dumps([{"version": champion, "kind": "promote"}])} if champion else {}
         self.fail_on_tag = fail_on_tag
@@ -32,6 +35,12 @@ class FakeRegistry:
 
     def set_alias(self, alias: str, version: str) -> None:
         self.aliases[alias] = version
+
+    def delete_alias(self, alias: str) -> None:
+        self.aliases.pop(alias, None)
+
+    def model_artifacts_present(self, version: str) -> bool:
+        return version not in self.gone
 
     def set_version_tags(self, version: str, tags: dict[str, object]) -> None:
         for key, value in tags.items():
@@ -69,6 +78,64 @@ def test_a_failure_while_recording_puts_the_alias_back(settings, monkeypatch):
         registry.move_champion(settings, "2", reason="better", kind="promote")
     assert failing.aliases["champion"] == "1"
     assert json.loads(failing.model["champion_history"]) == [{"version": "1", "kind": "promote"}]
+
+
+def test_a_failed_first_promotion_leaves_no_champion_behind(settings, monkeypatch):
+    """With no champion before, a move that failed while recording left the alias on the new version (#29.10)."""
+    failing = FakeRegistry(["1"], champion=None, fail_on_tag="promoted_at")
+    monkeypatch.setattr(registry, "tracking", lambda _settings: failing)
+    with pytest.raises(RuntimeError):
+        registry.move_champion(settings, "1", reason="first model", kind="promote")
+    assert failing.aliases == {}
+    assert "champion_history" not in failing.model
+
+
+def test_a_failed_first_history_write_leaves_no_champion_behind(settings, monkeypatch):
+    failing = FakeRegistry(["1"], champion=None)
+
+    def refused(key: str, value: str) -> None:
+        raise RuntimeError("the registry refused the tag")
+
+    failing.set_model_tag = refused  # type: ignore[method-assign]
+    monkeypatch.setattr(registry, "tracking", lambda _settings: failing)
+    with pytest.raises(RuntimeError):
+        registry.move_champion(settings, "1", reason="first model", kind="promote")
+    assert failing.aliases == {}
+
+
+def test_a_version_whose_artifacts_are_gone_is_refused_and_nothing_moves(settings, monkeypatch):
+    """`promote 2` made v2 champion though its model files were deleted: every scoring run then failed (#29.10)."""
+    gone = FakeRegistry(["1", "2", "3"], champion="1", gone=("2",))
+    monkeypatch.setattr(registry, "tracking", lambda _settings: gone)
+    with pytest.raises(ModelNotFoundError) as caught:
+        registry.move_champion(settings, "2", reason="by hand: try v2", kind="force")
+    assert str(caught.value) == (
+        "version 2 of 'lead_scoring' has no model artifacts (deleted?): it cannot serve; nothing was moved"
+    )
+    assert gone.aliases == {"champion": "1"} and gone.versions["2"] == {}
+    assert json.loads(gone.model["champion_history"]) == [{"version": "1", "kind": "promote"}]
+
+
+def test_a_rollback_to_a_version_whose_artifacts_are_gone_is_refused(settings, monkeypatch):
+    gone = FakeRegistry(["1", "2"], champion="1", gone=("1",))
+    monkeypatch.setattr(registry, "tracking", lambda _settings: gone)
+    gone.gone = set()
+    registry.move_champion(settings, "2", reason="better", kind="promote")
+    gone.gone = {"1"}
+    with pytest.raises(ModelNotFoundError, match="version 1 of 'lead_scoring' has no model artifacts"):
+        registry.rollback(settings, "v2 is bad", by="analyst")
+    assert gone.aliases == {"champion": "2"}
+
+
+def test_the_promote_command_refuses_a_version_whose_artifacts_are_gone(settings, monkeypatch, cli):
+    gone = FakeRegistry(["1", "2"], champion="1", gone=("2",))
+    monkeypatch.setattr(registry, "tracking", lambda _settings: gone)
+    status, out, err = cli("promote", "2", "--reason", "try it")
+    assert status == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: version 2 of 'lead_scoring' has no model artifacts (deleted?): it cannot serve; nothing was moved"
+    ]
+    assert gone.aliases == {"champion": "1"}
 
 
 def test_the_kind_of_move_is_recorded_as_a_field(settings, fake):

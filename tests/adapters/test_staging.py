@@ -77,7 +77,7 @@ def test_merge_rows_into_a_table_published_whole_and_columns_kept_from_the_first
 def test_a_failed_publish_keeps_the_old_tables(db, monkeypatch):
     db.replace_tables({"a": pd.DataFrame({"x": [1]})}, run_key="old")
     with pytest.raises(Exception, match="boom"):  # noqa: PT011
-        monkeypatch.setattr(db, "publish", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
+        monkeypatch.setattr(db, "_publish_in", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
         db.replace_tables({"a": pd.DataFrame({"x": [7, 8]}), "b": pd.DataFrame({"y": [1]})}, run_key="new")
     assert db.read_table("a")["x"].tolist() == [1]
     assert tables(db) == ["a"]  # the failed run's scratch tables are gone too

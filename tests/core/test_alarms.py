@@ -62,3 +62,23 @@ def test_alarms_survive_the_table():
     closed = replace(alarm, closed_on="2021-10-26", closed_reason="no drift on 2021-10-26")
     assert alarms_from_rows(alarm_rows([alarm, closed])) == [alarm, closed]
     assert isinstance(alarms_from_rows(alarm_rows([alarm]))[0], Alarm)
+
+
+def test_drifted_quiet_drifted_is_one_alarm_when_closing_needs_quiet_days():
+    """Flicker (#29.5): one quiet day between two drifted ones closed the alarm and opened a second."""
+    alarm = run("2021-10-20").changed
+    quiet = decide_alarm("lead_scoring", "1", "2021-10-21", (), "", [alarm], None, quiet_before=0, quiet_days=3)
+    assert (quiet.state, quiet.alarm, quiet.changed) == ("open", alarm, None)
+    again = decide_alarm("lead_scoring", "1", "2021-10-22", MOVED, "", [alarm], None, quiet_before=0, quiet_days=3)
+    assert (again.state, again.alarm, again.changed) == ("open", alarm, None)
+
+
+def test_an_alarm_closes_on_its_third_quiet_day_in_a_row():
+    alarm = run("2021-10-20").changed
+    second = decide_alarm("lead_scoring", "1", "2021-10-24", (), "", [alarm], None, quiet_before=1, quiet_days=3)
+    assert second.state == "open"
+    third = decide_alarm("lead_scoring", "1", "2021-10-25", (), "", [alarm], None, quiet_before=2, quiet_days=3)
+    assert third.state == "closed"
+    assert third.changed == replace(
+        alarm, closed_on="2021-10-25", closed_reason="no drift on 3 days in a row up to 2021-10-25"
+    )

@@ -16,6 +16,7 @@ from lead_scoring.core.feedback import (
     labelled_training_rows,
     latest_complete_verdict,
     merge_outcomes,
+    out_of_sample,
     outcomes_from_labelled,
     performance_table,
     realized_figures,
@@ -495,3 +496,23 @@ def test_the_demo_outcomes_come_back_at_midnight_two_weeks_after_the_lead():
         pd.Timestamp("2021-12-02"),
         pd.Timestamp("2021-12-06"),
     ]
+
+
+def test_no_version_is_graded_on_leads_up_to_its_training_cut_off():
+    """v2, trained on leads up to Thu 2021-12-02 10:00, was graded "ok" on a, b, c, which it had learned (#29.2)."""
+    frame = scored_frame()
+    v2 = frame.assign(model_version="2")
+    cutoffs = {"2": pd.Timestamp("2021-12-02 10:00")}  # v1: no cut-off known, every lead kept
+    kept = out_of_sample(pd.concat([frame, v2], ignore_index=True), cutoffs)
+    assert kept[kept["model_version"] == "2"]["lead_id"].tolist() == ["d", "e", "f", "g"]
+    assert kept[kept["model_version"] == "1"]["lead_id"].tolist() == list("abcdefg")
+    weeks = {(w.model_version, w.week_start): w for w in weekly_performance(kept, 1, TARGETS)}
+    week = weeks["2", pd.Timestamp("2021-11-29")]
+    # d (.4, y1), e (.2, y0), f (.3, no outcome): two labelled leads, none flagged
+    assert (week.leads_scored, week.figures.leads_labelled, week.figures.auc, week.figures.precision) == (
+        3,
+        2,
+        1.0,
+        None,
+    )
+    assert out_of_sample(frame.assign(model_version="2"), {"2": pd.Timestamp("2021-12-31")}).empty

@@ -146,3 +146,70 @@ def test_few_rows_get_lightgbms_own_contributions_many_the_per_tree_ones(online,
     per_tree = explain.contributions(booster, features)
     np.testing.assert_array_equal(explain.contributions_for(booster, features), per_tree)
     np.testing.assert_allclose(per_tree, whole, rtol=0, atol=1e-12)
+
+
+# -- hostile batches (#29, item 7): one validation of the request, never one per lead ------------------
+
+
+def test_one_bad_lead_in_a_big_request_is_validated_with_the_request_not_lead_by_lead(online, settings, monkeypatch):
+    """Each lead was validated alone once the request failed: 1,000 schema passes, 70x the clean
+    request. The request is validated in one call now; the schema checks the whole request, then
+    (because it refused a lead) the rest once: two passes, whatever the size."""
+    from lead_scoring.core import online as online_module
+    from lead_scoring.core import validation
+
+    raw = leads(1000)
+    raw.loc[500, "referred_lead"] = "7"
+    calls = {"request": 0, "schema": 0}
+    each, schema = validation.validate_each_lead, validation._raw_schema
+
+    def counted_each(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls["request"] += 1
+        return each(*args, **kwargs)
+
+    def counted_schema(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls["schema"] += 1
+        return schema(*args, **kwargs)
+
+    monkeypatch.setattr(online_module, "validate_each_lead", counted_each)
+    monkeypatch.setattr(validation, "_raw_schema", counted_schema)
+    answer = online.answer(raw, cut=0.5, now=NOW)
+    assert calls == {"request": 1, "schema": 2}
+    assert answer["error"].notna().tolist() == [i == 500 for i in range(1000)]
+    assert answer.loc[500, "error"] == "lead: column 'referred_lead': not 0 or 1, e.g. '7'"
+    expected = batch_answer(online, raw.drop(index=500), settings)
+    good = answer.drop(index=500).set_index(LEAD_ID)
+    np.testing.assert_array_equal(good["score"].to_numpy(), expected.loc[good.index, "score"].to_numpy())
+
+
+def test_a_value_that_does_not_parse_hides_no_other_lead_of_its_column(online):
+    """'lots' fails the number parse of its column, which skips the column's other checks in that pass:
+    the negative count of another lead is still found (in the pass over the rest)."""
+    raw = leads(6)
+    raw.loc[1, "total_leads_droppped"] = "lots"
+    raw.loc[4, "total_leads_droppped"] = "-3"
+    answer = online.answer(raw, cut=0.5, now=NOW)
+    assert answer["error"].tolist() == [
+        None,
+        "lead: column 'total_leads_droppped': not a number, e.g. 'lots'",
+        None,
+        None,
+        "lead: column 'total_leads_droppped': negative, e.g. '-3'",
+        None,
+    ]
+
+
+def test_exact_copies_of_a_bad_lead_get_its_reason(online):
+    raw = leads(3)
+    raw.loc[1, "referred_lead"] = "2"
+    answer = online.answer(pd.concat([raw, raw.iloc[[1]]], ignore_index=True), cut=0.5, now=NOW)
+    reason = "lead: column 'referred_lead': not 0 or 1, e.g. '2'"
+    assert answer["error"].tolist() == [None, reason, None, reason]
+
+
+def test_the_other_leads_of_a_column_that_did_not_parse_are_judged_on_their_values(online):
+    """'yes please' leaves referred_lead as text in the first pass: '1.0' is not in [0, 1] as text."""
+    raw = leads(3)
+    raw["referred_lead"] = ["yes please", "1.0", "0"]
+    answer = online.answer(raw, cut=0.5, now=NOW)
+    assert answer["error"].tolist() == ["lead: column 'referred_lead': not a number, e.g. 'yes please'", None, None]

@@ -73,6 +73,8 @@ SECRET_VARIABLES = (
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "REDISCLI_AUTH",
 )
+# any other variable named like a credential is one too (the scorer's login, a mail sink's password)
+SECRET_NAME = r"[A-Za-z0-9_]*(?:PASSWORD|PASSWD|TOKEN|SECRET|_AUTH)[A-Za-z0-9_]*"
 
 
 def statements(text: str) -> list[str]:
@@ -91,7 +93,7 @@ def secrets_on_command_lines(text: str) -> list[str]:
     for statement in statements(text):
         rest = re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*=(\"[^\"]*\"|\S*)", " ", statement)  # assignments
         rest = re.sub(r"\bprintf\b[^|>]*", " ", rest)  # bash's builtin: no process, no arguments to see
-        if re.search(r"\$\{?(" + "|".join(SECRET_VARIABLES) + r")\b", rest):
+        if re.search(r"\$\{?(" + "|".join((*SECRET_VARIABLES, SECRET_NAME)) + r")\b", rest):
             found.append(statement)
     return found
 
@@ -102,6 +104,7 @@ def test_no_password_or_token_is_a_programs_argument():
     # the rule sees what it is for
     assert secrets_on_command_lines('curl -H "Authorization: Bearer $TOKEN" "$API"') != []
     assert secrets_on_command_lines('redis-server --requirepass "$REDIS_PASSWORD"') != []
+    assert secrets_on_command_lines('curl -u "scorer:$LEAD_SCORING_SCORER_PASSWORD" "$SCORER"') != []
     assert secrets_on_command_lines('export URL="redis://:$REDIS_PASSWORD@host"\nprintf "%s" "$TOKEN" >f') == []
 
 

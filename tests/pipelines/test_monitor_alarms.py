@@ -47,7 +47,7 @@ def monitor_day(settings, day: str, platform: str):
 
 
 def test_an_alarm_opens_once_fails_that_day_only_and_closes(one_day_window):
-    settings = one_day_window
+    settings = one_day_window.with_overrides(alarm_quiet_days=1)
     assert monitor_day(settings, "2021-12-01", "Level0").alarm_state == "none"
     with pytest.raises(DriftDetectedError, match="OPENED today: first_platform_c moved"):
         monitor_day(settings, "2021-12-02", "Level3")
@@ -79,3 +79,28 @@ def test_drift_in_the_streams_first_days_is_recorded_without_an_alarm(one_day_wi
     assert (first.status, first.alarm_state) == ("drifted", "none")
     with pytest.raises(DriftDetectedError):  # a whole window of two days: the alarm opens
         monitor_day(settings, "2021-12-02", "Level3")
+
+
+def test_drifted_quiet_drifted_opens_one_alarm_and_it_closes_after_the_quiet_days(one_day_window):
+    """Flicker (#29.5): a quiet day between two drifted ones closed the alarm and the next day opened
+    (and alerted) a second one."""
+    settings = one_day_window.with_overrides(alarm_quiet_days=2)
+    assert monitor_day(settings, "2021-12-01", "Level0").alarm_state == "none"
+    with pytest.raises(DriftDetectedError):
+        monitor_day(settings, "2021-12-02", "Level3")
+    quiet = monitor_day(settings, "2021-12-03", "Level0")
+    assert (quiet.status, quiet.alarm_state) == ("ok", "open")
+    again = monitor_day(settings, "2021-12-04", "Level3")  # no DriftDetectedError: the same episode
+    assert (again.status, again.alarm_state) == ("drifted", "open")
+    assert monitor_day(settings, "2021-12-05", "Level0").alarm_state == "open"  # one quiet day of two
+    closed = monitor_day(settings, "2021-12-06", "Level0")
+    assert closed.alarm_state == "closed"
+    with StagingDatabase(settings.db_url) as db:
+        alarms = db.query("SELECT alarm_id, closed_on, closed_reason FROM alarms")
+        runs = db.query("SELECT alarm_state FROM scoring_runs ORDER BY interval_start")
+    assert alarms.values.tolist() == [
+        ["lead_scoring:2021-12-02", "2021-12-06", "no drift on 2 days in a row up to 2021-12-06"]
+    ]
+    assert runs["alarm_state"].tolist() == ["none", "opened", "open", "open", "open", "closed"]
+    # a rerun of the first quiet day after the closing decides as that day did
+    assert monitor_day(settings, "2021-12-05", "Level0").alarm_state == "open"

@@ -87,18 +87,20 @@ def test_two_runs_at_once_both_land(settings, home, monkeypatch):
     """A constant scratch key let the second run drop the first one's scratch table: "no such table"."""
     scored(settings, ["L1", "L2"], ["2021-12-01 10:00", "2021-12-02 10:00"])
     first = outcome_file(home, "out.csv", [("L1", 1, "2021-12-15")])
-    original = StagingDatabase.write_scratch
+    original = StagingDatabase.merge_rows
     nested: list[str] = []
 
-    def interleaved(self, run_key, name, frame, earlier=None):
-        written = original(self, run_key, name, frame, earlier)
-        if name == "outcomes" and not nested:  # the second run does all its work right here
+    # On SQLite a merge stages, upserts and drops its scratch table in one write transaction (#29,
+    # item 9): no other run can come in between. The second run does all its work just before the
+    # first one's merge instead.
+    def interleaved(self, run_key, table, frame, keys, keep=()):
+        if table == "outcomes" and not nested:  # the second run does all its work right here
             nested.append(run_key)
             outcome_file(home, "out.csv", [("L2", 0, "2021-12-16")])
             outcomes.ingest_outcomes(settings, first)
-        return written
+        return original(self, run_key, table, frame, keys, keep)
 
-    monkeypatch.setattr(StagingDatabase, "write_scratch", interleaved)
+    monkeypatch.setattr(StagingDatabase, "merge_rows", interleaved)
     outcomes.ingest_outcomes(settings, first)
     assert table(settings, "outcomes")["lead_id"].tolist() == ["L1", "L2"]
 

@@ -304,7 +304,7 @@ def test_failed_write_leaves_previous_tables(home, cli, good_run, monkeypatch):
         return real_write(conn, frame, table, if_exists)
 
     monkeypatch.setattr(bulk, "write_frame", failing_write)
-    with pytest.raises(staging.sa.exc.OperationalError):
+    with pytest.raises(staging.StagingWriteError, match="refused the write .disk I/O error."):  # one line at the CLI
         from lead_scoring.pipelines.data import prepare
         from lead_scoring.settings import Settings
 

@@ -131,9 +131,34 @@ def test_a_bad_lead_gets_its_reason_the_others_their_scores_and_a_broken_request
     assert 0.0 <= answers[0]["score"] <= 1.0 and answers[0]["bucket"] in {"hot", "warm", "cold"}
     assert answers[2]["lead_id"].startswith("L")  # derived, as the batch derives it
 
-    broken = post(client, [{"lead_id": "x", "referred_lead": "yes please"}])  # text where a number goes
-    assert broken.status_code == 400
-    assert "referred_lead" in broken.json()["message"]
+    # text where a number goes: that lead's error, as in a file; no longer a 400 for the whole request
+    worded = post(client, [{"lead_id": "x", "referred_lead": "yes please"}, good])
+    assert worded.status_code == 200
+    assert [a["error"] for a in worded.json()["predictions"]] == [
+        "lead: column 'referred_lead': not a number, e.g. 'yes please'",
+        None,
+    ]
+    assert post(client, [{"lead_id": "x"}, "not a record"]).status_code == 400  # a broken request still is
+
+
+def test_counts_as_json_strings_or_empty_strings_are_read_as_the_csv_reader_reads_them(served_home, served):
+    """A CRM that quotes its numbers ("3"), leaves a count "" or sends an id as a number: each lead is
+    read as the export's text would be, the same answer as the numbers (#29, item 7)."""
+    client = served()
+    leads = generate_leads(20, seed=4, start="2021-12-01", end="2021-12-02", with_label=False)
+    numbers = [{**r, "lead_id": f"q-{i}"} for i, r in enumerate(crm_records(write_csv(leads, served_home / "q.csv")))]
+    quoted = [{k: f"{v:g}" if k in COUNTS else v for k, v in r.items()} for r in numbers]
+    blank = [{**r, REFERRED_LEAD: ""} for r in numbers]  # an empty cell, as a file has it
+    missing = [{k: v for k, v in r.items() if k != REFERRED_LEAD} for r in numbers]
+
+    def answers(records: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        response = post(client, records)
+        assert response.status_code == 200, response.text[:300]
+        return [(a["lead_id"], a["score"], a["error"]) for a in response.json()["predictions"]]
+
+    assert answers(quoted) == answers(numbers) and [a[2] for a in answers(quoted)] == [None] * 20
+    assert answers(blank) == answers(missing)
+    assert answers([{**numbers[0], "lead_id": 12345}])[0][0] == "12345"
 
 
 def test_the_logged_model_carries_the_package_and_its_requirements(served_home, served):

@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.pyfunc.model import PythonModel
 from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types.schema import AnyType
 from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 import lead_scoring
@@ -96,11 +97,24 @@ def registry_cut(run_id: str) -> float | None:
 
 
 def raw_lead_signature() -> ModelSignature:
-    """Raw export rows: every column optional (text as text, counts as doubles), the label ignored."""
-    texts = (LEAD_ID, CREATED_DATE, CITY, *CATEGORICAL_COLUMNS)
-    counts = (TOTAL_LEADS_DROPPED, REFERRED_LEAD, *INTERACTION_COLUMNS)
-    inputs: list[ColSpec | TensorSpec] = [ColSpec("string", col, required=False) for col in texts]
-    inputs += [ColSpec("double", col, required=False) for col in counts]
+    """Raw export rows: every column optional and of any JSON type, the label ignored.
+
+    The model reads each cell as the CSV reader reads the export (:func:`lead_scoring.core.online.raw_text`):
+    a count sent as ``"3"`` or ``""``, an id sent as a number, are what they are in a file. A typed
+    column ("double") made MLflow refuse the whole request for one such cell; a cell that is not what
+    its column needs is now that lead's ``error``, and the others are scored.
+    """
+    columns = (
+        LEAD_ID,
+        CREATED_DATE,
+        CITY,
+        *CATEGORICAL_COLUMNS,
+        TOTAL_LEADS_DROPPED,
+        REFERRED_LEAD,
+        *INTERACTION_COLUMNS,
+    )
+    any_type = AnyType()  # type: ignore[no-untyped-call]
+    inputs: list[ColSpec | TensorSpec] = [ColSpec(any_type, col, required=False) for col in columns]
     outputs: list[ColSpec | TensorSpec] = [
         ColSpec("string", LEAD_ID),
         ColSpec("double", "score", required=False),

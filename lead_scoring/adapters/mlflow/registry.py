@@ -20,8 +20,8 @@ import pandas as pd
 
 from lead_scoring.adapters.mlflow.store import VersionFacts
 from lead_scoring.adapters.mlflow.tracking import tracking
-from lead_scoring.errors import InvalidArgumentError, ModelNotFoundError
-from lead_scoring.settings import Settings
+from lead_scoring.errors import ConfigurationError, InvalidArgumentError, ModelNotFoundError
+from lead_scoring.settings import MAX_TEXT_CHARS, Settings
 
 if TYPE_CHECKING:
     from lead_scoring.core.model import LeadScorer
@@ -65,7 +65,10 @@ def experiment_link(settings: Settings) -> str:
 
 def actor() -> str:
     """Who made a registry move: $LEAD_SCORING_USER, else the OS user."""
-    return os.environ.get("LEAD_SCORING_USER") or getpass.getuser()
+    user = os.environ.get("LEAD_SCORING_USER") or getpass.getuser()
+    if len(user) > MAX_TEXT_CHARS or not user.isprintable():  # MLflow refuses a long tag value mid-move
+        raise ConfigurationError(f"LEAD_SCORING_USER: must be 1 to {MAX_TEXT_CHARS} printable characters")
+    return user
 
 
 def now_utc() -> str:
@@ -104,6 +107,17 @@ def settle_challenger(settings: Settings, version: str, promoted: bool) -> None:
         registry.delete_alias(CHALLENGER)
 
 
+def training_cutoffs(settings: Settings) -> dict[str, pd.Timestamp]:
+    """Each version's training cut-off (its `trained_until` tag: the newest lead it was trained on)."""
+    cutoffs = {}
+    for found in tracking(settings).all_versions():
+        stamp = pd.to_datetime(found.tags.get("trained_until") or None, errors="coerce")
+        if not pd.isna(stamp):
+            stamp = pd.Timestamp(stamp)
+            cutoffs[str(found.version)] = stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
+    return cutoffs
+
+
 def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) -> None:
     tracking(settings).set_version_tags(version, tags)
 
@@ -129,6 +143,7 @@ def move_champion(
     check_reason(reason)
     history = champion_history(settings)
     _require_version(settings, version)
+    _require_artifacts(settings, version)
     previous = registry.version_by_alias(CHAMPION)
     at, by = now_utc(), by or actor()
     history.append(
@@ -161,8 +176,11 @@ def move_champion(
             registry.set_version_tags(previous.version, {"retired_at": at, "retired_by": by, "retired_for": version})
         registry.set_model_tag(HISTORY_TAG, recorded)
     except Exception:
-        if previous is not None:  # not half done: the alias goes back, then the error is reported
+        # not half done: the alias goes back (or away, when there was no champion), then the error is reported
+        if previous is not None:
             registry.set_alias(CHAMPION, previous.version)
+        else:
+            registry.delete_alias(CHAMPION)
         raise
     log.info("champion is now version %s (%s: %s)", version, kind, reason)
 
@@ -200,6 +218,15 @@ def _require_version(settings: Settings, version: str) -> VersionFacts:
     if found is None:
         raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
     return found
+
+
+def _require_artifacts(settings: Settings, version: str) -> None:
+    """Refuse a version whose model files are gone: as champion, every scoring run would fail."""
+    if not tracking(settings).model_artifacts_present(version):
+        raise ModelNotFoundError(
+            f"version {version} of '{settings.model_name}' has no model artifacts (deleted?): it cannot serve; "
+            "nothing was moved"
+        )
 
 
 def champion_history(settings: Settings) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from lead_scoring.adapters.exports import from_spreadsheet_safe
 from lead_scoring.errors import ConfigurationError, TrackingUnavailableError
 from lead_scoring.settings import Settings
 
@@ -196,9 +197,9 @@ class Store:
             return json.loads(Path(local).read_text(encoding="utf-8"))
 
     def load_csv(self, run_id: str, path: str, **read_options: Any) -> pd.DataFrame:
-        """A CSV artifact of a run as a frame."""
+        """A CSV artifact of a run as a frame, its spreadsheet escapes undone (the values as logged)."""
         with tempfile.TemporaryDirectory() as tmp:
-            return pd.read_csv(self.client.download_artifacts(run_id, path, tmp), **read_options)
+            return from_spreadsheet_safe(pd.read_csv(self.client.download_artifacts(run_id, path, tmp), **read_options))
 
     # -- the fluent API, pointed at this store for one call ---------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lead_scoring.adapters.mlflow.store import Store, VersionFacts, _escaped, _facts, not_found
@@ -47,6 +48,18 @@ class ModelVersions(Store):
             raise self.unavailable(exc) from None
         return _facts(found[0]) if found else None
 
+    def all_versions(self) -> list[VersionFacts]:
+        """Every version of the registered model (none when it is not registered)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(f"name = '{_escaped(self.model_name)}'")
+        except MlflowException as exc:
+            if not_found(exc):
+                return []
+            raise self.unavailable(exc) from None
+        return [_facts(version) for version in found]
+
     def model_tags(self) -> dict[str, str] | None:
         """The registered model's tags; ``None`` when the model is not registered."""
         from mlflow.exceptions import MlflowException
@@ -85,6 +98,21 @@ class ModelVersions(Store):
         with self._fluent():
             version = mlflow.register_model(model_uri, self.model_name, tags=dict(tags))
         return str(version.version)
+
+    def model_artifacts_present(self, version: str) -> bool:
+        """Whether the version's model files are still in the artifact store (its MLmodel file is listed)."""
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
+        try:
+            source = self.client.get_model_version_download_uri(self.model_name, str(version))
+        except MlflowException as exc:
+            raise self.unavailable(exc) from None
+        try:
+            listed = mlflow.artifacts.list_artifacts(artifact_uri=source, tracking_uri=self.uri)
+        except Exception:  # noqa: BLE001 - a missing folder or object is "gone", whatever the store says
+            return False
+        return any(Path(item.path).name == "MLmodel" for item in listed)
 
     def load_model(self, version: str, model_config: Mapping[str, Any] | None = None) -> Any:
         """A registered version as a pyfunc model (``mlflow.pyfunc.PyFuncModel``), ``model_config`` given to it.
