@@ -58,6 +58,8 @@ def training_lines(summary: TrainingSummary) -> list[str]:
         f"f1 {m['f1']:.3f}  at threshold {m['threshold']:.3f} (newest leads, out of sample)",
         f"decision policy  {s.policy}",
         f"backtests        {s.backtests}",
+        f"recipe           {s.recipe or 'plain (no search)'}",
+        *(f"  {line}" for line in s.recipes),
         f"registered       version {s.version}" + ("" if s.promoted else " (alias challenger: it scores as a shadow)"),
         f"decision         {'PROMOTED to champion' if s.promoted else 'not promoted'}",
     ]

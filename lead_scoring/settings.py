@@ -56,6 +56,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_SHARE_MARGIN": "share_margin",
     "LEAD_SCORING_WARM_POOL_DAYS": "warm_pool_days",
     "LEAD_SCORING_BASE_RATE_TOLERANCE": "base_rate_tolerance",
+    "LEAD_SCORING_RECIPE_SEARCH": "recipe_search",
+    "LEAD_SCORING_ENCODING_PRIOR": "encoding_prior",
+    "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS": "recency_half_life_days",
 }
 # the path and URL settings, named as a person set them
 _PATH_VARIABLES: dict[str, str] = {
@@ -140,17 +143,15 @@ class Settings:
     # promoted (shadow_action "promote") or only reported ("report") by the feedback run
     shadow_min_leads: int = 500
     shadow_action: str = "report"
-    # the room to both targets the daily share (core/daily_share.py) must expect for the day to say
-    # they are met with a margin: about twice the sampling error of a month's precision (~0.01 on
-    # 1,800 flagged leads)
+    # the daily share (docs/model.md): the room to both targets that counts as a margin; the days of a
+    # warm rank pool; how far the base-rate estimate may stray from the labelled rate and be followed
     share_margin: float = 0.02
-    # a version's rank pool: its own scores of the production leads of the last this many days
-    # created after its training leads (a new champion's pool is warm from its first day)
     warm_pool_days: int = 28
-    # the EM estimate of today's base rate is followed within this of the labelled leads' rate; a
-    # larger gap is a change of traffic more than of conversions: the labelled rate is followed and
-    # the monitor warns (a month-to-month change of conversions, 0.52 -> 0.46 at worst, fits in it)
     base_rate_tolerance: float = 0.05
+    # the recipe (docs/model.md): "backtest" or "plain"; the target encoding's prior; recency half-life
+    recipe_search: str = "backtest"
+    encoding_prior: float = 30.0
+    recency_half_life_days: float = 45.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -372,9 +373,12 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
     check(0 <= settings.share_margin < 1, "share_margin", "must be at least 0 and below 1")
     check(0 < settings.base_rate_tolerance < 1, "base_rate_tolerance", "must be above 0 and below 1")
-    check(settings.warm_pool_days >= 1, "warm_pool_days", "must be at least 1 (the day before)")
+    check(1 <= settings.warm_pool_days <= 3650, "warm_pool_days", "must be between 1 and 3650 (days)")
     check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
     check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")
+    check(settings.recipe_search in ("backtest", "plain"), "recipe_search", "must be 'backtest' or 'plain'")
+    check(0 < settings.encoding_prior <= 100_000, "encoding_prior", "must be above 0 and at most 100000 (leads)")
+    check(1 <= settings.recency_half_life_days <= 3650, "recency_half_life_days", "must be between 1 and 3650 (days)")
     for name in ("experiment_name", "model_name"):
         text = getattr(settings, name)
         check(0 < len(text) <= MAX_TEXT_CHARS and text.isprintable(), name, f"must be 1 to {MAX_TEXT_CHARS} characters")

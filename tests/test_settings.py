@@ -110,6 +110,17 @@ def test_backtest_months_and_policy_pool_are_checked_when_built():
         ("LEAD_SCORING_TARGET_PRECISION", "1", "LEAD_SCORING_TARGET_PRECISION=1.0: must be at least 0 and below 1"),
         ("LEAD_SCORING_TARGET_RECALL", "-0.1", "LEAD_SCORING_TARGET_RECALL=-0.1: must be at least 0 and below 1"),
         ("LEAD_SCORING_RECALL_MARGIN", "1.5", "LEAD_SCORING_RECALL_MARGIN=1.5: must be between 0 and 1"),
+        ("LEAD_SCORING_RECIPE_SEARCH", "best", "LEAD_SCORING_RECIPE_SEARCH='best': must be 'backtest' or 'plain'"),
+        (
+            "LEAD_SCORING_ENCODING_PRIOR",
+            "0",
+            "LEAD_SCORING_ENCODING_PRIOR=0.0: must be above 0 and at most 100000 (leads)",
+        ),
+        (
+            "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS",
+            "0.5",
+            "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS=0.5: must be between 1 and 3650 (days)",
+        ),
         ("LEAD_SCORING_SHRINK_LIMIT", "2", "LEAD_SCORING_SHRINK_LIMIT=2.0: must be between 0 and 1"),
         ("LEAD_SCORING_HOT_CUTOFF", "1.1", "LEAD_SCORING_HOT_CUTOFF=1.1: must be between 0 and 1"),
         (

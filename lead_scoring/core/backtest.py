@@ -14,11 +14,13 @@ from numpy.typing import NDArray
 from lead_scoring.core.fitting import (
     LIGHTGBM_PARAMS,
     choose_threshold,
+    classification_metrics,
     fit_scorers,
     split_by_time,
 )
 from lead_scoring.core.model import LeadScorer
 from lead_scoring.core.policy import BacktestMonth
+from lead_scoring.core.recipes import PLAIN, Recipe, RecipeChoice, RecipeMonth, RecipeSearch, choose_recipe
 from lead_scoring.schema import CREATED_DATE, LABEL
 
 
@@ -150,3 +152,36 @@ def backtest(
     if not plan.months:
         return []
     return fold_results(plan, fit_scorers(plan.jobs, params, min_level_count, workers), min_recall)
+
+
+def backtest_recipes(
+    plan: _FoldPlan, params: dict[str, Any], min_level_count: int, search: RecipeSearch | None
+) -> tuple[Recipe, RecipeChoice | None, dict[Any, tuple[LeadScorer, NDArray[np.float64] | None]]]:
+    """Backtest each candidate on the plan's folds and choose; the chosen one's fitted folds are returned
+    for the policy (keyed as the plan keys them). One candidate or no backtest month: nothing to choose."""
+    candidates = search.candidates if search is not None else (PLAIN,)
+    if len(candidates) < 2 or search is None or not plan.months:
+        return candidates[0], None, {}
+    jobs: dict[Hashable, tuple[pd.DataFrame, pd.DataFrame | None]] = {
+        (recipe.name, key): job for recipe in candidates for key, job in plan.jobs.items()
+    }
+    recipes: dict[Hashable, Recipe] = {(recipe.name, key): recipe for recipe in candidates for key in plan.jobs}
+    fitted = fit_scorers(jobs, params, min_level_count, recipes=recipes)
+    months = tuple(
+        RecipeMonth(
+            recipe.name,
+            str(month),
+            _auc(plan.jobs[("fold", month)][1], scores_of(fitted, (recipe.name, ("fold", month)))),
+        )
+        for recipe in candidates
+        for month in plan.months
+    )
+    choice = choose_recipe(candidates, months, search.tolerance)
+    tried = {key: fitted[(choice.chosen.name, key)] for key in plan.jobs}
+    return choice.chosen, choice, tried
+
+
+def _auc(leads: pd.DataFrame | None, scores: NDArray[np.float64]) -> float:
+    if leads is None:  # pragma: no cover - every fold has leads to score
+        raise ValueError("a fold without leads")
+    return float(classification_metrics(leads[LABEL].to_numpy(), scores, 0.5)["auc"])

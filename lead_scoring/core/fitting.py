@@ -11,8 +11,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.metrics import f1_score, log_loss, precision_recall_curve, precision_score, recall_score, roc_auc_score
 
-from lead_scoring.core.features import LeadFeatures
 from lead_scoring.core.model import LeadScorer
+from lead_scoring.core.recipes import PLAIN, Recipe
 from lead_scoring.errors import InsufficientDataError
 from lead_scoring.schema import CREATED_DATE, LABEL
 
@@ -68,13 +68,16 @@ def split_by_time(model_input: pd.DataFrame, validation_share: float) -> tuple[p
     return fit, valid
 
 
-def fit_scorer(model_input: pd.DataFrame, params: dict[str, Any], min_level_count: int) -> LeadScorer:
-    """Features and booster fitted on ``model_input``; no decision policy yet (flags at 0.5)."""
+def fit_scorer(
+    model_input: pd.DataFrame, params: dict[str, Any], min_level_count: int, recipe: Recipe = PLAIN
+) -> LeadScorer:
+    """Features and booster fitted on ``model_input`` by ``recipe``; no decision policy yet (flags at 0.5)."""
     from lightgbm import LGBMClassifier
 
-    features = LeadFeatures(min_count=min_level_count)
+    features = recipe.features(min_level_count)
     frame = features.fit_transform(model_input)
-    booster = LGBMClassifier(**params).fit(frame, model_input[LABEL].astype(int))
+    weights = recipe.weights(model_input)
+    booster = LGBMClassifier(**params).fit(frame, model_input[LABEL].astype(int), sample_weight=weights)
     return LeadScorer(features=features, booster=booster)
 
 
@@ -112,8 +115,11 @@ def fit_scorers(
     params: dict[str, Any],
     min_level_count: int,
     workers: int | None = None,
+    recipes: Mapping[Hashable, Recipe] | None = None,
 ) -> dict[Hashable, tuple[LeadScorer, NDArray[np.float64] | None]]:
     """Fit one scorer per job (leads to fit on, and optionally leads to score with it), in parallel.
+
+    ``recipes``: the recipe of each job (a job not listed: the plain recipe).
 
     Every fit of a training run goes through here: the jobs run in threads (LightGBM releases the
     GIL), the largest first, each with an equal share of the cores. On two cores two one-thread fits
@@ -131,12 +137,16 @@ def fit_scorers(
     workers = max(1, min(workers or cores, len(jobs)))
     threads = max(1, cores // workers)
 
-    def run(leads: pd.DataFrame, to_score: pd.DataFrame | None) -> tuple[LeadScorer, NDArray[np.float64] | None]:
-        scorer = fit_scorer(leads, {**params, "n_jobs": threads}, min_level_count)
+    def run(
+        leads: pd.DataFrame, to_score: pd.DataFrame | None, recipe: Recipe
+    ) -> tuple[LeadScorer, NDArray[np.float64] | None]:
+        scorer = fit_scorer(leads, {**params, "n_jobs": threads}, min_level_count, recipe)
         scores = scorer.predict_proba(to_score) if to_score is not None else None
         scorer.booster.set_params(n_jobs=params.get("n_jobs", LIGHTGBM_PARAMS["n_jobs"]))
         return scorer, scores
 
     order = sorted(jobs, key=lambda key: len(jobs[key][0]), reverse=True)  # longest first: the shortest finish together
-    done = Parallel(n_jobs=workers, prefer="threads")(delayed(run)(*jobs[key]) for key in order)
+    done = Parallel(n_jobs=workers, prefer="threads")(
+        delayed(run)(*jobs[key], (recipes or {}).get(key, PLAIN)) for key in order
+    )
     return dict(zip(order, done, strict=True))

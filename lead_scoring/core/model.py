@@ -15,8 +15,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from lead_scoring.core import explain
+from lead_scoring.core.encodings import rate_column, share_column
 from lead_scoring.core.evidence import FEATURE_NOUNS
-from lead_scoring.core.features import CATEGORICAL_FEATURES, FEATURES, MISSING, OTHER, LeadFeatures
+from lead_scoring.core.features import CATEGORICAL_FEATURES, MISSING, OTHER, LeadFeatures
 from lead_scoring.core.policy import DecisionPolicy
 from lead_scoring.schema import CITY, CITY_TIER, MAX_COUNT, REFERRED_LEAD, TOTAL_LEADS_DROPPED
 
@@ -71,7 +72,7 @@ class LeadScorer:
         contributions = explain.contributions_for(self.booster.booster_, distinct)
         # the contributions add up to the raw score (log-odds), so the probability needs no second pass
         scores = 1.0 / (1.0 + np.exp(-contributions.sum(axis=1)))
-        texts = top_reasons(contributions[:, : len(FEATURES)], describe_features(distinct), reasons)
+        texts = top_reasons(contributions[:, : frame.shape[1]], describe_features(distinct), reasons)
         scores = scores[positions]
         return pd.DataFrame(
             {
@@ -112,7 +113,9 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
     """Each feature of each lead in a sales person's words (one column per model feature).
 
     ``features`` is the model's own view of the leads (``LeadFeatures.transform``): categoricals
-    as the model grouped them, rare levels as ``(other)`` and blanks as ``(missing)``.
+    as the model grouped them, rare levels as ``(other)`` and blanks as ``(missing)``; a level's
+    encodings as the share of training leads with it that completed ("a city where 68% of leads
+    completed") and the share of training leads with it ("a city of 3% of leads").
     """
     words = pd.DataFrame(index=features.index)
     tier = features[CITY_TIER]
@@ -122,12 +125,23 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
     dropped, dropped_text = _whole_counts(features[TOTAL_LEADS_DROPPED])
     words[TOTAL_LEADS_DROPPED] = np.where(dropped <= 1, "first enquiry", "enquired " + dropped_text + " times before")
     words[REFERRED_LEAD] = np.where(features[REFERRED_LEAD].fillna(0) >= 1, "referred by a learner", "not referred")
-    for col in FEATURES:
+    for col in features.columns:
         if col.endswith("_interaction"):
             count, count_text = _whole_counts(features[col])
             kind = col.removesuffix("_interaction")
             words[col] = np.where(count > 0, count_text + f" {kind} clicks", f"no {kind} clicks")
     for col in CATEGORICAL_FEATURES:
+        noun = "city" if col == CITY else FEATURE_NOUNS[col]
+        if rate_column(col) in features.columns:
+            rate = np.round(features[rate_column(col)].to_numpy(dtype="float64") * 100).astype("int64")
+            words[rate_column(col)] = [f"a {noun} where {r}% of leads completed" for r in rate]
+        if share_column(col) in features.columns:
+            share = features[share_column(col)].to_numpy(dtype="float64") * 100
+            words[share_column(col)] = [
+                f"a {noun} of {s:.0f}% of leads" if s >= 1 else f"a {noun} of under 1% of leads" for s in share
+            ]
+        if col not in features.columns:
+            continue
         values = features[col].astype(str)
         if col == CITY:
             words[col] = np.where(
@@ -140,7 +154,7 @@ def describe_features(features: pd.DataFrame) -> pd.DataFrame:
                 f"no {label}",
                 np.where(values == OTHER, f"a rarely seen {label}", f"{label} " + values),
             )
-    return words[list(FEATURES)]
+    return words[list(features.columns)]
 
 
 def top_reasons(contributions: NDArray[Any], words: pd.DataFrame, count: int = 3) -> NDArray[Any]:

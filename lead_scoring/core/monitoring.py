@@ -53,7 +53,7 @@ def build_reference_profile(
         inner = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
         edges = [-np.inf, *inner.tolist(), np.inf]
         profile["features"][col] = {"kind": "numeric", "edges": _jsonable(edges), "shares": _binned(values, edges)}
-    for col in CATEGORICAL_FEATURES:
+    for col in (c for c in CATEGORICAL_FEATURES if c in transformed.columns):  # a recipe may drop the raw city
         shares = transformed[col].astype(str).value_counts(normalize=True)
         profile["features"][col] = {"kind": "categorical", "shares": {k: float(v) for k, v in shares.items()}}
     scores = np.asarray(reference_scores, dtype=float)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from lead_scoring.core.backtest import fold_results, plan_backtest, scores_of
+from lead_scoring.core.backtest import backtest_recipes, fold_results, plan_backtest, scores_of
 from lead_scoring.core.features import FEATURES
 from lead_scoring.core.fitting import (
     LIGHTGBM_PARAMS,
@@ -26,6 +26,7 @@ from lead_scoring.core.fitting import (
 )
 from lead_scoring.core.model import LeadScorer
 from lead_scoring.core.policy import DecisionPolicy, PolicyChoice, PolicyKind, choose_policy, rank_cut
+from lead_scoring.core.recipes import PLAIN, Recipe, RecipeChoice, RecipeSearch
 from lead_scoring.core.targets import Targets
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 
@@ -49,6 +50,8 @@ class TrainingResult:
     # the validation leads newer than the champion's training data (model input), with the scores and
     # flags of this recipe fitted to the champion's cut-off; None: no champion, or too few such leads
     comparison: pd.DataFrame | None = None
+    recipe: Recipe = PLAIN  # how the scorer was fitted
+    recipe_choice: RecipeChoice | None = None  # None: one candidate, or too little history to backtest
 
     @property
     def policy(self) -> DecisionPolicy:
@@ -111,6 +114,7 @@ def train(
     compare_cutoff: pd.Timestamp | None = None,
     min_comparison_leads: int = 200,
     base_rate_days: int = 0,
+    search: RecipeSearch | None = None,
 ) -> TrainingResult:
     """Backtest month by month, choose the decision policy on the backtests, then refit on every lead.
 
@@ -124,6 +128,8 @@ def train(
     classes), for the promotion's like-for-like comparison (``TrainingResult.comparison``).
     ``base_rate_days``: the policy follows the base rate of the leads of the last that many days
     (see :func:`recent_base_rate`); 0: the backtest months as they were.
+    ``search``: the recipes to backtest and choose among (:func:`choose_recipe`, on the backtest months
+    only, all before any lead this model will score); None or one candidate: the plain recipe.
     """
     params = {**LIGHTGBM_PARAMS, **(params or {})}
     fit, valid = split_by_time(model_input, validation_share)
@@ -142,7 +148,10 @@ def train(
         )
         if len(later) >= min_comparison_leads and later[LABEL].nunique() == 2 and earlier[LABEL].nunique() == 2:
             jobs["at_cutoff"] = (earlier, later)
-    fitted = fit_scorers(jobs, params, min_level_count)
+    recipe, recipe_choice, tried = backtest_recipes(plan, params, min_level_count, search)
+    # the chosen recipe's backtest folds are fitted already: only the fits on newer leads remain
+    jobs = {key: job for key, job in jobs.items() if key not in tried}
+    fitted = {**tried, **fit_scorers(jobs, params, min_level_count, recipes=dict.fromkeys(jobs, recipe))}
     valid_scores = scores_of(fitted, "selector")
     validation_cut = choose_threshold(valid[LABEL].to_numpy(), valid_scores, min_recall)
     folds = fold_results(plan, fitted, min_recall) if plan.months else []
@@ -183,6 +192,8 @@ def train(
         policy_choice=choice,
         reference_scores=reference_scores,
         validation_cut=validation_cut,
+        recipe=recipe,
+        recipe_choice=recipe_choice,
     )
 
 

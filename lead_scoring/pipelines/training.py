@@ -30,6 +30,7 @@ from lead_scoring.core.fitting import check_sufficiency
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.online import OnlineScorer
 from lead_scoring.core.policy import backtest_metrics, backtest_table
+from lead_scoring.core.recipes import RecipeSearch, candidate_recipes
 from lead_scoring.core.training import TrainingResult, required_columns, train, training_run_name
 from lead_scoring.errors import InputDataError, InsufficientDataError
 from lead_scoring.pipelines.promotion import COMPARED_WITH, comparison_cutoff
@@ -56,6 +57,8 @@ class TrainingSummary:
     policy: str = ""
     backtests: str = ""
     link: str = ""
+    recipe: str = ""  # the chosen recipe and why
+    recipes: list[str] = field(default_factory=list)  # each candidate's backtest AUCs, one line each
 
 
 def load_training_input(settings: Settings, until: str | None = None) -> pd.DataFrame:
@@ -96,7 +99,16 @@ def train_with_settings(
         compare_cutoff=compare_cutoff,
         min_comparison_leads=MIN_COMPARISON_LEADS,
         base_rate_days=settings.base_rate_days,
+        search=recipe_search(settings),
     )
+
+
+def recipe_search(settings: Settings) -> RecipeSearch:
+    """The recipes training chooses among, from the settings."""
+    if settings.recipe_search == "plain":
+        return RecipeSearch()
+    candidates = candidate_recipes(settings.encoding_prior, settings.recency_half_life_days)
+    return RecipeSearch(candidates, settings.promotion_tolerance)
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,7 @@ def training_run_record(
         **{f"data_{k}": v for k, v in result.fingerprint.items()},
         **(policy.as_params() if policy is not None else {}),
         "backtest_months_wanted": settings.backtest_months,
+        **result.recipe.as_params(),
     }
     metrics = {f"valid_{k}": result.metrics[k] for k in METRICS}
     tags = {
@@ -200,6 +213,12 @@ def training_run_record(
         files.append((write_backtest_plot(rows, targets, tmp / "backtest.png"), "plots"))
     else:
         log.warning("too little history to backtest a month: the validation rule decides the flags")
+    if result.recipe_choice is not None:  # every candidate's figure in every backtest month
+        tags["recipe_choice"] = result.recipe_choice.reason
+        tables["backtest/recipes.json"] = result.recipe_choice.table()
+        for month in result.recipe_choice.months:
+            name = month.recipe.replace("+", "_").replace(", ", "_").replace(" ", "_")
+            metrics[f"recipe_{name}_{month.month.replace('-', '_')}_auc"] = month.auc
     validation = tmp / "leads.csv"  # artifacts a person downloads and opens: spreadsheet-safe too
     write_spreadsheet_csv(result.validation, validation)
     files.append((validation, "validation"))
@@ -288,6 +307,8 @@ def run_training(
         fingerprint,
         policy=run.tags.get("decision_policy", ""),
         backtests=_backtest_line(run.metrics),
+        recipe=run.tags.get("recipe_choice", ""),
+        recipes=_recipe_lines(run.metrics),
         link=runs_url(ui_base(settings.tracking_uri), run.experiment_id),
     )
 
@@ -305,3 +326,18 @@ def _backtest_line(metrics: Mapping[str, float]) -> str:
             f"recall {m['recall']:.3f} flagged {m['flagged_share']:.0%}"
         )
     return "; ".join(parts)
+
+
+def _recipe_lines(metrics: Mapping[str, float]) -> list[str]:
+    """Each candidate recipe's AUC per backtest month (the run's ``recipe_<name>_<YYYY_MM>_auc``)."""
+    by_recipe: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        if key.startswith("recipe_") and key.endswith("_auc"):
+            name, month = key[len("recipe_") : -len("_YYYY_MM_auc")], key[-len("YYYY_MM_auc") : -len("_auc")]
+            by_recipe.setdefault(name, {})[month.replace("_", "-")] = value
+    return [
+        f"{name:<32}"
+        + "  ".join(f"{month} {auc:.4f}" for month, auc in sorted(months.items()))
+        + f"  mean {sum(months.values()) / len(months):.4f}"
+        for name, months in sorted(by_recipe.items())
+    ]

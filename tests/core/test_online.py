@@ -10,6 +10,7 @@ from lead_scoring.core.fitting import LIGHTGBM_PARAMS, fit_scorer
 from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.online import ANSWER_COLUMNS, NO_LABEL, OnlineScorer
 from lead_scoring.core.policy import DecisionPolicy
+from lead_scoring.core.recipes import PLAIN, Recipe
 from lead_scoring.core.scoring import assign_buckets
 from lead_scoring.core.validation import validate_raw_leads
 from lead_scoring.pipelines.data import transform_leads
@@ -19,12 +20,17 @@ from tests.factories import as_text, raw_leads
 NOW = pd.Timestamp("2021-12-01 09:30:00")
 
 
-@pytest.fixture
-def online(settings) -> OnlineScorer:
+ENCODED = Recipe("encoded, no raw city", target=True, frequency=True, raw_city=False, half_life_days=10.0)
+
+
+@pytest.fixture(params=[PLAIN, ENCODED], ids=lambda recipe: recipe.name)
+def online(settings, request) -> OnlineScorer:
     validated, _ = validate_raw_leads(as_text(raw_leads(300)), "test")
     frame = transform_leads(validated, load_mappings(settings))["model_input"]
     frame[LABEL] = (frame["syllabus_interaction"].fillna(0) > 0).astype(int)
-    scorer = fit_scorer(frame, {**LIGHTGBM_PARAMS, "n_estimators": 10, "min_child_samples": 5}, min_level_count=5)
+    scorer = fit_scorer(
+        frame, {**LIGHTGBM_PARAMS, "n_estimators": 10, "min_child_samples": 5}, min_level_count=5, recipe=request.param
+    )
     scorer.policy = DecisionPolicy("rank", cut=0.5, share=0.3)
     return OnlineScorer(scorer, load_mappings(settings), hot_cutoff=0.7, warm_cutoff=0.4)
 

@@ -78,7 +78,8 @@ def test_counts_beyond_an_integer_read_as_many_not_as_a_wrapped_number():
     import numpy as np
     import pandas as pd
 
-    from lead_scoring.core.model import FEATURES, describe_features
+    from lead_scoring.core.features import FEATURES
+    from lead_scoring.core.model import describe_features
 
     features = pd.DataFrame({col: [0.0, 0.0, 0.0] for col in FEATURES})
     for col in FEATURES:
@@ -96,4 +97,39 @@ def test_counts_beyond_an_integer_read_as_many_not_as_a_wrapped_number():
         "more than 1,000,000 payment clicks",
         "more than 1,000,000 payment clicks",
         "2 payment clicks",
+    ]
+
+
+def test_encodings_read_as_the_share_of_leads_that_completed_and_the_share_of_leads():
+    """A recipe with encodings and no raw city: the city is described by its encodings only."""
+    import pandas as pd
+
+    from lead_scoring.core.model import describe_features
+
+    features = pd.DataFrame(
+        {
+            "city_tier": [1, 3],
+            "total_leads_droppped": [1.0, 1.0],
+            "referred_lead": [0.0, 0.0],
+            "first_utm_source_c_raw": ["Level2", "(other)"],
+            "city_mapped_rate": [0.6849, 0.3],
+            "first_utm_source_c_raw_rate": [0.555, 0.071],
+            "city_mapped_share": [0.034, 0.0004],
+            "first_utm_source_c_raw_share": [0.25, 0.0],
+        }
+    )
+    words = describe_features(features)
+    assert list(words.columns) == list(features.columns)
+    assert words["city_mapped_rate"].tolist() == [
+        "a city where 68% of leads completed",
+        "a city where 30% of leads completed",
+    ]
+    assert words["first_utm_source_c_raw_rate"].tolist() == [
+        "a traffic source where 56% of leads completed",
+        "a traffic source where 7% of leads completed",
+    ]
+    assert words["city_mapped_share"].tolist() == ["a city of 3% of leads", "a city of under 1% of leads"]
+    assert words["first_utm_source_c_raw_share"].tolist() == [
+        "a traffic source of 25% of leads",
+        "a traffic source of under 1% of leads",
     ]

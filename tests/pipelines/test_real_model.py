@@ -87,9 +87,10 @@ def test_the_backtested_policy_holds_month_by_month_out_of_time(real_champion, m
         assert month.auc > 0.75
     december = report.months[-1]
     assert december.auc >= 0.78
-    # the rule it replaces flagged 83% of October (precision 0.61): the case this policy exists for
+    # the rule it replaces flagged 80% of October (precision 0.63; 83% and 0.61 before the recipe
+    # search): the case this policy exists for
     october = report.months[0]
-    assert october.old_rule["precision"] < 0.65 and october.old_rule["positive_rate"] > 0.8
+    assert october.old_rule["precision"] < 0.65 and october.old_rule["positive_rate"] > 0.75
     assert "meets them in every month" in render.backtest_lines(report)[-1]
 
 

@@ -154,12 +154,19 @@ def test_first_training_registers_and_promotes_a_champion(trained, env):
         )
     assert run.data.params["policy"] in {"rank", "balanced", "validation"}
     table = registry.client(env).list_artifacts(run.info.run_id, "backtest")
-    assert [a.path for a in table] == ["backtest/months.json"]
+    assert [a.path for a in table] == ["backtest/months.json", "backtest/recipes.json"]
+    # every candidate recipe's AUC in every backtest month, and the chosen one named
+    recipe_months = {k for k in run.data.metrics if k.startswith("recipe_") and k.endswith("_auc")}
+    assert recipe_months == {f"recipe_{r}_2021_{m}_auc" for r in RECIPE_KEYS for m in ("10", "11", "12")}
+    assert run.data.params["recipe"] in run.data.tags["recipe_choice"]
     # the model serves the policy the run names
     scorer = registry.load_scoring_model(env).scorer
     assert scorer.policy.kind == run.data.params["policy"]
     assert scorer.policy.cut == pytest.approx(float(run.data.params["policy_cut"]))
     assert (Path(env.artifact_root)).is_dir()  # artifacts live under LEAD_SCORING_HOME/mlruns
+
+
+RECIPE_KEYS = ("plain", "recency", "encoded", "encoded_recency", "encoded_recency_no_raw_city")
 
 
 def test_the_run_opens_on_the_runs_view_says_what_it_is_and_shows_its_data(env):
