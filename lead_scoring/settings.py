@@ -52,6 +52,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_BASE_RATE_DAYS": "base_rate_days",
     "LEAD_SCORING_SHADOW_MIN_LEADS": "shadow_min_leads",
     "LEAD_SCORING_SHADOW_ACTION": "shadow_action",
+    "LEAD_SCORING_ALERT_EMAILS": "alert_emails",
+    "LEAD_SCORING_AIRFLOW_URL": "airflow_url",
+    "LEAD_SCORING_MLFLOW_URL": "mlflow_url",
 }
 _VARIABLES = {name: var for var, name in _ENV_FIELDS.items()}
 
@@ -114,6 +117,11 @@ class Settings:
     # promoted (shadow_action "promote") or only reported ("report") by the feedback run
     shadow_min_leads: int = 500
     shadow_action: str = "report"
+    # the operators' mail (docs/alerts.md): comma-separated recipients of the DAGs' failure and alarm
+    # mails ("": no mail), and the UI base URLs their links are built from ("": no link)
+    alert_emails: str = ""
+    airflow_url: str = ""
+    mlflow_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -258,6 +266,9 @@ def _name(field_name: str) -> str:
     return _VARIABLES.get(field_name, field_name)
 
 
+_URL_RULE = "must be an http(s) base URL without user or password (it is written into mails)"
+
+
 def _problems(settings: Settings) -> list[str]:
     """Every rule a settings object breaks, one plain line each (the first is raised)."""
     problems: list[str] = []
@@ -299,6 +310,14 @@ def _problems(settings: Settings) -> list[str]:
     check(settings.base_rate_days >= 0, "base_rate_days", "must not be negative (0: a fixed policy)")
     check(settings.shadow_min_leads >= 1, "shadow_min_leads", "a comparison needs at least 1 labelled lead")
     check(settings.shadow_action in ("promote", "report"), "shadow_action", "must be 'promote' or 'report'")
+    for name in ("airflow_url", "mlflow_url"):  # a link in a mail: a plain web address, no credential
+        url = getattr(settings, name)
+        check(not url or (re.match(r"https?://[^\s@/]+(/\S*)?$", url) is not None), name, _URL_RULE)
+    check(
+        all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a.strip()) for a in settings.alert_emails.split(",") if a.strip()),
+        "alert_emails",
+        "must be comma-separated mail addresses (name@host)",
+    )
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
         "inference_max_active_runs",
