@@ -138,11 +138,13 @@ def failure_mail(
     elif verdict:
         headline = f"{task_id} failed"
     else:
-        headline = f"{task_id} failed after {tries} tries"
+        headline = f"{task_id} failed after {_tries(tries)}"
     why = (
         "a verdict on the input or the model: it fails at once, a retry would say the same"
         if verdict
-        else f"it failed on each of its {tries} tries"
+        else f"it failed on its {_tries(tries)}"
+        if tries == 1
+        else f"it failed on each of its {_tries(tries)}"
     )
     body = [
         f"{dag_id}, day {day}: task {task_id} failed ({why}).",
@@ -174,6 +176,10 @@ def alarm_closed_mail(*, dag_id: str, day: str, alarm_line: str, log_url: str, m
         subject=f"{SUBJECT_PREFIX} {dag_id} {day}: resolved: {printable(reason)}",
         body="\n".join(body).rstrip() + "\n",
     )
+
+
+def _tries(tries: int) -> str:
+    return "1 try" if tries == 1 else f"{tries} tries"
 
 
 def _links(log_url: str, mlflow_url: str) -> list[str]:

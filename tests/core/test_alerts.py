@@ -144,3 +144,11 @@ def test_recipients_and_links():
     )
     assert mlflow_model_url("", "lead_scoring") == ""
     assert mlflow_model_url("https://mlflow.test/", "lead_scoring") == "https://mlflow.test/#/models/lead_scoring"
+
+
+def test_a_glitch_on_a_task_without_retries_reads_as_one_try():
+    mail = failure_mail(
+        dag_id=DAG, day="2021-12-01", task_id="write", error=OSError("x"), tries=1, log_url="", mlflow_url=""
+    )
+    assert mail.subject.endswith("write failed after 1 try")
+    assert "(it failed on its 1 try)" in mail.body
