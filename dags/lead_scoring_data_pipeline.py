@@ -25,9 +25,9 @@ import dataclasses
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, ExceptionRetryPolicy, Param, RetryAction, RetryRule, dag, task, teardown
+from airflow.sdk import Asset, Param, dag, task, teardown
+from common import task_defaults
 
-from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.schema import DATA_STEPS, MODEL_INPUT_ASSET_URI
 from lead_scoring.settings import Settings
 
@@ -38,28 +38,13 @@ STEP_DOCS = "\n".join(
 )
 
 
-# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
-# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
-# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
-# write lock that stayed busy, which is worth the wait.
-TASK_RETRIES = {
-    "retries": 2,
-    "retry_delay": pendulum.duration(minutes=5),
-    "retry_policy": ExceptionRetryPolicy(
-        rules=[
-            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
-            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
-        ]
-    ),
-}
-
-
 @dag(
     dag_id="lead_scoring_data_pipeline",
     schedule=None,
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
-    default_args=TASK_RETRIES,
+    # retry a glitch, fail a verdict at once, mail the operators when a task fails for good
+    default_args=task_defaults(),
     max_active_runs=1,
     doc_md=__doc__.replace("{steps}", STEP_DOCS).replace("{publish}", str(len(DATA_STEPS) + 2)),
     tags=["lead_scoring", "data"],

@@ -34,29 +34,13 @@ import dataclasses
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from common import task_defaults
 
-from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.schema import MODEL_INPUT_ASSET_URI, RETRAIN_REASON
 from lead_scoring.settings import Settings
 
 model_input_asset = Asset(name="lead_scoring_model_input", uri=MODEL_INPUT_ASSET_URI)
-
-
-# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
-# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
-# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
-# write lock that stayed busy, which is worth the wait.
-TASK_RETRIES = {
-    "retries": 2,
-    "retry_delay": pendulum.duration(minutes=5),
-    "retry_policy": ExceptionRetryPolicy(
-        rules=[
-            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
-            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
-        ]
-    ),
-}
 
 
 @dag(
@@ -65,7 +49,8 @@ TASK_RETRIES = {
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
-    default_args=TASK_RETRIES,
+    # retry a glitch, fail a verdict at once, mail the operators when a task fails for good
+    default_args=task_defaults(),
     max_active_runs=1,
     doc_md=__doc__,
     tags=["lead_scoring", "feedback"],

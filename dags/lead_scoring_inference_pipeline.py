@@ -31,6 +31,9 @@ database, hottest first for sales:
    alarm, which it records as open. The alarm closes when the drift ends or a champion trained
    on leads up to its first day serves. The scores are already written.
 
+A task that fails for good mails the operators (`LEAD_SCORING_ALERT_EMAILS`, docs/alerts.md): a
+verdict at once, a glitch after its last retry; the monitor also mails on the day its alarm closes.
+
 A scheduled run covers one whole UTC day; a manual trigger covers the last whole day before it.
 Backfill past days with `airflow backfill create --dag-id lead_scoring_inference_pipeline
 --from-date 2021-12-01 --to-date 2021-12-31 --max-active-runs N`: Airflow limits a backfill's runs
@@ -45,25 +48,10 @@ import dataclasses
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, ExceptionRetryPolicy, RetryAction, RetryRule, dag, task, teardown
+from airflow.sdk import CronDataIntervalTimetable, dag, task, teardown
+from common import alarm_mail, task_defaults
 
-from lead_scoring.errors import LeadScoringError, StagingBusyError
 from lead_scoring.settings import Settings
-
-# Every task is safe to rerun (each writes its own run's or interval's rows, idempotently), so a
-# transient failure (the database, the MLflow server, a lost worker) is retried. A LeadScoringError
-# is a verdict on the input or the model, the same on every try: it fails at once, except a staging
-# write lock that stayed busy, which is worth the wait.
-TASK_RETRIES = {
-    "retries": 2,
-    "retry_delay": pendulum.duration(minutes=5),
-    "retry_policy": ExceptionRetryPolicy(
-        rules=[
-            RetryRule(exception=StagingBusyError, action=RetryAction.RETRY),
-            RetryRule(exception=LeadScoringError, action=RetryAction.FAIL, reason="a verdict, not a glitch"),
-        ]
-    ),
-}
 
 
 @dag(
@@ -73,7 +61,8 @@ TASK_RETRIES = {
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2021, 7, 1, tz="UTC"),
     catchup=False,
-    default_args=TASK_RETRIES,
+    # retry a glitch, fail a verdict at once, mail the operators when a task fails for good
+    default_args=task_defaults(),
     # days at once (LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS): 1 on SQLite; on PostgreSQL a backfill's
     # days spread over the workers, each run writing only its own rows
     max_active_runs=Settings.from_env().inference_max_active_runs,
@@ -120,7 +109,7 @@ def lead_scoring_inference_pipeline() -> None:
 
         return inference_pipeline.outbox_step(Settings.from_env(), data_interval_start)
 
-    @task
+    @task(on_success_callback=alarm_mail())  # a mail on the day its alarm closes
     def monitor(model_version: str, data_interval_start: Any = None, data_interval_end: Any = None) -> dict[str, Any]:
         """Fails loudly on the day a drift alarm opens."""
         from lead_scoring.pipelines import inference as inference_pipeline

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
-from urllib.parse import quote, unquote, urlsplit
 
 from lead_scoring.errors import ConfigurationError
+from lead_scoring.redaction import redact_text as redact_text
+from lead_scoring.redaction import redact_url as redact_url
+from lead_scoring.redaction import secrets_in as secrets_in
 
 
 def _project_root() -> Path:
@@ -59,6 +61,9 @@ _ENV_FIELDS: dict[str, str] = {
     "LEAD_SCORING_RECIPE_SEARCH": "recipe_search",
     "LEAD_SCORING_ENCODING_PRIOR": "encoding_prior",
     "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS": "recency_half_life_days",
+    "LEAD_SCORING_ALERT_EMAILS": "alert_emails",
+    "LEAD_SCORING_AIRFLOW_URL": "airflow_url",
+    "LEAD_SCORING_MLFLOW_URL": "mlflow_url",
 }
 # the path and URL settings, named as a person set them
 _PATH_VARIABLES: dict[str, str] = {
@@ -152,6 +157,11 @@ class Settings:
     recipe_search: str = "backtest"
     encoding_prior: float = 30.0
     recency_half_life_days: float = 45.0
+    # the operators' mail (docs/alerts.md): comma-separated recipients of the DAGs' failure and alarm
+    # mails ("": no mail), and the UI base URLs their links are built from ("": no link)
+    alert_emails: str = ""
+    airflow_url: str = ""
+    mlflow_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -209,75 +219,6 @@ class Settings:
 
 
 # query parameters whose value is a credential (libpq's `?password=`, tokens, keys): masked like a password
-_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
-_MASK = "***"
-# in free text (errors, tracebacks, log lines): a URL's `user:password@` and a secret query value
-_TEXT_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@]*:)[^\s]*@")
-_BARE_USERINFO = re.compile(r"^(?P<head>(?:[a-zA-Z][a-zA-Z0-9+.-]*:/*)?[^:/@\s]+:)[^@\s/]*@")
-_TEXT_QUERY = re.compile(r"(?P<head>[?&;][^=&\s]*(?:pass|pwd|secret|token|key|credential)[^=&\s]*=)[^&\s#'\"]*", re.I)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of its user-info and every secret query value masked (``***``).
-
-    Plain URL parsing (no SQLAlchemy: the pure core may import this module), so it also reads
-    URLs SQLAlchemy cannot: ``http://user:pw@mlflow:5000``, ``postgresql://h/db?password=pw``.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact_text(url)
-    redacted = url
-    userinfo, at, host = parts.netloc.rpartition("@")
-    if at and ":" in userinfo:
-        redacted = redacted.replace(parts.netloc, f"{userinfo.split(':', 1)[0]}:{_MASK}@{host}", 1)
-    elif not parts.netloc and "@" in url:  # malformed (`user:pw@host/db`, `scheme:/user:pw@host`): mask anyway
-        redacted = _BARE_USERINFO.sub(lambda m: m.group("head") + _MASK + "@", redacted, count=1)
-    if parts.query:  # rebuilt in place: urlunsplit would turn sqlite:////abs/path into sqlite://abs/path
-        head, _, tail = redacted.partition("?")
-        query, hash_, fragment = tail.partition("#")
-        query = "&".join(_redact_pair(pair) for pair in query.split("&"))
-        redacted = f"{head}?{query}{hash_}{fragment}"
-    return redacted
-
-
-def _redact_pair(pair: str) -> str:
-    key, equals, _value = pair.partition("=")
-    return f"{key}={_MASK}" if equals and _SECRET_KEY.search(unquote(key)) else pair
-
-
-def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
-    """Free text with every URL credential and each of ``secrets`` (as written or percent-encoded) masked.
-
-    ``secrets`` defaults to the credentials of the process's environment (:func:`secrets_in`).
-    """
-    secrets = secrets_in(os.environ) if secrets is None else secrets
-    forms = {form for secret in secrets if len(secret) >= 4 for form in (secret, quote(secret, safe=""))}
-    for form in sorted(forms, key=len, reverse=True):  # the longest first: a secret may contain another
-        text = text.replace(form, _MASK)
-    text = _TEXT_USERINFO.sub(lambda m: m.group("head") + _MASK + "@", text)
-    return _TEXT_QUERY.sub(lambda m: m.group("head") + _MASK, text)
-
-
-def secrets_in(env: Mapping[str, str]) -> list[str]:
-    """The credentials an environment holds for this project: its URLs' passwords and MLflow's password/token."""
-    found = [env.get(name, "") for name in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
-    for name in ("LEAD_SCORING_DB_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        try:
-            parts = urlsplit(env.get(name, ""))
-        except ValueError:
-            continue
-        userinfo = parts.netloc.rpartition("@")[0]
-        if ":" in userinfo:
-            found.append(unquote(userinfo.split(":", 1)[1]))
-        found += [
-            unquote(value)
-            for key, _, value in (p.partition("=") for p in parts.query.split("&"))
-            if _SECRET_KEY.search(key)
-        ]
-    return [secret for secret in found if secret]
-
-
 def _parse(var: str, raw: str, kind: type) -> int | float | str:
     """One environment value as its field's type (the real type hint, not its text)."""
     if kind not in (int, float, str):
@@ -329,6 +270,9 @@ def _path_problem(value: str | Path, name: str) -> str | None:
 def _name(field_name: str) -> str:
     """How a person set a field: its environment variable (or the field's name for the path settings)."""
     return _VARIABLES.get(field_name, field_name)
+
+
+_URL_RULE = "must be an http(s) base URL without user or password (it is written into mails)"
 
 
 def _problems(settings: Settings) -> list[str]:
@@ -392,6 +336,14 @@ def _problems(settings: Settings) -> list[str]:
         problem = _path_problem(getattr(settings, name), name)
         if problem:
             check(False, name, problem)
+    for name in ("airflow_url", "mlflow_url"):  # a link in a mail: a plain web address, no credential
+        url = getattr(settings, name)
+        check(not url or (re.match(r"https?://[^\s@/]+(/\S*)?$", url) is not None), name, _URL_RULE)
+    check(
+        all(re.fullmatch(r"[^@\s,]+@[^@\s,]+", a.strip()) for a in settings.alert_emails.split(",") if a.strip()),
+        "alert_emails",
+        "must be comma-separated mail addresses (name@host)",
+    )
     check(
         settings.inference_max_active_runs == 1 or not settings.db_url.startswith("sqlite"),
         "inference_max_active_runs",

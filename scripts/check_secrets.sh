@@ -28,6 +28,20 @@ mlflow_admin=${MLFLOW_ADMIN_PASSWORD-}
 if [ -n "$mlflow_admin" ] && [[ $mlflow_admin != *"<"*">"* ]] && [ ${#mlflow_admin} -lt 12 ]; then
   problems+=("shorter than the 12 characters MLflow requires: MLFLOW_ADMIN_PASSWORD")
 fi
+# the operators' mail, when it is on: a server and a sender, and a login's password that is set and fits
+# the JSON of AIRFLOW_CONN_SMTP_DEFAULT
+if [ -n "${LEAD_SCORING_ALERT_EMAILS-}" ]; then
+  mail=()
+  for var in SMTP_HOST SMTP_FROM; do
+    if [ -z "${!var-}" ]; then mail+=("$var"); fi
+  done
+  smtp_password=${SMTP_PASSWORD-}
+  if [ -n "${SMTP_USER-}" ] && { [ -z "$smtp_password" ] || [[ $smtp_password == *"<"*">"* ]] ||
+    [[ $smtp_password == *'"'* ]] || [[ $smtp_password == *'\'* ]]; }; then
+    mail+=("SMTP_PASSWORD")
+  fi
+  if [ ${#mail[@]} -gt 0 ]; then problems+=("mail is on (LEAD_SCORING_ALERT_EMAILS) but not set or not usable: ${mail[*]}"); fi
+fi
 # the key from the environment (exported by compose), not python's arguments: ps shows those
 if [ ${#problems[@]} -eq 0 ] && ! python -c 'import os; from cryptography.fernet import Fernet; Fernet(os.environ["AIRFLOW_FERNET_KEY"])' \
   >/dev/null 2>&1; then

@@ -8,6 +8,8 @@
 # Logins as in production (docs/security.md): Redis and MLflow (basic-auth) require their passwords, the
 # workers use them, and a client without them is refused (checked). No password or token is on a command
 # line: each reaches its process in the environment or a file only its owner reads (ps shows arguments).
+# The operators' mail goes to a local SMTP sink (aiosmtpd) on loopback: a bad export sends exactly one
+# mail naming the DAG and the day, a drift alarm's opening and closing one each, a green day none.
 #
 #   bash scripts/stack_test.sh          (make stack-test)
 set -euo pipefail
@@ -138,6 +140,33 @@ mlflow_api() {  # mlflow_api PATH [CURL ARGS...]: the MLflow REST API with the l
   curl -sf -H @"$STATE/mlflow.headers" "$@" "http://127.0.0.1:$MLFLOW_PORT/api/2.0/mlflow/$path"
 }
 
+# -- the operators' mail: a local SMTP sink (aiosmtpd, a Maildir), Airflow's smtp_default connection ----
+SMTP_PORT=$(free_port)
+start mailsink "$BIN/aiosmtpd" -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$STATE/mail"
+wait_for 30 "mail sink on 127.0.0.1:$SMTP_PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMTP_PORT"
+export AIRFLOW_CONN_SMTP_DEFAULT="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $SMTP_PORT, \"extra\": {\"from_email\": \"leadscore@example.test\", \"disable_tls\": true, \"disable_ssl\": true, \"timeout\": 10}}"
+export LEAD_SCORING_ALERT_EMAILS=ops@example.test
+mails() { find "$STATE/mail/new" -type f 2>/dev/null | wc -l; }
+mail_subjects() {  # mail_subjects N: the subject and recipient of each mail after the first N, one a line
+  "$BIN/python" - "$STATE/mail" "$1" <<'PY'
+import mailbox, os, sys
+from email.header import decode_header, make_header
+box = mailbox.Maildir(sys.argv[1], create=False)
+keys = sorted(box.keys(), key=lambda k: os.path.getmtime(os.path.join(sys.argv[1], "new", k)))
+for key in keys[int(sys.argv[2]):]:
+    mail = box[key]
+    print(str(make_header(decode_header(mail["Subject"]))), "| to:", mail["To"])
+PY
+}
+# The DAGs are unpaused: the scheduler also starts the daily DAGs' run of the latest whole day (today's
+# date, no file landed), which fails and mails too. So each check counts the mails about its own DAG and day.
+mails_about() { mail_subjects 0 | grep -cF -- "$1" || true; }  # mails_about TEXT: mails whose subject has TEXT
+wait_mails() {  # wait_mails TEXT COUNT: up to 60 s for COUNT mails about TEXT (a callback runs after its task)
+  local deadline=$((SECONDS + 60))
+  until [ "$(mails_about "$1")" -ge "$2" ] || [ $SECONDS -ge $deadline ]; do sleep 2; done
+  sleep 3  # and a little longer: a second mail would be one too many
+}
+
 # -- Airflow on the CeleryExecutor -------------------------------------------------------------------
 API_PORT=$(free_port)
 ADMIN_PASSWORD=$(secret)
@@ -159,6 +188,9 @@ export AIRFLOW__API__BASE_URL="http://127.0.0.1:$API_PORT"
 AIRFLOW__API_AUTH__JWT_SECRET=$(secret)
 export AIRFLOW__API_AUTH__JWT_SECRET
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/airflow"
+# Airflow 3.3 also opens the metadata database asynchronously; it would derive asyncpg (not installed) from
+# the URL above: psycopg 3 (the postgres extra) is async too
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/airflow"
 export AIRFLOW__CELERY__BROKER_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://postgres@127.0.0.1:$PG_PORT/airflow"
 export AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5
@@ -230,6 +262,20 @@ wait_run lead_scoring_training_pipeline "$train_run" 420
 
 run=$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" '{"logical_date": "2021-12-05T00:00:00Z"}' | json 'd["dag_run_id"]')
 wait_run lead_scoring_inference_pipeline "$run" 300
+log "mail sink after the green runs: $(mails) mail(s) $(mail_subjects 0)"
+check "green runs (data, training, a day of inference) send no mail" \
+  [ "$(mails_about lead_scoring_data_pipeline) $(mails_about lead_scoring_training_pipeline) $(mails_about "pipeline 2021-12-04")" = "0 0 0" ]
+
+# -- a bad export: the day's file is not a lead export; one mail, naming the DAG and the day --------------
+printf 'order_id,amount\n1,9.50\n' >"$STATE/home/landing/leads_2021-12-10.csv"
+run=$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" '{"logical_date": "2021-12-11T00:00:00Z"}' | json 'd["dag_run_id"]')
+if wait_run lead_scoring_inference_pipeline "$run" 300; then log "CHECK FAILED: a bad export did not fail its run"; exit 1; fi
+rm "$STATE/home/landing/leads_2021-12-10.csv"
+bad="lead_scoring_inference_pipeline 2021-12-10"
+wait_mails "$bad" 1
+log "mail sink: $(mail_subjects 0)"
+check "a bad export sends exactly one mail naming the DAG and the day ($bad)" [ "$(mails_about "$bad")" -eq 1 ]
+check "it goes to ops@example.test" bash -c '[[ $(grep -F -- "$1") == *"to: ops@example.test" ]]' _ "$bad" <<<"$(mail_subjects 0)"
 
 # -- the loop: outcomes of those leads come back; the feedback DAG ingests them, measures, retrains ------
 # (the file has every generated lead of Dec 3-5; only Dec 4's were scored: the others are kept aside)
@@ -253,6 +299,8 @@ log "postgres staging: model_performance $(sql "SELECT COUNT(*) FROM model_perfo
 if [ "$verdict" = below_target ]; then
   check "a below-target week fails the feedback run ($state)" [ "$state" = failed ]
   check "check_targets is the task that failed" has_word "$tasks" check_targets=failed
+  wait_mails "lead_scoring_feedback_pipeline 2021-12-20" 1
+  check "the week below target sends one mail" [ "$(mails_about "lead_scoring_feedback_pipeline 2021-12-20")" -eq 1 ]
 else
   check "the feedback run succeeds when the latest judged week is $verdict ($state)" [ "$state" = success ]
 fi
@@ -304,6 +352,29 @@ refused "its UI without a login" "$MLFLOW_TRACKING_URI/"
 printf 'Authorization: Basic %s\n' "$(printf 'admin:wrong-%s' "$MLFLOW_ADMIN_PASSWORD" | base64 -w0)" | private "$STATE/wrong.headers"
 refused "a wrong password" -H @"$STATE/wrong.headers" "$MLFLOW_API/registered-models/alias?name=lead_scoring&alias=champion"
 
+# -- a drift alarm by mail: one when it opens, one when it closes --------------------------------------
+# Dec 11: every lead from a platform the model never saw (the 7-day window Dec 5-11 drifts: the alarm
+# opens, the monitor task fails); Dec 18: plain leads, the drifted day out of its window: the alarm closes.
+# (Before the backfill: its days, Dec 6-9, come before the alarm and are not in these windows.)
+"$BIN/lead-scoring" generate --rows 300 --seed 1211 --start 2021-12-11 --end 2021-12-11 --no-label --out "$STATE/drift.csv" >/dev/null
+"$BIN/python" -c 'import pandas, sys; f = pandas.read_csv(sys.argv[1]); f["first_platform_c"] = "Level999"; f.to_csv(sys.argv[2], index=False)' \
+  "$STATE/drift.csv" "$STATE/home/landing/leads_2021-12-11.csv"
+"$BIN/lead-scoring" generate --rows 300 --seed 1218 --start 2021-12-18 --end 2021-12-18 --no-label \
+  --out "$STATE/home/landing/leads_2021-12-18.csv" >/dev/null
+opened="lead_scoring_inference_pipeline 2021-12-11: drift alarm opened"
+resolved="lead_scoring_inference_pipeline 2021-12-18: resolved"
+run=$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" '{"logical_date": "2021-12-12T00:00:00Z"}' | json 'd["dag_run_id"]')
+if wait_run lead_scoring_inference_pipeline "$run" 300; then log "CHECK FAILED: the drifted day opened no alarm"; exit 1; fi
+wait_mails "$opened" 1
+log "mail sink: $(mail_subjects 0)"
+check "the alarm's opening sends one mail ($opened)" [ "$(mails_about "$opened") $(mails_about "pipeline 2021-12-11")" = "1 1" ]
+run=$(api POST "/dags/lead_scoring_inference_pipeline/dagRuns" '{"logical_date": "2021-12-19T00:00:00Z"}' | json 'd["dag_run_id"]')
+wait_run lead_scoring_inference_pipeline "$run" 300
+wait_mails "$resolved" 1
+log "mail sink: $(mail_subjects 0)"
+check "the alarm's closing sends one mail ($resolved)" [ "$(mails_about "$resolved") $(mails_about "pipeline 2021-12-18")" = "1 1" ]
+
+
 # -- a backfill across both workers: four past days at once (LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS) --
 # a manual run covers the last whole day before its logical date: the day after each day to score
 runs=()
@@ -338,6 +409,10 @@ for day in "${BACKFILL_DAYS[@]}"; do
   check "$day: each of its $landed leads in predictions once ($rows rows, $leads leads)" [ "$rows $leads" = "$landed $landed" ]
   IFS='|' read -r recorded scored <<<"$(sql "SELECT COUNT(*), SUM(rows_scored) FROM scoring_runs WHERE run_key = 'interval:${day}T00:00:00'")"
   check "$day: one scoring_runs row ($recorded), of its $landed leads ($scored)" [ "$recorded $scored" = "1 $landed" ]
+done
+
+for day in "${BACKFILL_DAYS[@]}"; do
+  check "the backfill's green day $day sends no mail" [ "$(mails_about "pipeline $day")" -eq 0 ]
 done
 
 # -- the scorer: the champion online behind a login, following a promotion without a person --------

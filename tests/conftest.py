@@ -22,6 +22,10 @@ atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
+# Airflow's DAG processor and task runner put the DAGs folder (the dags-folder bundle) on sys.path, so
+# the DAG files import their shared package dags/common as `common`: the tests load them the same way
+if str(DAGS_DIR) not in sys.path:
+    sys.path.append(str(DAGS_DIR))
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 for _var in ("LEAD_SCORING_HOME", "LEAD_SCORING_DB_URL", "MLFLOW_TRACKING_URI"):

@@ -208,3 +208,29 @@ def test_text_printed_to_the_terminal_has_its_control_characters_escaped():
 
     assert printable("L1\x1b]0;owned\x07\x1b[2J\r\u202eok") == "L1\\x1b]0;owned\\x07\\x1b[2J\\r\\u202eok"
     assert printable("Lévy 42") == "Lévy 42"
+
+
+def test_the_mail_settings_are_read_and_a_link_with_a_password_is_refused(tmp_path: Path):
+    env = {"LEAD_SCORING_HOME": str(tmp_path)}
+    assert Settings.from_env(env).alert_emails == ""  # no mail by default
+    given = Settings.from_env(
+        env
+        | {
+            "LEAD_SCORING_ALERT_EMAILS": "ops@example.test, sales@example.test",
+            "LEAD_SCORING_AIRFLOW_URL": "https://airflow.example.test/",
+            "LEAD_SCORING_MLFLOW_URL": "http://mlflow:5000",
+        }
+    )
+    assert (given.alert_emails, given.airflow_url, given.mlflow_url) == (
+        "ops@example.test, sales@example.test",
+        "https://airflow.example.test/",
+        "http://mlflow:5000",
+    )
+    with pytest.raises(
+        ConfigurationError, match="LEAD_SCORING_MLFLOW_URL=http://admin:pw@mlflow:5000: must be an http"
+    ):
+        Settings.from_env(env | {"LEAD_SCORING_MLFLOW_URL": "http://admin:pw@mlflow:5000"})
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_AIRFLOW_URL=airflow:8080"):
+        Settings.from_env(env | {"LEAD_SCORING_AIRFLOW_URL": "airflow:8080"})
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_ALERT_EMAILS=ops; sales: must be comma-separated"):
+        Settings.from_env(env | {"LEAD_SCORING_ALERT_EMAILS": "ops; sales"})

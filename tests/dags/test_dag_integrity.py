@@ -49,6 +49,14 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
     },
 }
 
+INFERENCE = "lead_scoring_inference_pipeline"
+DAG_OBJECTS = {
+    "lead_scoring_data_pipeline": ("lead_scoring_data_pipeline.py", "data_pipeline_dag"),
+    "lead_scoring_training_pipeline": ("lead_scoring_training_pipeline.py", "training_pipeline_dag"),
+    INFERENCE: ("lead_scoring_inference_pipeline.py", "inference_pipeline_dag"),
+    "lead_scoring_feedback_pipeline": ("lead_scoring_feedback_pipeline.py", "feedback_pipeline_dag"),
+}
+
 HEAVY_MODULES = ["pandas", "mlflow", "lightgbm", "pycaret", "sklearn", "matplotlib", "pandera"]
 
 
@@ -135,8 +143,9 @@ import airflow.sdk  # Airflow itself is imported by the dag-processor before any
 connections = []
 event.listen(Engine, "connect", lambda *a: connections.append("db"))
 sys.modules.update({"mlflow": None, "lightgbm": None, "pycaret": None})  # importing one now raises
+sys.path.append(sys.argv[1])  # the DAGs folder, as the DAG processor puts its bundle on sys.path
 before = {name for name, module in sys.modules.items() if module is not None}
-for path in sys.argv[1:]:
+for path in sys.argv[2:]:
     spec = importlib.util.spec_from_file_location("dagfile", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -148,7 +157,7 @@ print(json.dumps({"connections": connections, "new_modules": sorted(set(new))}))
 def test_parsing_is_light_and_opens_no_connection():
     """A parse imports no heavy library and opens no database or MLflow connection."""
     result = subprocess.run(
-        [sys.executable, "-c", _PARSE_PROBE, *map(str, DAG_FILES)],
+        [sys.executable, "-c", _PARSE_PROBE, str(DAGS_DIR), *map(str, DAG_FILES)],
         capture_output=True,
         text=True,
         check=True,
@@ -166,3 +175,30 @@ def test_the_inference_dag_runs_as_many_days_at_once_as_the_setting_says(monkeyp
     monkeypatch.setenv("LEAD_SCORING_DB_URL", "postgresql+psycopg2://lead:x@127.0.0.1/staging")
     monkeypatch.setenv("LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS", "3")
     assert load_dag("lead_scoring_inference_pipeline.py", "inference_pipeline_dag").max_active_runs == 3
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
+def test_every_task_mails_the_operators_when_it_fails_for_good_if_recipients_are_set(monkeypatch, dag_id):
+    """Airflow calls on_failure_callback once per task that fails for good (a verdict at once, a glitch
+    after its last retry) and on_retry_callback on the tries before: the mail is on the first only."""
+    from tests.conftest import load_dag
+
+    file_name, attribute = DAG_OBJECTS[dag_id]
+    monkeypatch.delenv("LEAD_SCORING_ALERT_EMAILS", raising=False)
+    for task in load_dag(file_name, attribute).tasks:
+        assert not task.on_failure_callback and not task.on_retry_callback, task.task_id
+        assert not task.on_success_callback, task.task_id
+
+    monkeypatch.setenv("LEAD_SCORING_ALERT_EMAILS", "ops@example.test, sales@example.test")
+    for task in load_dag(file_name, attribute).tasks:
+        (mail,) = task.on_failure_callback
+        assert type(mail).__name__ == "OperatorsMail" and mail.event == "failure", task.task_id
+        assert mail.to == ["ops@example.test", "sales@example.test"]
+        assert not task.on_retry_callback, task.task_id
+        closes = [n.event for n in task.on_success_callback or []]
+        assert closes == (["alarm_closed"] if (dag_id, task.task_id) == (INFERENCE, "monitor") else []), task.task_id
+
+
+def test_the_shared_package_of_the_dags_folder_is_not_parsed_as_dag_files(dagbag):
+    assert (DAGS_DIR / ".airflowignore").read_text().split() == ["common/"]
+    assert not [path for path in dagbag.file_last_changed if "/common/" in str(path)]

@@ -391,3 +391,30 @@ def test_airflow_init_writes_passwords_json_whatever_the_password(tmp_path):
 
     assert json.loads((tmp_path / "passwords.json").read_text()) == {"admin": password}
     assert (tmp_path / "passwords.json").stat().st_mode & 0o077 == 0
+
+
+def test_the_secrets_check_refuses_mail_without_a_server_or_with_a_placeholder_password():
+    """Mail is optional (no recipients: the SMTP lines are unused); on, it needs a server, a sender and,
+    with a login, a real password that fits the JSON connection."""
+    from cryptography.fernet import Fernet
+
+    good = {name: "a-long-random-secret-123" for name in SECRETS} | {
+        "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode()
+    }
+    assert check_secrets(good | {"SMTP_PASSWORD": "<placeholder>"}).returncode == 0  # mail off
+    on = good | {"LEAD_SCORING_ALERT_EMAILS": "ops@example.test", "SMTP_USER": "leadscore"}
+    refused = check_secrets(on | {"SMTP_PASSWORD": "<placeholder>"})
+    assert refused.returncode == 1
+    assert "not set or not usable: SMTP_HOST SMTP_FROM SMTP_PASSWORD" in refused.stderr
+    fine = on | {"SMTP_HOST": "smtp.example.test", "SMTP_FROM": "leadscore@example.test", "SMTP_PASSWORD": "s3cret"}
+    assert check_secrets(fine).returncode == 0, check_secrets(fine).stderr
+    assert check_secrets(fine | {"SMTP_PASSWORD": 'a"b'}).returncode == 1
+
+
+def test_the_workers_read_the_smtp_connection_from_the_environment(resolved):
+    import json
+
+    worker = resolved["services"]["airflow-worker"]["environment"]
+    connection = json.loads(worker["AIRFLOW_CONN_SMTP_DEFAULT"])
+    assert connection["conn_type"] == "smtp" and connection["port"] == 587
+    assert worker["LEAD_SCORING_ALERT_EMAILS"] == ""  # the example sends no mail
