@@ -227,10 +227,10 @@ def test_the_mail_settings_are_read_and_a_link_with_a_password_is_refused(tmp_pa
         "http://mlflow:5000",
     )
     with pytest.raises(
-        ConfigurationError, match="LEAD_SCORING_MLFLOW_URL=http://admin:pw@mlflow:5000: must be an http"
+        ConfigurationError, match="LEAD_SCORING_MLFLOW_URL='http://admin:pw@mlflow:5000': must be an http"
     ):
         Settings.from_env(env | {"LEAD_SCORING_MLFLOW_URL": "http://admin:pw@mlflow:5000"})
-    with pytest.raises(ConfigurationError, match="LEAD_SCORING_AIRFLOW_URL=airflow:8080"):
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_AIRFLOW_URL='airflow:8080'"):
         Settings.from_env(env | {"LEAD_SCORING_AIRFLOW_URL": "airflow:8080"})
-    with pytest.raises(ConfigurationError, match="LEAD_SCORING_ALERT_EMAILS=ops; sales: must be comma-separated"):
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_ALERT_EMAILS='ops; sales': must be comma-separated"):
         Settings.from_env(env | {"LEAD_SCORING_ALERT_EMAILS": "ops; sales"})

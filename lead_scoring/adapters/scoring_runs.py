@@ -80,30 +80,25 @@ def production_window(
 
 def stream_began_before(db: StagingDatabase, name: str, before: pd.Timestamp) -> bool:
     """Whether the model's production stream holds a lead created before ``before`` (any version)."""
-    if not db.has_table(PREDICTIONS):
-        return False
-    if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
-        return False
-    found = db.query(
-        f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
-        f"AND production = 1 AND {CREATED_DATE} < :before LIMIT 1",
-        name=name,
-        before=f"{pd.Timestamp(before):%Y-%m-%d %H:%M:%S.%f}",
-    )
-    return len(found) > 0
+    return _production_lead(db, name, "<", before)
 
 
 def production_from(db: StagingDatabase, name: str, since: pd.Timestamp) -> bool:
     """Whether the model's production stream (any version) holds a lead created at or after ``since``."""
+    return _production_lead(db, name, ">=", since)
+
+
+def _production_lead(db: StagingDatabase, name: str, comparison: str, when: pd.Timestamp) -> bool:
+    """Whether a champion production lead of the model was created ``comparison`` (``<`` or ``>=``) ``when``."""
     if not db.has_table(PREDICTIONS):
         return False
     if not set(POOL_COLUMNS) <= {c["name"] for c in sa.inspect(db.engine).get_columns(PREDICTIONS)}:
         return False
     found = db.query(
         f"SELECT 1 AS found FROM {PREDICTIONS} WHERE model_name = :name AND role = 'champion' "
-        f"AND production = 1 AND {CREATED_DATE} >= :since LIMIT 1",
+        f"AND production = 1 AND {CREATED_DATE} {comparison} :when LIMIT 1",
         name=name,
-        since=f"{pd.Timestamp(since):%Y-%m-%d %H:%M:%S.%f}",
+        when=f"{pd.Timestamp(when):%Y-%m-%d %H:%M:%S.%f}",
     )
     return len(found) > 0
 

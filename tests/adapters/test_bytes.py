@@ -43,7 +43,7 @@ def test_the_escape_is_undone_when_the_project_reads_its_own_csv_back():
 # temporary copies of an input, read back by the project's own reader at once and never opened by a
 # person: written as read (an escape would change the leads the replay or the DAG step validates)
 RAW_COPIES = {
-    "lab/replay.py": 3,  # history.csv, a day's leads, a day's outcomes in the replay's own home
+    "lab/replay.py": 4,  # the thinned export (--base-rate), history.csv, a day's leads and outcomes, in its own home
     "lab/generate.py": 1,  # the generated leads read back to key their outcomes
     "pipelines/inference.py": 1,  # one day's leads handed to the validate step as a file
 }

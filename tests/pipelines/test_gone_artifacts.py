@@ -45,7 +45,8 @@ def test_promote_refuses_a_version_whose_artifacts_are_gone(home, cli):
 def test_the_gate_compares_with_no_champion_whose_artifacts_are_gone(home, cli):
     """The promote step loaded the gone champion to score the saved leads: a traceback, no decision."""
     leads = generate_leads(4000, seed=5, start="2021-07-01", end="2021-11-30")
-    prepare_and_train(home, leads, "--until", "2021-09-30")
+    # v1 is made champion whatever the gate would say of it: the test is about losing its files
+    prepare_and_train(home, leads, "--until", "2021-09-30", "--force-promote", "--reason", "a champion to lose")
     shutil.rmtree(model_folder(home, "1"))  # the serving champion's files
     status, _out, err = cli("train")
     assert status == 0, err
