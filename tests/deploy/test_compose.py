@@ -418,3 +418,20 @@ def test_the_workers_read_the_smtp_connection_from_the_environment(resolved):
     connection = json.loads(worker["AIRFLOW_CONN_SMTP_DEFAULT"])
     assert connection["conn_type"] == "smtp" and connection["port"] == 587
     assert worker["LEAD_SCORING_ALERT_EMAILS"] == ""  # the example sends no mail
+
+
+def test_every_airflow_service_opens_its_metadata_database_with_an_installed_driver(resolved):
+    """Airflow 3.3 opens the metadata database asynchronously too; left to itself it derives asyncpg from
+    the sync URL, which the pins do not install, and `airflow db migrate` fails."""
+    import importlib.util
+
+    airflow_services = [
+        name
+        for name, service in resolved["services"].items()
+        if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in (service.get("environment") or {})
+    ]
+    assert "airflow-worker" in airflow_services and "airflow-scheduler" in airflow_services
+    for name in airflow_services:
+        url = resolved["services"][name]["environment"].get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC", "")
+        assert url.startswith("postgresql+psycopg://") and url.endswith("@postgres/airflow"), name
+    assert importlib.util.find_spec("psycopg") is not None  # the async driver named, installed by the pins
