@@ -201,6 +201,8 @@ export LEAD_SCORING_DB_URL="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/st
 export MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT"
 export LEAD_SCORING_LANDING_DIR="$STATE/home/landing"
 export LEAD_SCORING_OUTCOMES_DIR="$STATE/home/landing/outcomes"
+# the alarm check scores one quiet day after the drifted one: it closes on that day (production keeps 3)
+export LEAD_SCORING_ALARM_QUIET_DAYS=1
 BACKFILL_DAYS=(2021-12-06 2021-12-07 2021-12-08 2021-12-09)  # the backfill at the end: these days at once
 export LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS=${#BACKFILL_DAYS[@]}
 
