@@ -203,4 +203,4 @@ def log_scoring_run(settings: Settings, summary: ScoringSummary) -> None:
     if summary.alarm:  # the alarm's state that day, visible beside the figures
         tags.update(alarm_state=summary.alarm_state, alarm_id=summary.alarm_id, alarm=summary.alarm[:4000])
     name = scoring_run_name(summary.run_key, summary.source, summary.rows_scored)
-    tracking(settings).log_scoring_run(summary.run_key, name, metrics, tags)
+    tracking(settings).monitoring.log_scoring_run(summary.run_key, name, metrics, tags)

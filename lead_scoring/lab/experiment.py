@@ -73,5 +73,5 @@ def compare_learners(
         for _, row in table.iterrows()
     ]
     params = {"learners": ",".join(learners), "folds": folds, "fold_strategy": "timeseries", "rows": len(data)}
-    parent = tracking(settings).log_selection(f"{settings.experiment_name}-selection", params, children)
+    parent = tracking(settings).training.log_selection(f"{settings.experiment_name}-selection", params, children)
     return SelectionResult(parent_run_id=parent, table=table)

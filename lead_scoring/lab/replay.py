@@ -340,8 +340,10 @@ def _log_replay(settings: Settings, report: ReplayReport) -> str:
     from lead_scoring.adapters.plots import write_replay_plot
 
     track = tracking(settings)
-    experiment = track.experiment_id(f"{settings.experiment_name}-replay")
-    run_id = str(track.client.create_run(experiment, run_name=f"replay {report.start} .. {report.end}").info.run_id)
+    experiment = track.store.experiment_id(f"{settings.experiment_name}-replay")
+    run_id = str(
+        track.store.client.create_run(experiment, run_name=f"replay {report.start} .. {report.end}").info.run_id
+    )
     metrics: dict[str, float] = {
         "days": report.days,
         "alarm_days": len(report.alarms),
@@ -357,19 +359,21 @@ def _log_replay(settings: Settings, report: ReplayReport) -> str:
         "to": report.end,
         "base_rate": "as exported" if report.base_rate is None else report.base_rate,
     }
-    track.log_values(run_id, params=params, metrics=metrics)
-    track.log_table(run_id, [m.row() for m in report.months], "replay/months.json")
+    track.store.log_values(run_id, params=params, metrics=metrics)
+    track.store.log_table(run_id, [m.row() for m in report.months], "replay/months.json")
     retrains = [{"day": r.day, "version": r.version, "promoted": r.promoted, "reasons": "; ".join(r.reasons)}
                 for r in report.retrains]  # fmt: skip
     if retrains:
-        track.log_table(run_id, retrains, "replay/retrains.json")
+        track.store.log_table(run_id, retrains, "replay/retrains.json")
     if report.alarms:
-        track.log_table(run_id, [{"day": a.day, "message": a.message} for a in report.alarms], "replay/alarms.json")
+        track.store.log_table(
+            run_id, [{"day": a.day, "message": a.message} for a in report.alarms], "replay/alarms.json"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         rows: list[dict[str, Any]] = [m.row() for m in report.months]
         write_replay_plot(rows, report.targets, Path(tmp) / "replay.png")
-        track.log_folder(run_id, Path(tmp), "plots")
-    track.client.set_terminated(run_id)
+        track.store.log_folder(run_id, Path(tmp), "plots")
+    track.store.client.set_terminated(run_id)
     return run_id
 
 

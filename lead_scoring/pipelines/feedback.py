@@ -134,7 +134,7 @@ def _log_to_mlflow(settings: Settings, weeks: tuple[WeekPerformance, ...], score
     track = tracking(settings)
     for version in sorted({week.model_version for week in weeks}, key=lambda v: (len(v), v)):
         tables = live_sales_tables(scored, version, settings.hot_cutoff, settings.warm_cutoff)
-        track.log_model_performance(version, [w.row() for w in weeks if w.model_version == version], tables)
+        track.monitoring.log_model_performance(version, [w.row() for w in weeks if w.model_version == version], tables)
 
 
 def realized_for(settings: Settings, lead_ids: tuple[str, ...]) -> dict[str, Figures]:

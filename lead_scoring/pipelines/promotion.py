@@ -52,14 +52,14 @@ def promote_step(
     its training run) keeps that decision (``recorded_outcome``): an old run rerun after a newer
     champion took over never moves the alias back; ``force`` decides again."""
     track = tracking(settings)
-    candidate_version = track.version(str(version))
+    candidate_version = track.versions.version(str(version))
     if candidate_version is None:
         raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
     recorded = None if force else recorded_outcome(candidate_version)
     if recorded is not None:  # a rerun of the training run: decided as it was, whatever serves now
         log.info("version %s was already %s by the gate: not decided again", version, recorded.decision)
         return recorded
-    metrics = track.run(candidate_version.run_id).metrics
+    metrics = track.store.run(candidate_version.run_id).metrics
     candidate = {k: metrics[f"valid_{k}"] for k in FIGURES}
     worst_month = None
     if "backtest_min_auc" in metrics:
@@ -114,15 +114,17 @@ def saved_comparison(
 ) -> tuple[Comparison | None, str]:
     """The champion scored on the leads the candidate's run saved for it; None and why when there are none."""
     track = tracking(settings)
-    run = track.run(candidate_version.run_id)
+    run = track.store.run(candidate_version.run_id)
     recorded = run.tags.get(COMPARED_WITH, "")
     if not recorded:
         return None, "the training run found no champion, or too few leads newer than its training data"
     if recorded != champion_version:
         return None, f"the run compared itself with v{recorded}, and v{champion_version} serves now"
-    if not track.model_artifacts_present(champion_version):
+    if not track.versions.model_artifacts_present(champion_version):
         return None, f"the model artifacts of champion v{champion_version} are gone"
-    leads = track.load_csv(candidate_version.run_id, COMPARISON_PATH, parse_dates=[CREATED_DATE], dtype={LEAD_ID: str})
+    leads = track.store.load_csv(
+        candidate_version.run_id, COMPARISON_PATH, parse_dates=[CREATED_DATE], dtype={LEAD_ID: str}
+    )
     champion = registry.load_scoring_model(settings, champion_version)
     scores = champion.scorer.predict_proba(leads)
     labels = leads[LABEL].to_numpy()

@@ -152,7 +152,7 @@ def train_step(
     from lead_scoring.core.monitoring import build_reference_profile
 
     track = tracking(settings)
-    if airflow_run and (done := track.find_training_run(airflow_run)) is not None:
+    if airflow_run and (done := track.training.find_training_run(airflow_run)) is not None:
         log.info("training run %s was already logged by %s: reusing it", done, airflow_run)
         return done
     frame = load_training_input(settings, until) if frame is None else frame
@@ -169,7 +169,7 @@ def train_step(
     )
     with tempfile.TemporaryDirectory() as tmp:
         record = training_run_record(settings, result, until, profile, Path(tmp))
-        run_id = track.log_training_run(record, model, run_tags)
+        run_id = track.training.log_training_run(record, model, run_tags)
     log.info("logged training run %s", run_id)
     return run_id
 
@@ -243,21 +243,21 @@ def validation_report_step(settings: Settings, run_id: str) -> dict[str, float]:
     from lead_scoring.adapters.plots import write_evaluation_plots, write_gain_plot
 
     track = tracking(settings)
-    run = track.run(run_id)
+    run = track.store.run(run_id)
     threshold = run.metrics["valid_threshold"]
     validation = registry.load_validation(settings, run_id)
     labels, scores = validation[LABEL], validation["score"]
-    importance = track.load_document(run_id, IMPORTANCE_PATH)
+    importance = track.store.load_document(run_id, IMPORTANCE_PATH)
     gain = gain_table(labels, scores)
     buckets = bucket_table(labels, scores, settings.hot_cutoff, settings.warm_cutoff)
     with tempfile.TemporaryDirectory() as tmp:
         write_evaluation_plots(labels, scores, threshold, importance, Path(tmp))
         write_gain_plot(gain, Path(tmp) / "cumulative_gain.png")
-        track.log_folder(run_id, Path(tmp), "plots")
+        track.store.log_folder(run_id, Path(tmp), "plots")
     # the sales view: "call the top X% -> share of applications reached", and each bucket's conversion
-    track.log_table(run_id, gain, "sales/gain_validation.json")
-    track.log_table(run_id, buckets, "sales/buckets_validation.json")
-    track.log_values(run_id, metrics={"valid_gain_at_30pct": gain_at(labels, scores, 30)})
+    track.store.log_table(run_id, gain, "sales/gain_validation.json")
+    track.store.log_table(run_id, buckets, "sales/buckets_validation.json")
+    track.store.log_values(run_id, metrics={"valid_gain_at_30pct": gain_at(labels, scores, 30)})
     return {k: round(float(run.metrics[f"valid_{k}"]), 4) for k in METRICS}
 
 
@@ -268,7 +268,7 @@ def register_step(settings: Settings, run_id: str, airflow_run: str | None = Non
         if existing is not None:
             log.info("version %s was already registered by %s", existing.version, airflow_run)
             return existing.version
-    run = tracking(settings).run(run_id)
+    run = tracking(settings).store.run(run_id)
     tags = {"trained_until": run.tags.get("trained_until", ""), "run_id": run_id}
     if airflow_run:
         tags["airflow_run"] = airflow_run
@@ -296,7 +296,7 @@ def run_training(
     version = register_step(settings, run_id)
     notify("promote")
     decision = promote_step(settings, version, force=force, reason=reason)
-    run = tracking(settings).run(run_id)
+    run = tracking(settings).store.run(run_id)
     fingerprint = {k.removeprefix("data_"): v for k, v in run.params.items() if k.startswith("data_")}
     return TrainingSummary(
         run_id,

@@ -100,7 +100,7 @@ def test_the_projects_client_gets_in_with_the_workers_variables(server, tmp_path
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
     settings = Settings.from_env({"LEAD_SCORING_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": server})
-    store = Tracking(settings)
+    store = Tracking(settings).store
     experiment = store.experiment_id()  # a write: creating the experiment
     assert store.experiment_link() == f"{server}/#/experiments/{experiment}/runs?workflowType=machine_learning"
 

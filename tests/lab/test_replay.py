@@ -38,7 +38,7 @@ def test_a_replay_scores_every_day_feeds_outcomes_and_retrains(tmp_path: Path, m
     assert not (tmp_path / "own" / "lead_scoring.db").exists()  # the replay's stores live in its own home
     assert (home / "lead_scoring.db").is_file() and (home / "mlflow.db").is_file()
     own = tracking(Settings.from_env())  # the figures go to the caller's own tracking store, which outlives it
-    assert own.run(report.run_id).metrics["days"] == 14
+    assert own.store.run(report.run_id).metrics["days"] == 14
     assert report.experiment == "lead_scoring-replay"
 
 

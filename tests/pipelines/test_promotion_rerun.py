@@ -10,15 +10,22 @@ from lead_scoring.adapters.mlflow.store import VersionFacts
 from lead_scoring.pipelines import promotion
 
 
-class _Tracking:
+class _Versions:
     def __init__(self, tags: dict[str, str]) -> None:
         self.tags = tags
 
     def version(self, version: str) -> VersionFacts:
         return VersionFacts(version, "run2", self.tags)
 
+
+class _Store:
     def run(self, run_id: str) -> None:
         raise AssertionError("the gate ran again")
+
+
+class _Tracking:
+    def __init__(self, tags: dict[str, str]) -> None:
+        self.versions, self.store = _Versions(tags), _Store()
 
 
 @pytest.fixture

@@ -236,7 +236,7 @@ def _logged_table(env, run_id: str, path: str):  # noqa: ANN001, ANN202 - settin
 
     from lead_scoring.adapters.mlflow.tracking import tracking
 
-    table = tracking(env).load_document(run_id, path)
+    table = tracking(env).store.load_document(run_id, path)
     return pd.DataFrame(table["data"], columns=table["columns"])
 
 
@@ -364,7 +364,7 @@ def test_too_little_evidence_is_refused_and_changes_nothing(rows, positives, mes
     assert not (home / "mlruns").exists() or not any((home / "mlruns").rglob("MLmodel"))
     from lead_scoring.adapters.mlflow.tracking import tracking
 
-    assert tracking(Settings.from_env()).model_tags() is None  # no registered model was ever created
+    assert tracking(Settings.from_env()).versions.model_tags() is None  # no registered model was ever created
 
 
 def test_train_without_prepare_says_what_to_do(home, cli):

@@ -13,26 +13,31 @@ import pandas as pd
 from lead_scoring.adapters.mlflow.store import _BATCH, Store, _escaped
 
 
-class MonitoringRuns(Store):
+class MonitoringRuns:
     """Runs that record how models do in operation."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def log_scoring_run(
         self, run_key: str, run_name: str, metrics: Mapping[str, float | None], tags: Mapping[str, str]
     ) -> str:
         """A scoring run's monitoring figures (experiment `<experiment>-scoring`), one run per run key."""
-        experiment_id = self.experiment_id(f"{self.settings.experiment_name}-scoring")
-        existing = self.client.search_runs([experiment_id], f"tags.run_key = '{_escaped(run_key)}'", max_results=1)
+        experiment_id = self.store.experiment_id(f"{self.store.settings.experiment_name}-scoring")
+        existing = self.store.client.search_runs(
+            [experiment_id], f"tags.run_key = '{_escaped(run_key)}'", max_results=1
+        )
         run_id = (
             existing[0].info.run_id
             if existing
-            else self.client.create_run(experiment_id, run_name=run_name, tags={"run_key": run_key}).info.run_id
+            else self.store.client.create_run(experiment_id, run_name=run_name, tags={"run_key": run_key}).info.run_id
         )
         for key, value in metrics.items():
             if value is not None:
-                self.client.log_metric(run_id, key, float(value))
+                self.store.client.log_metric(run_id, key, float(value))
         for key, text in tags.items():
-            self.client.set_tag(run_id, key, text)
-        self.client.set_terminated(run_id)
+            self.store.client.set_tag(run_id, key, text)
+        self.store.client.set_terminated(run_id)
         return str(run_id)
 
     def log_model_performance(
@@ -46,19 +51,19 @@ class MonitoringRuns(Store):
         """
         from mlflow.entities import Metric
 
-        experiment_id = self.experiment_id(f"{self.settings.experiment_name}-performance")
+        experiment_id = self.store.experiment_id(f"{self.store.settings.experiment_name}-performance")
         digest = hashlib.sha1(json.dumps([rows, tables], default=str, sort_keys=True).encode()).hexdigest()
-        existing = self.client.search_runs(
-            [experiment_id], f"tags.model_name = '{self.model_name}' and tags.model_version = '{version}'"
+        existing = self.store.client.search_runs(
+            [experiment_id], f"tags.model_name = '{self.store.model_name}' and tags.model_version = '{version}'"
         )
         if existing and existing[0].data.tags.get("figures_digest") == digest:
             return str(existing[0].info.run_id)
         for run in existing:
-            self.client.delete_run(run.info.run_id)
-        run_id = self.client.create_run(
+            self.store.client.delete_run(run.info.run_id)
+        run_id = self.store.client.create_run(
             experiment_id,
-            run_name=f"{self.model_name} v{version}",
-            tags={"model_name": self.model_name, "model_version": str(version), "figures_digest": digest},
+            run_name=f"{self.store.model_name} v{version}",
+            tags={"model_name": self.store.model_name, "model_version": str(version), "figures_digest": digest},
         ).info.run_id
         metrics = []
         for row in rows:
@@ -71,8 +76,8 @@ class MonitoringRuns(Store):
                     metrics.append(Metric(key, float(value), stamp, step))
             metrics.append(Metric("below_target", float(row["status"] == "below_target"), stamp, step))
         for start in range(0, len(metrics), 10 * _BATCH):
-            self.client.log_batch(run_id, metrics=metrics[start : start + 10 * _BATCH])
+            self.store.client.log_batch(run_id, metrics=metrics[start : start + 10 * _BATCH])
         for path, table in tables.items():
-            self.log_table(run_id, table, path)
-        self.client.set_terminated(run_id)
+            self.store.log_table(run_id, table, path)
+        self.store.client.set_terminated(run_id)
         return str(run_id)

@@ -55,12 +55,12 @@ class ScoringModel:
 
 def client(settings: Settings) -> Any:
     """The ``mlflow.MlflowClient`` on the settings' tracking store (for a person at a prompt, and tests)."""
-    return tracking(settings).client
+    return tracking(settings).store.client
 
 
 def experiment_link(settings: Settings) -> str:
     """The runs view of the training experiment when it exists (else the UI's front page); never creates it."""
-    return tracking(settings).experiment_link()
+    return tracking(settings).store.experiment_link()
 
 
 def actor() -> str:
@@ -79,17 +79,17 @@ def now_utc() -> str:
 
 
 def version_by_alias(settings: Settings, alias: str) -> VersionFacts | None:
-    return tracking(settings).version_by_alias(alias)
+    return tracking(settings).versions.version_by_alias(alias)
 
 
 def find_version_for_airflow_run(settings: Settings, airflow_run: str) -> VersionFacts | None:
     """The version a DAG run already registered (so a rerun does not register a duplicate)."""
-    return tracking(settings).find_version("airflow_run", airflow_run)
+    return tracking(settings).versions.find_version("airflow_run", airflow_run)
 
 
 def register(settings: Settings, model_uri: str, tags: dict[str, str]) -> str:
     """A new version of the registered model from a run's logged model, aliased `challenger`."""
-    registry = tracking(settings)
+    registry = tracking(settings).versions
     version = registry.register(model_uri, tags, _DESCRIPTION)
     registry.set_alias(CHALLENGER, version)
     return version
@@ -98,7 +98,7 @@ def register(settings: Settings, model_uri: str, tags: dict[str, str]) -> str:
 def settle_challenger(settings: Settings, version: str, promoted: bool) -> None:
     """A version the gate refused stays `challenger` (the shadow scores with it); a promoted one is
     champion, and no longer the challenger."""
-    registry = tracking(settings)
+    registry = tracking(settings).versions
     if not promoted:
         registry.set_alias(CHALLENGER, version)
         return
@@ -110,7 +110,7 @@ def settle_challenger(settings: Settings, version: str, promoted: bool) -> None:
 def training_cutoffs(settings: Settings) -> dict[str, pd.Timestamp]:
     """Each version's training cut-off (its `trained_until` tag: the newest lead it was trained on)."""
     cutoffs = {}
-    for found in tracking(settings).all_versions():
+    for found in tracking(settings).versions.all_versions():
         stamp = pd.to_datetime(found.tags.get("trained_until") or None, errors="coerce")
         if not pd.isna(stamp):
             stamp = pd.Timestamp(stamp)
@@ -119,7 +119,7 @@ def training_cutoffs(settings: Settings) -> dict[str, pd.Timestamp]:
 
 
 def set_version_tags(settings: Settings, version: str, tags: dict[str, object]) -> None:
-    tracking(settings).set_version_tags(version, tags)
+    tracking(settings).versions.set_version_tags(version, tags)
 
 
 MoveKind = Literal["promote", "force", "rollback"]
@@ -138,7 +138,7 @@ def move_champion(
     move is never half done. ``kind`` is what the move is (a gate's promotion, a forced one, a
     rollback): recorded as a field, never read back from the free-text reason.
     """
-    registry = tracking(settings)
+    registry = tracking(settings).versions
     version = normalise_version(version)
     check_reason(reason)
     history = champion_history(settings)
@@ -214,7 +214,7 @@ def normalise_version(version: object) -> str:
 
 
 def _require_version(settings: Settings, version: str) -> VersionFacts:
-    found = tracking(settings).version(version)
+    found = tracking(settings).versions.version(version)
     if found is None:
         raise ModelNotFoundError(f"'{settings.model_name}' has no version {version}")
     return found
@@ -222,7 +222,7 @@ def _require_version(settings: Settings, version: str) -> VersionFacts:
 
 def _require_artifacts(settings: Settings, version: str) -> None:
     """Refuse a version whose model files are gone: as champion, every scoring run would fail."""
-    if not tracking(settings).model_artifacts_present(version):
+    if not tracking(settings).versions.model_artifacts_present(version):
         raise ModelNotFoundError(
             f"version {version} of '{settings.model_name}' has no model artifacts (deleted?): it cannot serve; "
             "nothing was moved"
@@ -230,7 +230,7 @@ def _require_artifacts(settings: Settings, version: str) -> None:
 
 
 def champion_history(settings: Settings) -> list[dict[str, Any]]:
-    tags = tracking(settings).model_tags()
+    tags = tracking(settings).versions.model_tags()
     if tags is None:
         raise ModelNotFoundError(
             f"no registered model '{settings.model_name}' in {settings.redacted_tracking_uri()}: "
@@ -308,7 +308,7 @@ def load_version(settings: Settings, found: VersionFacts) -> ScoringModel:
         name=settings.model_name,
         version=found.version,
         run_id=found.run_id,
-        model=tracking(settings).load_model(found.version),
+        model=tracking(settings).versions.load_model(found.version),
         profile=_load_profile(settings, found.run_id),
         tags=dict(found.tags),
     )
@@ -316,7 +316,7 @@ def load_version(settings: Settings, found: VersionFacts) -> ScoringModel:
 
 def _load_profile(settings: Settings, run_id: str) -> dict[str, Any] | None:
     try:
-        profile: dict[str, Any] = tracking(settings).load_document(run_id, PROFILE_PATH)
+        profile: dict[str, Any] = tracking(settings).store.load_document(run_id, PROFILE_PATH)
     except Exception:  # noqa: BLE001 - an older model without a profile is still usable for scoring
         log.warning("run %s has no %s: drift will not be measured", run_id, PROFILE_PATH)
         return None
@@ -325,6 +325,6 @@ def _load_profile(settings: Settings, run_id: str) -> dict[str, Any] | None:
 
 def load_validation(settings: Settings, run_id: str) -> pd.DataFrame:
     """The validation leads (id, date, label, out-of-sample score) a training run saved."""
-    frame = tracking(settings).load_csv(run_id, VALIDATION_PATH, parse_dates=["created_date"])
+    frame = tracking(settings).store.load_csv(run_id, VALIDATION_PATH, parse_dates=["created_date"])
     frame["lead_id"] = frame["lead_id"].astype(str)
     return frame

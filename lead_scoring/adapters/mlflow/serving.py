@@ -66,7 +66,7 @@ class ChampionApp:
 
     def follow(self) -> bool:
         """Load the champion if the alias or its cut moved since the last look; True when it swapped."""
-        found = tracking(self.settings).version_by_alias(CHAMPION)
+        found = tracking(self.settings).versions.version_by_alias(CHAMPION)
         if found is None:
             log.warning("no champion for %s yet", self.settings.model_name)
             return False
@@ -77,7 +77,7 @@ class ChampionApp:
         from mlflow.pyfunc import scoring_server
 
         config = {ONLINE_CUT_TAG: float(cut)} if cut is not None else None
-        model = tracking(self.settings).load_model(found.version, model_config=config)
+        model = tracking(self.settings).versions.load_model(found.version, model_config=config)
         self.served = Served(found.version, cut, scoring_server.init(model))  # one assignment: the swap
         log.info("serving %s version %s (online cut %s)", self.settings.model_name, found.version, cut)
         return True

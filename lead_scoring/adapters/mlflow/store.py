@@ -8,7 +8,7 @@ MLflow global and no environment variable changes. What crosses out of here is p
 Two operations exist only in MLflow's fluent API, which reads the process-wide tracking URI:
 logging a pyfunc model (with the run's dataset input) and registering a version from a logged
 model (MLflow's SQL registry store looks the logged model up through the global URI, see its
-``create_model_version``). :meth:`Store._fluent` points the fluent API at this store for
+``create_model_version``). :meth:`Store.fluent` points the fluent API at this store for
 those calls only and puts back exactly what was there before, environment included.
 """
 
@@ -204,7 +204,7 @@ class Store:
     # -- the fluent API, pointed at this store for one call ---------------------------------------
 
     @contextmanager
-    def _fluent(self) -> Iterator[None]:
+    def fluent(self) -> Iterator[None]:
         """MLflow's fluent API on this store inside the block; the URIs and the environment as they were after."""
         import mlflow
 

@@ -47,15 +47,18 @@ class TrainingModel:
     online: OnlineScorer  # the scorer with the mappings and bucket cut-offs: what the served model pickles
 
 
-class TrainingRuns(Store):
+class TrainingRuns:
     """The training experiment's runs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def find_training_run(self, airflow_run: str) -> str | None:
         """The finished training run (with its model logged) a DAG run already made, so a retry reuses it."""
-        found = self.client.get_experiment_by_name(self.settings.experiment_name)
+        found = self.store.client.get_experiment_by_name(self.store.settings.experiment_name)
         if found is None:
             return None
-        found_runs = self.client.search_runs(
+        found_runs = self.store.client.search_runs(
             [found.experiment_id],
             f"tags.airflow_run = '{_escaped(airflow_run)}' and attributes.status = 'FINISHED'",
             order_by=["attributes.start_time DESC"],
@@ -69,18 +72,20 @@ class TrainingRuns(Store):
         The run is FINISHED, with its ``model_uri`` tag, only when everything is logged (a retry of
         the DAG task looks for exactly that); a failure marks it FAILED.
         """
-        run_id = self.client.create_run(self.experiment_id(), run_name=record.run_name, tags=dict(tags)).info.run_id
+        run_id = self.store.client.create_run(
+            self.store.experiment_id(), run_name=record.run_name, tags=dict(tags)
+        ).info.run_id
         try:
-            self.log_values(run_id, params=record.params, metrics=record.metrics, tags=record.tags)
+            self.store.log_values(run_id, params=record.params, metrics=record.metrics, tags=record.tags)
             for path, rows in record.tables.items():
-                self.client.log_table(run_id, pd.DataFrame(list(rows)), path)
+                self.store.client.log_table(run_id, pd.DataFrame(list(rows)), path)
             for path, document in record.documents.items():
-                self.client.log_dict(run_id, dict(document), path)
+                self.store.client.log_dict(run_id, dict(document), path)
             for local, folder in record.files:
-                self.client.log_artifact(run_id, str(local), folder)
+                self.store.client.log_artifact(run_id, str(local), folder)
             self._log_model(run_id, model)
         except BaseException:
-            self.client.set_terminated(run_id, "FAILED")
+            self.store.client.set_terminated(run_id, "FAILED")
             raise
         return str(run_id)
 
@@ -91,7 +96,7 @@ class TrainingRuns(Store):
 
         from lead_scoring.adapters.mlflow import pyfunc
 
-        with self._fluent(), mlflow.start_run(run_id=run_id):
+        with self.store.fluent(), mlflow.start_run(run_id=run_id):
             mlflow.log_input(self._training_dataset(model), context="training")
             info = mlflow.pyfunc.log_model(
                 name="model",
@@ -102,7 +107,7 @@ class TrainingRuns(Store):
                 code_paths=[pyfunc.package_code_path()],
                 model_config={pyfunc.RUN_ID_CONFIG: run_id},
             )
-            self.client.set_tag(run_id, "model_uri", info.model_uri)
+            self.store.client.set_tag(run_id, "model_uri", info.model_uri)
 
     def _training_dataset(self, model: TrainingModel) -> Any:
         """The training leads as an MLflow dataset (the runs table's Dataset column): named by their
@@ -129,16 +134,16 @@ class TrainingRuns(Store):
 
     def log_selection(self, experiment: str, params: Mapping[str, object], children: Sequence[RunValues]) -> str:
         """A parent run with one nested run per candidate (PyCaret's learner comparison); returns the parent's id."""
-        experiment_id = self.experiment_id(experiment)
-        parent = self.client.create_run(experiment_id, run_name="compare_models").info.run_id
-        self.log_values(parent, params=params)
+        experiment_id = self.store.experiment_id(experiment)
+        parent = self.store.client.create_run(experiment_id, run_name="compare_models").info.run_id
+        self.store.log_values(parent, params=params)
         for child in children:
-            run_id = self.client.create_run(
+            run_id = self.store.client.create_run(
                 experiment_id, run_name=child.name, tags={PARENT_RUN_TAG: parent}
             ).info.run_id
-            self.log_values(run_id, params=child.params, metrics=child.metrics)
-            self.client.set_terminated(run_id)
-        self.client.set_terminated(parent)
+            self.store.log_values(run_id, params=child.params, metrics=child.metrics)
+            self.store.client.set_terminated(run_id)
+        self.store.client.set_terminated(parent)
         return str(parent)
 
 

@@ -11,41 +11,44 @@ from typing import Any
 from lead_scoring.adapters.mlflow.store import Store, VersionFacts, _escaped, _facts, not_found
 
 
-class ModelVersions(Store):
+class ModelVersions:
     """Versions, aliases and tags of the settings' registered model."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def version(self, version: str) -> VersionFacts | None:
         from mlflow.exceptions import MlflowException
 
         try:
-            return _facts(self.client.get_model_version(self.model_name, str(version)))
+            return _facts(self.store.client.get_model_version(self.store.model_name, str(version)))
         except MlflowException as exc:
             if not_found(exc):
                 return None
-            raise self.unavailable(exc) from None
+            raise self.store.unavailable(exc) from None
 
     def version_by_alias(self, alias: str) -> VersionFacts | None:
         from mlflow.exceptions import MlflowException
 
         try:
-            return _facts(self.client.get_model_version_by_alias(self.model_name, alias))
+            return _facts(self.store.client.get_model_version_by_alias(self.store.model_name, alias))
         except MlflowException as exc:
             if not_found(exc):
                 return None
-            raise self.unavailable(exc) from None
+            raise self.store.unavailable(exc) from None
 
     def find_version(self, tag: str, value: str) -> VersionFacts | None:
         """The first version of the model with ``tag`` = ``value`` (e.g. the DAG run that registered it)."""
         from mlflow.exceptions import MlflowException
 
         try:
-            found = self.client.search_model_versions(
-                f"name = '{self.model_name}' and tags.{tag} = '{_escaped(value)}'"
+            found = self.store.client.search_model_versions(
+                f"name = '{self.store.model_name}' and tags.{tag} = '{_escaped(value)}'"
             )
         except MlflowException as exc:
             if not_found(exc):
                 return None
-            raise self.unavailable(exc) from None
+            raise self.store.unavailable(exc) from None
         return _facts(found[0]) if found else None
 
     def all_versions(self) -> list[VersionFacts]:
@@ -53,11 +56,11 @@ class ModelVersions(Store):
         from mlflow.exceptions import MlflowException
 
         try:
-            found = self.client.search_model_versions(f"name = '{_escaped(self.model_name)}'")
+            found = self.store.client.search_model_versions(f"name = '{_escaped(self.store.model_name)}'")
         except MlflowException as exc:
             if not_found(exc):
                 return []
-            raise self.unavailable(exc) from None
+            raise self.store.unavailable(exc) from None
         return [_facts(version) for version in found]
 
     def model_tags(self) -> dict[str, str] | None:
@@ -65,24 +68,24 @@ class ModelVersions(Store):
         from mlflow.exceptions import MlflowException
 
         try:
-            return dict(self.client.get_registered_model(self.model_name).tags)
+            return dict(self.store.client.get_registered_model(self.store.model_name).tags)
         except MlflowException as exc:
             if not_found(exc):
                 return None
-            raise self.unavailable(exc) from None
+            raise self.store.unavailable(exc) from None
 
     def set_model_tag(self, key: str, value: str) -> None:
-        self.client.set_registered_model_tag(self.model_name, key, value)
+        self.store.client.set_registered_model_tag(self.store.model_name, key, value)
 
     def set_version_tags(self, version: str, tags: Mapping[str, object]) -> None:
         for key, value in tags.items():
-            self.client.set_model_version_tag(self.model_name, version, key, str(value))
+            self.store.client.set_model_version_tag(self.store.model_name, version, key, str(value))
 
     def set_alias(self, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(self.model_name, alias, version)
+        self.store.client.set_registered_model_alias(self.store.model_name, alias, version)
 
     def delete_alias(self, alias: str) -> None:
-        self.client.delete_registered_model_alias(self.model_name, alias)
+        self.store.client.delete_registered_model_alias(self.store.model_name, alias)
 
     def register(self, model_uri: str, tags: Mapping[str, str], description: str) -> str:
         """A new version of the registered model (created on first use) from a run's logged model."""
@@ -90,13 +93,13 @@ class ModelVersions(Store):
         from mlflow.exceptions import MlflowException
 
         try:
-            self.client.get_registered_model(self.model_name)
+            self.store.client.get_registered_model(self.store.model_name)
         except MlflowException:
-            self.client.create_registered_model(self.model_name, description=description)
+            self.store.client.create_registered_model(self.store.model_name, description=description)
         # register_model (not create_model_version) ties the version to MLflow 3's logged model id,
         # which a tracking server insists on
-        with self._fluent():
-            version = mlflow.register_model(model_uri, self.model_name, tags=dict(tags))
+        with self.store.fluent():
+            version = mlflow.register_model(model_uri, self.store.model_name, tags=dict(tags))
         return str(version.version)
 
     def model_artifacts_present(self, version: str) -> bool:
@@ -105,11 +108,11 @@ class ModelVersions(Store):
         from mlflow.exceptions import MlflowException
 
         try:
-            source = self.client.get_model_version_download_uri(self.model_name, str(version))
+            source = self.store.client.get_model_version_download_uri(self.store.model_name, str(version))
         except MlflowException as exc:
-            raise self.unavailable(exc) from None
+            raise self.store.unavailable(exc) from None
         try:
-            listed = mlflow.artifacts.list_artifacts(artifact_uri=source, tracking_uri=self.uri)
+            listed = mlflow.artifacts.list_artifacts(artifact_uri=source, tracking_uri=self.store.uri)
         except Exception:  # noqa: BLE001 - a missing folder or object is "gone", whatever the store says
             return False
         return any(Path(item.path).name == "MLmodel" for item in listed)
@@ -122,7 +125,7 @@ class ModelVersions(Store):
         """
         import mlflow
 
-        source = self.client.get_model_version_download_uri(self.model_name, str(version))
+        source = self.store.client.get_model_version_download_uri(self.store.model_name, str(version))
         with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.uri)
+            local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.store.uri)
             return mlflow.pyfunc.load_model(local, model_config=dict(model_config) if model_config else None)
