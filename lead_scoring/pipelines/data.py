@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.adapters.sources import read_raw_leads
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core import transforms
 from lead_scoring.core.frames import copy_on_write
-from lead_scoring.core.mappings import Mappings, load_mappings
+from lead_scoring.core.mappings import Mappings
 from lead_scoring.core.validation import ValidationReport, validate_raw_leads
 from lead_scoring.errors import InputDataError
 from lead_scoring.pipelines.steps import StepCallback

@@ -19,6 +19,7 @@ import pandas as pd
 
 from lead_scoring.adapters.alarms import read_alarms, store_alarm
 from lead_scoring.adapters.exports import write_spreadsheet_csv
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.adapters.mlflow.registry import CHALLENGER, ScoringModel, version_by_alias
 from lead_scoring.adapters.scored_leads import record_scored_leads
 from lead_scoring.adapters.scoring_runs import (
@@ -31,7 +32,6 @@ from lead_scoring.adapters.served_days import record_served, served_version
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.alarms import BASE_RATE, Alarm, AlarmState, decide_alarm
-from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError, ModelNotFoundError

@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from lead_scoring.adapters.exports import check_output_path, write_spreadsheet_csv
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.adapters.mlflow.registry import ScoringModel, load_version, now_utc, scoring_version, set_version_tags
 from lead_scoring.adapters.rank_evidence import production_leads, served_outcomes
 from lead_scoring.adapters.scored_leads import record_scored_leads
@@ -28,7 +29,6 @@ from lead_scoring.adapters.staging import StagingDatabase, run_key_for
 from lead_scoring.core.daily_share import ShareDecision, ShareRule, choose_share
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.frames import copy_on_write
-from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.monitoring import (
     compare_with_reference,
     known_levels,

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from lead_scoring.adapters.exports import write_spreadsheet_csv
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.mlflow.registry import PROFILE_PATH
 from lead_scoring.adapters.mlflow.store import runs_url, ui_base
@@ -27,7 +28,6 @@ from lead_scoring.core.business import bucket_table, gain_at, gain_table
 from lead_scoring.core.days import parse_day
 from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency
-from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.online import OnlineScorer
 from lead_scoring.core.policy import backtest_metrics, backtest_table
 from lead_scoring.core.recipes import RecipeSearch, candidate_recipes

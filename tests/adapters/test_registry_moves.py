@@ -6,6 +6,7 @@ A fake registry stands in for MLflow: the rules under test are this package's, n
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,10 +53,15 @@ class FakeRegistry:
         self.model[key] = value
 
 
+def _holding(versions: FakeRegistry) -> SimpleNamespace:
+    """A stand-in tracking object whose registry part is the fake."""
+    return SimpleNamespace(versions=versions)
+
+
 @pytest.fixture
 def fake(settings, monkeypatch) -> FakeRegistry:
     found = FakeRegistry(["1", "2", "3"], champion="1")
-    monkeypatch.setattr(registry, "tracking", lambda _settings: found)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(found))
     monkeypatch.setenv("LEAD_SCORING_USER", "analyst")
     return found
 
@@ -73,7 +79,7 @@ def test_a_reason_too_long_is_refused_before_the_alias_moves(settings, fake):
 
 def test_a_failure_while_recording_puts_the_alias_back(settings, monkeypatch):
     failing = FakeRegistry(["1", "2"], champion="1", fail_on_tag="retired_at")
-    monkeypatch.setattr(registry, "tracking", lambda _settings: failing)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(failing))
     with pytest.raises(RuntimeError):
         registry.move_champion(settings, "2", reason="better", kind="promote")
     assert failing.aliases["champion"] == "1"
@@ -83,7 +89,7 @@ def test_a_failure_while_recording_puts_the_alias_back(settings, monkeypatch):
 def test_a_failed_first_promotion_leaves_no_champion_behind(settings, monkeypatch):
     """With no champion before, a move that failed while recording left the alias on the new version (#29.10)."""
     failing = FakeRegistry(["1"], champion=None, fail_on_tag="promoted_at")
-    monkeypatch.setattr(registry, "tracking", lambda _settings: failing)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(failing))
     with pytest.raises(RuntimeError):
         registry.move_champion(settings, "1", reason="first model", kind="promote")
     assert failing.aliases == {}
@@ -97,7 +103,7 @@ def test_a_failed_first_history_write_leaves_no_champion_behind(settings, monkey
         raise RuntimeError("the registry refused the tag")
 
     failing.set_model_tag = refused  # type: ignore[method-assign]
-    monkeypatch.setattr(registry, "tracking", lambda _settings: failing)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(failing))
     with pytest.raises(RuntimeError):
         registry.move_champion(settings, "1", reason="first model", kind="promote")
     assert failing.aliases == {}
@@ -106,7 +112,7 @@ def test_a_failed_first_history_write_leaves_no_champion_behind(settings, monkey
 def test_a_version_whose_artifacts_are_gone_is_refused_and_nothing_moves(settings, monkeypatch):
     """`promote 2` made v2 champion though its model files were deleted: every scoring run then failed (#29.10)."""
     gone = FakeRegistry(["1", "2", "3"], champion="1", gone=("2",))
-    monkeypatch.setattr(registry, "tracking", lambda _settings: gone)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(gone))
     with pytest.raises(ModelNotFoundError) as caught:
         registry.move_champion(settings, "2", reason="by hand: try v2", kind="force")
     assert str(caught.value) == (
@@ -118,7 +124,7 @@ def test_a_version_whose_artifacts_are_gone_is_refused_and_nothing_moves(setting
 
 def test_a_rollback_to_a_version_whose_artifacts_are_gone_is_refused(settings, monkeypatch):
     gone = FakeRegistry(["1", "2"], champion="1", gone=("1",))
-    monkeypatch.setattr(registry, "tracking", lambda _settings: gone)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(gone))
     gone.gone = set()
     registry.move_champion(settings, "2", reason="better", kind="promote")
     gone.gone = {"1"}
@@ -129,7 +135,7 @@ def test_a_rollback_to_a_version_whose_artifacts_are_gone_is_refused(settings, m
 
 def test_the_promote_command_refuses_a_version_whose_artifacts_are_gone(settings, monkeypatch, cli):
     gone = FakeRegistry(["1", "2"], champion="1", gone=("2",))
-    monkeypatch.setattr(registry, "tracking", lambda _settings: gone)
+    monkeypatch.setattr(registry, "tracking", lambda _settings: _holding(gone))
     status, out, err = cli("promote", "2", "--reason", "try it")
     assert status == 2 and out == ""
     assert err.strip().splitlines() == [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.core.features import FEATURES
 from lead_scoring.core.fitting import LIGHTGBM_PARAMS, fit_scorer
-from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.model import describe_features, distinct_rows, top_reasons
 from lead_scoring.core.validation import validate_raw_leads
 from lead_scoring.pipelines.data import transform_leads

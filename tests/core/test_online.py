@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.core.fitting import LIGHTGBM_PARAMS, fit_scorer
-from lead_scoring.core.mappings import load_mappings
 from lead_scoring.core.online import ANSWER_COLUMNS, NO_LABEL, OnlineScorer
 from lead_scoring.core.policy import DecisionPolicy
 from lead_scoring.core.recipes import PLAIN, Recipe

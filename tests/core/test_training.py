@@ -187,7 +187,7 @@ def test_the_month_still_running_is_not_backtested():
 
 
 def _generated_model_input(settings, rows: int = 3000) -> pd.DataFrame:
-    from lead_scoring.core.mappings import load_mappings
+    from lead_scoring.adapters.mapping_files import load_mappings
     from lead_scoring.core.validation import validate_raw_leads
     from lead_scoring.lab.generate import generate_leads
     from lead_scoring.pipelines.data import transform_leads

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lead_scoring.core.mappings import load_mappings
+from lead_scoring.adapters.mapping_files import load_mappings
 from lead_scoring.core.transforms import (
     build_model_input,
     load_leads,

@@ -4,6 +4,8 @@ tags; the tables are written by hand, so every count below is a literal."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 
 from lead_scoring.adapters.mlflow import registry
@@ -24,7 +26,7 @@ class _Registry:
 
 
 def test_a_version_is_not_graded_on_the_leads_it_was_trained_on(settings, monkeypatch):
-    monkeypatch.setattr(registry, "tracking", lambda _settings: _Registry())
+    monkeypatch.setattr(registry, "tracking", lambda _settings: SimpleNamespace(versions=_Registry()))
     monkeypatch.setattr(feedback, "_log_to_mlflow", lambda *_a: None)
     ids = [f"L{i}" for i in range(8)]
     created = pd.to_datetime(["2021-12-06 10:00"] * 4 + ["2021-12-13 10:00"] * 4)  # two ISO weeks
