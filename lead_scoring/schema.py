@@ -143,6 +143,9 @@ UNMATCHED_OUTCOMES = "unmatched_outcomes"  # outcomes of leads never scored here
 MODEL_PERFORMANCE = "model_performance"  # realized figures per model version and ISO week
 FIRST_SCORED_AT = "first_scored_at"
 OUTCOME_AT = "outcome_at"
+# A CRM outcome file: these columns, the first two required (the rules: lead_scoring.core.outcomes)
+OUTCOME_COLUMNS: tuple[str, ...] = (LEAD_ID, LABEL, OUTCOME_AT)
+REQUIRED_OUTCOME_COLUMNS: tuple[str, ...] = (LEAD_ID, LABEL)
 RETRAIN_REASON = "retrain_reason"  # why the feedback loop republished model_input: asset event extra, run tag
 
 # Airflow Asset URIs (x- scheme: ours, no provider normaliser is looked up at parse time).

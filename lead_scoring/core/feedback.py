@@ -24,7 +24,6 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from lead_scoring.core.outcomes import OUTCOME_COLUMNS as OUTCOME_COLUMNS
 from lead_scoring.core.outcomes import OutcomeMerge as OutcomeMerge
 from lead_scoring.core.outcomes import ScreenedOutcomes as ScreenedOutcomes
 from lead_scoring.core.outcomes import ValidatedOutcomes as ValidatedOutcomes
@@ -33,6 +32,7 @@ from lead_scoring.core.outcomes import screen_outcomes as screen_outcomes
 from lead_scoring.core.outcomes import validate_outcomes as validate_outcomes
 from lead_scoring.core.targets import Targets
 from lead_scoring.schema import CREATED_DATE, FIRST_SCORED_AT, LABEL, LEAD_ID, OUTCOME_AT, RETRAIN_REASON
+from lead_scoring.schema import OUTCOME_COLUMNS as OUTCOME_COLUMNS
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,18 @@ their file arrived or before their lead was created.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
 
+from lead_scoring.core.validation import describe_failures
 from lead_scoring.errors import InputDataError
-from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, OUTCOME_AT
+from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID, OUTCOME_AT, OUTCOME_COLUMNS, REQUIRED_OUTCOME_COLUMNS
 
 log = logging.getLogger(__name__)
-
-OUTCOME_COLUMNS: tuple[str, ...] = (LEAD_ID, LABEL, OUTCOME_AT)
 
 
 # -- outcomes in -------------------------------------------------------------------------------------
@@ -33,14 +35,56 @@ class ValidatedOutcomes:
     unknown_columns: tuple[str, ...]
 
 
+def _outcome_schema() -> pa.DataFrameSchema:
+    """The outcome columns' rules, checked on the text as read (the typed frame is built after)."""
+    return pa.DataFrameSchema(
+        {
+            LEAD_ID: pa.Column(nullable=False, unique=True),
+            LABEL: pa.Column(nullable=False, checks=pa.Check(_zero_or_one, name="zero_or_one")),
+            OUTCOME_AT: pa.Column(
+                nullable=True,
+                required=False,
+                checks=[pa.Check(_no_offset, name="no_offset"), pa.Check(_iso_date_time, name="iso_date_time")],
+            ),
+        },
+        strict=False,
+        ordered=False,
+    )
+
+
+def _zero_or_one(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").isin([0, 1])
+
+
+def _no_offset(values: pd.Series) -> pd.Series:
+    return ~values.str.contains(_OFFSET, regex=True, na=False)
+
+
+def _iso_date_time(values: pd.Series) -> pd.Series:
+    # ISO 8601 only, one value at a time: a guessed format read 05/01/2022 as May 1st
+    moments = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    return moments.notna() & values.str.match(_ISO_START, na=False)
+
+
+# pandera's failed checks in words, reported in this order within a column
+_OUTCOME_WORDS = [
+    (re.compile(r"not_nullable"), "missing"),
+    (re.compile(r"field_uniqueness"), "share a lead_id with a different outcome"),
+    (re.compile(r"^zero_or_one$"), "not 0 or 1"),
+    (re.compile(r"^no_offset$"), "carry a time-zone offset (give UTC date-times without one)"),
+    (re.compile(r"^iso_date_time$"), "not a date-time (expected YYYY-MM-DD[ HH:MM:SS])"),
+]
+
+
 def validate_outcomes(raw: pd.DataFrame, source: str) -> ValidatedOutcomes:
     """Check a CRM outcome export (text cells as read) and return it typed, one row per lead.
 
-    Raises :class:`InputDataError` with one line naming the source, the column, how many rows and
-    an example, as the lead validation does. Exact duplicate rows are dropped and counted; two
-    different rows for one lead are refused (which one is true is the CRM's to say).
+    The rules are a pandera schema of :data:`~lead_scoring.schema.OUTCOME_COLUMNS`, refused as the
+    lead validation refuses (:func:`~lead_scoring.core.validation.describe_failures`): one line
+    naming the source, the column, how many rows and an example. Exact duplicate rows are dropped
+    and counted; two different rows for one lead are refused (which one is true is the CRM's to say).
     """
-    missing = [col for col in (LEAD_ID, LABEL) if col not in raw.columns]
+    missing = [col for col in REQUIRED_OUTCOME_COLUMNS if col not in raw.columns]
     if missing:
         raise InputDataError(f"{source}: missing required column(s): {', '.join(missing)}")
     if raw.empty:
@@ -52,28 +96,21 @@ def validate_outcomes(raw: pd.DataFrame, source: str) -> ValidatedOutcomes:
     for col in frame.columns:
         frame[col] = frame[col].astype("string").str.strip().replace("", pd.NA)
     duplicated = frame.duplicated()
-    frame = frame[~duplicated]
-
-    ids = frame[LEAD_ID]
-    _refuse(source, LEAD_ID, ids.isna(), "missing", frame)
-    _refuse(source, LEAD_ID, ids.duplicated(keep=False), "share a lead_id with a different outcome", frame)
-    labels = pd.to_numeric(frame[LABEL], errors="coerce")
-    _refuse(source, LABEL, frame[LABEL].isna(), "missing", frame)
-    _refuse(source, LABEL, ~labels.isin([0, 1]), "not 0 or 1", frame)
+    frame = frame[~duplicated]  # the index keeps each row's position in the file, for messages
+    try:
+        _outcome_schema().validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        raise InputDataError(
+            describe_failures(exc.failure_cases, frame, source, OUTCOME_COLUMNS, _OUTCOME_WORDS)
+        ) from None
     if OUTCOME_AT in frame.columns:
-        given = frame[OUTCOME_AT]
-        offset = given.str.contains(_OFFSET, regex=True, na=False)
-        _refuse(source, OUTCOME_AT, offset, "carry a time-zone offset (give UTC date-times without one)", frame)
-        # ISO 8601 only, one value at a time: a guessed format read 05/01/2022 as May 1st
-        moments = pd.to_datetime(given, errors="coerce", format="ISO8601")
-        bad = given.notna() & (moments.isna() | ~given.str.match(_ISO_START, na=False))
-        _refuse(source, OUTCOME_AT, bad, "not a date-time (expected YYYY-MM-DD[ HH:MM:SS])", frame)
+        moments = pd.to_datetime(frame[OUTCOME_AT], format="ISO8601")
     else:
         moments = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
     typed = pd.DataFrame(
         {
-            LEAD_ID: ids.astype(object).to_numpy(),
-            LABEL: labels.astype("int64").to_numpy(),
+            LEAD_ID: frame[LEAD_ID].astype(object).to_numpy(),
+            LABEL: pd.to_numeric(frame[LABEL]).astype("int64").to_numpy(),
             OUTCOME_AT: moments.astype("datetime64[ns]").to_numpy(),
         }
     )
@@ -82,17 +119,6 @@ def validate_outcomes(raw: pd.DataFrame, source: str) -> ValidatedOutcomes:
 
 _ISO_START = r"\d{4}-\d{2}-\d{2}(?:$|[T ])"
 _OFFSET = r"\d(?:Z|[+-]\d{2}:?\d{2})$"  # after the time's last digit: 10:00Z, 10:00:00+05:00, 10:00-0130
-
-
-def _refuse(source: str, column: str, failing: pd.Series, what: str, frame: pd.DataFrame) -> None:
-    if not failing.any():
-        return
-    first = failing.idxmax()  # the index is the row's position in the file
-    value = frame.at[first, column]
-    example = "empty" if pd.isna(value) else repr(str(value))
-    raise InputDataError(
-        f"{source}: column '{column}': {int(failing.sum())} row(s) {what}, e.g. {example} on line {int(first) + 2}"
-    )
 
 
 @dataclass(frozen=True)

@@ -241,16 +241,27 @@ _CHECK_WORDS = [
 
 
 def _describe_failures(cases: pd.DataFrame, raw: pd.DataFrame, source: str) -> str:
-    """One line for the first failing column (in file order), plus a count of the other problems."""
+    return describe_failures(cases, raw, source, (*RAW_FEATURE_COLUMNS, LABEL), _CHECK_WORDS)
+
+
+CheckWords = Sequence[tuple[re.Pattern[str], str]]
+
+
+def describe_failures(
+    cases: pd.DataFrame, raw: pd.DataFrame, source: str, order: Sequence[str], words: CheckWords
+) -> str:
+    """One line for the first failing column (in ``order``, the file's columns), plus a count of the
+    other problems: pandera's failure ``cases`` in ``words`` (the first pattern a check's name matches;
+    earlier words are reported first within a column), values quoted from ``raw`` as read."""
     cases = cases[cases["index"].notna()].copy()
-    cases["what"] = cases["check"].astype(str).map(_plain_check)
+    cases["what"] = cases["check"].astype(str).map(lambda check: _plain_check(check, words))
     cases = cases[cases["what"].notna()]
     if cases.empty:  # pragma: no cover - pandera always reports at least one located case
-        return f"{source}: the file does not match the raw lead schema"
-    order = {col: i for i, col in enumerate([*RAW_FEATURE_COLUMNS, LABEL])}
-    cases["order"] = cases["column"].map(order)
+        return f"{source}: the file does not match its schema"
+    cases["order"] = cases["column"].map({col: i for i, col in enumerate(order)})
     # a value that does not parse makes its whole column fail the later checks: report the parse first
-    cases["priority"] = cases["what"].map(_PRIORITY).fillna(len(_PRIORITY))
+    priority = {text: rank for rank, (_, text) in enumerate(words)}
+    cases["priority"] = cases["what"].map(priority).fillna(len(priority))
     cases = cases.sort_values(["order", "priority", "index"], kind="stable")
     first = cases.iloc[0]
     same = cases[(cases["column"] == first["column"]) & (cases["what"] == first["what"])]
@@ -272,10 +283,10 @@ _DAY_MONTH_YEAR = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _PRIORITY = {words: rank for rank, (_, words) in enumerate(_CHECK_WORDS)}
 
 
-def _plain_check(check: str) -> str | None:
-    for pattern, words in _CHECK_WORDS:
+def _plain_check(check: str, words: CheckWords = ()) -> str | None:
+    for pattern, text in words or _CHECK_WORDS:
         if pattern.search(check):
-            return words
+            return text
     return None
 
 

@@ -19,9 +19,17 @@ import pandas as pd
 
 from lead_scoring.adapters.sources import read_raw_leads
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
-from lead_scoring.core.outcomes import OUTCOME_COLUMNS, merge_outcomes, screen_outcomes, validate_outcomes
+from lead_scoring.core.outcomes import merge_outcomes, screen_outcomes, validate_outcomes
 from lead_scoring.errors import InputDataError
-from lead_scoring.schema import CREATED_DATE, LEAD_ID, OUTCOME_AT, OUTCOMES, SCORED_LEADS, UNMATCHED_OUTCOMES
+from lead_scoring.schema import (
+    CREATED_DATE,
+    LEAD_ID,
+    OUTCOME_AT,
+    OUTCOME_COLUMNS,
+    OUTCOMES,
+    SCORED_LEADS,
+    UNMATCHED_OUTCOMES,
+)
 from lead_scoring.settings import Settings
 
 log = logging.getLogger(__name__)
