@@ -425,7 +425,7 @@ LEAD_SCORING_SCORER_PASSWORD=$("$BIN/python" -c 'import secrets; print(secrets.t
 export LEAD_SCORING_SCORER_PASSWORD
 # curl's login from a netrc file, never `-u user:password` (ps shows every argument to every user)
 printf 'machine 127.0.0.1 login scorer password %s\n' "$LEAD_SCORING_SCORER_PASSWORD" | private "$STATE/scorer.netrc"
-start scorer "$BIN/python" -m lead_scoring.adapters.mlflow.serving --host 127.0.0.1 --port "$SCORER_PORT" --refresh 2
+start scorer "$BIN/lead-scoring" serve --host 127.0.0.1 --port "$SCORER_PORT" --refresh 2
 wait_for 120 "scorer on $SCORER" curl -sf "$SCORER/health"
 served() { curl -sf "$SCORER/health" | json 'd["version"]'; }
 check "the scorer serves the champion (version $(served), champion $champion)" [ "$(served)" = "$champion" ]

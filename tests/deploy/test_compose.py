@@ -89,7 +89,7 @@ def test_the_scorer_serves_on_the_compose_network_behind_a_login_following_the_r
     assert "ports" not in scorer and scorer["expose"] == ["8000"]
     assert scorer["environment"]["LEAD_SCORING_SCORER_PASSWORD"] == example_env()["SCORER_PASSWORD"]
     assert scorer["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
-    assert scorer["command"][:3] == ["python", "-m", "lead_scoring.adapters.mlflow.serving"]
+    assert scorer["command"][:2] == ["lead-scoring", "serve"]
     assert scorer["depends_on"]["mlflow"]["condition"] == "service_healthy"
     assert "localhost:8000/health" in " ".join(scorer["healthcheck"]["test"])
 

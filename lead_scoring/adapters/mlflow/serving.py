@@ -7,7 +7,7 @@ registry every ``refresh`` seconds; when the key changes it loads the new versio
 one and swaps them in one assignment: no request fails or waits during a promotion.
 
     LEAD_SCORING_SCORER_USERNAME=... LEAD_SCORING_SCORER_PASSWORD=... \\
-        python -m lead_scoring.adapters.mlflow.serving --host 0.0.0.0 --port 8000
+        lead-scoring serve --host 0.0.0.0 --port 8000
 
 ``GET /health`` (open: the compose health check) answers 200 with the version served once a model
 is loaded, 503 before. Everything else needs the username and password.
@@ -15,13 +15,11 @@ is loaded, 503 before. Everything else needs the username and password.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hmac
 import json
 import logging
 import os
-import sys
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from typing import Any
 
 from lead_scoring.adapters.mlflow.registry import CHAMPION
 from lead_scoring.adapters.mlflow.tracking import tracking
-from lead_scoring.errors import ConfigurationError, LeadScoringError
+from lead_scoring.errors import ConfigurationError
 from lead_scoring.schema import ONLINE_CUT_TAG
 from lead_scoring.settings import Settings
 
@@ -141,26 +139,11 @@ async def _respond(send: Send, status: int, body: str, headers: list[tuple[bytes
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve the registry's champion, following the alias.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--refresh", type=float, default=30.0, help="seconds between looks at the alias")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        app = ChampionApp(
-            Settings.from_env(), os.environ.get(USERNAME_ENV, ""), os.environ.get(PASSWORD_ENV, ""), args.refresh
-        )
-    except LeadScoringError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - the one line a CLI edge writes
-        return 2
+def serve(settings: Settings, host: str, port: int, refresh: float) -> None:
+    """Serve the champion on ``host:port`` until stopped (``lead-scoring serve``), behind the login of
+    LEAD_SCORING_SCORER_USERNAME / LEAD_SCORING_SCORER_PASSWORD; a missing one is a ConfigurationError."""
+    app = ChampionApp(settings, os.environ.get(USERNAME_ENV, ""), os.environ.get(PASSWORD_ENV, ""), refresh)
     app.start()
     import uvicorn
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    uvicorn.run(app, host=host, port=port, log_level="warning")
