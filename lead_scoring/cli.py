@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lead_scoring import render
+from lead_scoring import commands, render
 from lead_scoring.console import configure_logging as _configure_logging
 from lead_scoring.console import printable
 from lead_scoring.console import progress as _progress
@@ -344,6 +344,10 @@ def _required_reason(_ctx: click.Context | None, _param: object, reason: str | N
     except LeadScoringError as exc:
         raise click.BadParameter(str(exc), param_hint="--reason") from None
     return reason.strip()
+
+
+cli.add_command(commands.serve)
+cli.add_command(commands.db)
 
 
 def main(argv: list[str] | None = None) -> int:

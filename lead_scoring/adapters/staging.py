@@ -12,14 +12,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
-from lead_scoring.adapters import bulk
+from lead_scoring.adapters import bulk, migrations
+from lead_scoring.adapters.migrations import Upgrade
 from lead_scoring.errors import (
     ConfigurationError,
     LeadScoringError,
@@ -45,8 +45,9 @@ def run_key_for(identifier: str) -> str:
 class StagingDatabase:
     """Reads and writes whole tables of the staging database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, upgrade_on_open: bool = True) -> None:
         self.url = url
+        self.upgrade_on_open = upgrade_on_open  # False: `db current` tells what the database holds as it is
         self._engine: Engine | None = None
 
     @property
@@ -61,7 +62,18 @@ class StagingDatabase:
                 reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
                 raise ConfigurationError(f"cannot open the staging database {self.redacted_url}: {reason}") from None
             self._engine = engine
+            try:
+                if self.upgrade_on_open:
+                    self.migrate()
+            except BaseException:
+                self.dispose()
+                raise
         return self._engine
+
+    def migrate(self) -> Upgrade:
+        """Bring the schema to this release's revision, one migrating at a time: run by the first
+        use of :attr:`engine` (see :func:`lead_scoring.adapters.migrations.ensure_head`)."""
+        return migrations.ensure_head(self.engine, self.writing, self.redacted_url)
 
     def dispose(self) -> None:
         if self._engine is not None:
@@ -273,7 +285,7 @@ class StagingDatabase:
         if not inspector.has_table(table):
             bulk.write_frame(conn, frame.head(0), table)
         else:
-            _add_missing_columns(conn, table, frame, {c["name"] for c in inspector.get_columns(table)})
+            _refuse_missing_columns(table, frame, {c["name"] for c in inspector.get_columns(table)})
             if any(found["name"] == index for found in inspector.get_indexes(table)):
                 return
         key_list = ", ".join(self._quote(k) for k in keys)
@@ -312,25 +324,15 @@ class StagingDatabase:
         return self.engine.dialect.identifier_preparer.quote(name)
 
 
-def _add_missing_columns(conn: Connection, table: str, frame: pd.DataFrame, existing: set[str]) -> None:
-    """Columns a newer release writes, added to a table an older one created (its old rows get NULL):
-    an existing staging database survives an upgrade without a migration step."""
-    for column in (c for c in frame.columns if c not in existing):
-        dtype = frame[column].dtype
-        kind: sa.types.TypeEngine[Any] = (
-            sa.DateTime()
-            if pd.api.types.is_datetime64_any_dtype(dtype)
-            else sa.BigInteger()
-            if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-            else sa.Float()
-            if pd.api.types.is_float_dtype(dtype)
-            else sa.Text()
+def _refuse_missing_columns(table: str, frame: pd.DataFrame, existing: set[str]) -> None:
+    """A merge whose rows have columns the table lacks: the schema changed without a migration
+    revision (docs/migrations.md). The table grows by revisions, never at write time."""
+    missing = [c for c in frame.columns if c not in existing]
+    if missing:
+        raise StagingWriteError(
+            f"table '{table}' has no column(s) {', '.join(missing)}: this release writes them, but no migration "
+            "revision adds them (docs/migrations.md); nothing was written"
         )
-        quote = conn.dialect.identifier_preparer.quote
-        conn.execute(
-            sa.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column)} {kind.compile(dialect=conn.dialect)}")
-        )
-        log.info("added column %s to %s", column, table)
 
 
 def _lock_key(table: str) -> int:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from lead_scoring.core.evidence import unusual_inputs
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, assign_buckets, build_predictions
@@ -120,7 +121,10 @@ def test_a_rank_policy_ranks_a_small_batch_among_the_versions_production_scores(
         assert production_pool(db, "lead_scoring", "7", before, 10).size == 0  # no predictions table yet
         db.merge_rows("t", "predictions", stored.iloc[:, :5], keys=["lead_id", "model_name", "model_version"])
         assert production_pool(db, "lead_scoring", "7", before, 10).size == 0  # a table from before the flags
-        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])  # columns added
+        with db.engine.begin() as conn:  # as the release before the pool columns left it
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+    with StagingDatabase(settings.db_url) as db:  # opening it upgrades it: revision 0002 adds the columns
+        db.merge_rows("t", "predictions", stored, keys=["lead_id", "model_name", "model_version"])
         recent = production_pool(db, "lead_scoring", "7", before, 10)
         # version 7, champion, production, created before the batch (S6 is created at the batch's start)
         assert sorted(recent.tolist()) == [0.1, 0.2, 0.3, 0.4, 0.6, 0.95]

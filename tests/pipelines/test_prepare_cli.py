@@ -15,7 +15,7 @@ from tests.factories import raw_leads, write_csv
 def staging_snapshot(home: Path) -> dict[str, pd.DataFrame]:
     engine = sa.create_engine(f"sqlite:///{home / 'lead_scoring.db'}")
     try:
-        names = set(sa.inspect(engine).get_table_names())
+        names = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}  # the schema's revision
         return {name: pd.read_sql_table(name, engine) for name in sorted(names)}
     finally:
         engine.dispose()
