@@ -31,5 +31,5 @@ def test_a_swap_that_fails_on_the_second_table_keeps_all_five_old_tables(staging
     assert len(renames) == 2  # the first table was already swapped inside the transaction
     for name in NAMES:
         assert db.read_table(name)["x"].tolist() == [1, 2], name
-    # no scratch left behind (beside the data, the schema's revision)
-    assert sorted(sa.inspect(db.engine).get_table_names()) == sorted([*NAMES, "alembic_version"])
+    # no scratch left behind (alembic_version: the schema's revision)
+    assert sorted(set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}) == sorted(NAMES)
