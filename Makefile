@@ -17,7 +17,7 @@ export MLFLOW_LINK := from lead_scoring.adapters.mlflow import registry; from le
 # the tracking store as a person may see it: any password or token masked (a link never has one)
 export MLFLOW_STORE := from lead_scoring.settings import Settings; print(Settings.from_env().redacted_tracking_uri())
 
-.PHONY: install demo test test-fast lint mutate bench stack-test airflow mlflow serve serve-dockerfile lock clean help
+.PHONY: install demo test test-fast lint docs mutate bench stack-test airflow mlflow serve serve-dockerfile lock clean help
 
 install: $(VENV)/.installed  ## create .venv with the pinned environment and the project (editable)
 
@@ -55,6 +55,9 @@ test: install  ## run the test suite
 
 test-fast: install  ## the inner loop: everything but the end-to-end runs through Airflow and MLflow
 	$(BIN)/python -m pytest -m "not slow"
+
+docs: install  ## regenerate docs/configuration.md's settings tables from the declaration (lead_scoring/settings/)
+	$(BIN)/python -m lead_scoring.settings.doc docs/configuration.md
 
 mutate: install  ## mutation testing of the pure core against the fast tests (not in CI: ~1 h on 2 cores)
 	$(BIN)/mutmut run --max-children $$(nproc)

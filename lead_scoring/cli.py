@@ -314,10 +314,12 @@ def experiment(ctx: click.Context, db_url: str | None, learners: str, folds: int
 @click.pass_context
 def replay(ctx: click.Context, /, input_path: Path, **given: Any) -> None:
     """Replay operation day by day on a labelled export: score, feed outcomes, retrain, as the DAGs do."""
+    from lead_scoring.lab.replay import ReplayPlan
     from lead_scoring.lab.replay import replay as run_replay
 
+    home = given.pop("home")
     with _progress([], "replay") as advance:
-        report = run_replay(_settings(ctx), input_path, **given, on_step=advance)
+        report = run_replay(_settings(ctx), input_path, ReplayPlan(**given), home=home, on_step=advance)
     for line in render.replay_lines(report):
         click.echo(line)
 

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from lead_scoring.settings import redact_text
+from lead_scoring.redaction import redact_text
 
 log = logging.getLogger("lead_scoring")
 

@@ -67,3 +67,20 @@ def model_input_frame(rows: int, **columns: list) -> pd.DataFrame:
     for col in NUMERIC_FEATURES:
         frame[col] = frame[col].astype("float64")
     return frame
+
+
+def training_knobs(*, months=3, min_leads=1000, min_conversions=100, max_leads=0, search=None):  # noqa: ANN001, ANN201
+    """The knobs of train() as the settings default them (the case study's targets, a 0.08 recall
+    margin, levels of at least 30 leads), with the backtest's numbers and the recipe search as given."""
+    from lead_scoring.core.knobs import BacktestKnobs, TrainingKnobs
+    from lead_scoring.core.targets import Targets
+
+    return TrainingKnobs(
+        targets=Targets(auc=0.75, precision=0.65, recall=0.75),
+        backtest=BacktestKnobs(months, 0.2, min_leads, min_conversions, max_leads),
+        recall_margin=0.08,
+        min_level_count=30,
+        base_rate_days=0,
+        min_comparison_leads=200,
+        search=search,
+    )

@@ -91,7 +91,7 @@ def test_backtest_months_and_policy_pool_are_checked_when_built():
     from lead_scoring.settings import Settings
 
     assert Settings.from_env({"LEAD_SCORING_BACKTEST_MONTHS": "4"}).backtest_months == 4
-    with pytest.raises(ConfigurationError, match="LEAD_SCORING_BACKTEST_MONTHS=2: at least 3 months"):
+    with pytest.raises(ConfigurationError, match="LEAD_SCORING_BACKTEST_MONTHS=2: must be at least 3"):
         Settings.from_env({"LEAD_SCORING_BACKTEST_MONTHS": "2"})
     with pytest.raises(ConfigurationError, match="LEAD_SCORING_POLICY_POOL=-1"):
         Settings.from_env({"LEAD_SCORING_POLICY_POOL": "-1"})
@@ -114,12 +114,12 @@ def test_backtest_months_and_policy_pool_are_checked_when_built():
         (
             "LEAD_SCORING_ENCODING_PRIOR",
             "0",
-            "LEAD_SCORING_ENCODING_PRIOR=0.0: must be above 0 and at most 100000 (leads)",
+            "LEAD_SCORING_ENCODING_PRIOR=0.0: must be above 0 and at most 100000",
         ),
         (
             "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS",
             "0.5",
-            "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS=0.5: must be between 1 and 3650 (days)",
+            "LEAD_SCORING_RECENCY_HALF_LIFE_DAYS=0.5: must be between 1 and 3650",
         ),
         ("LEAD_SCORING_SHRINK_LIMIT", "2", "LEAD_SCORING_SHRINK_LIMIT=2.0: must be between 0 and 1"),
         ("LEAD_SCORING_HOT_CUTOFF", "1.1", "LEAD_SCORING_HOT_CUTOFF=1.1: must be between 0 and 1"),
@@ -134,7 +134,7 @@ def test_backtest_months_and_policy_pool_are_checked_when_built():
         ("LEAD_SCORING_MIN_TRAINING_LEADS", "0", "LEAD_SCORING_MIN_TRAINING_LEADS=0: must be at least 1"),
         ("LEAD_SCORING_MIN_CONVERSIONS", "-5", "LEAD_SCORING_MIN_CONVERSIONS=-5: must be at least 1"),
         ("LEAD_SCORING_MAX_STAGING_AGE_DAYS", "-1", "LEAD_SCORING_MAX_STAGING_AGE_DAYS=-1: must not be negative"),
-        ("LEAD_SCORING_BACKTEST_MAX_LEADS", "-1", "LEAD_SCORING_BACKTEST_MAX_LEADS=-1: not a count of leads"),
+        ("LEAD_SCORING_BACKTEST_MAX_LEADS", "-1", "LEAD_SCORING_BACKTEST_MAX_LEADS=-1: must not be negative"),
         (
             "LEAD_SCORING_INFERENCE_MAX_ACTIVE_RUNS",
             "0",
@@ -234,3 +234,36 @@ def test_the_mail_settings_are_read_and_a_link_with_a_password_is_refused(tmp_pa
         Settings.from_env(env | {"LEAD_SCORING_AIRFLOW_URL": "airflow:8080"})
     with pytest.raises(ConfigurationError, match="LEAD_SCORING_ALERT_EMAILS='ops; sales': must be comma-separated"):
         Settings.from_env(env | {"LEAD_SCORING_ALERT_EMAILS": "ops; sales"})
+
+
+def test_the_knob_groups_are_built_once_from_the_settings(tmp_path: Path):
+    """#32: the core receives one frozen group per concern, built once per settings object."""
+    from lead_scoring.core.knobs import BacktestKnobs, MonitoringKnobs
+    from lead_scoring.core.targets import Targets
+
+    env = {
+        "LEAD_SCORING_HOME": str(tmp_path),
+        "LEAD_SCORING_TARGET_RECALL": "0.8",
+        "LEAD_SCORING_RECALL_MARGIN": "0.05",
+        "LEAD_SCORING_BACKTEST_MONTHS": "4",
+        "LEAD_SCORING_MIN_TRAINING_LEADS": "700",
+        "LEAD_SCORING_DRIFT_WINDOW_DAYS": "5",
+        "LEAD_SCORING_RECIPE_SEARCH": "plain",
+    }
+    settings = Settings.from_env(env)
+    assert settings.targets == Targets(auc=0.75, precision=0.65, recall=0.8)
+    assert settings.training.backtest == BacktestKnobs(
+        months=4, validation_share=0.2, min_leads=700, min_conversions=100, max_leads=200_000
+    )
+    assert settings.training.min_recall == pytest.approx(0.85)
+    assert len(settings.training.search.candidates) == 1  # plain: no search
+    assert settings.monitoring == MonitoringKnobs(drift_limit=0.25, drift_window_days=5, alarm_quiet_days=3)
+    assert settings.training is settings.training and settings.feedback.targets is settings.targets
+    assert settings.with_overrides(target_recall=0.7).training.targets.recall == 0.7  # a copy builds its own
+
+
+def test_only_the_documented_upper_case_names_are_read(tmp_path: Path):
+    home = {"LEAD_SCORING_HOME": str(tmp_path)}
+    assert Settings.from_env({**home, "lead_scoring_drift_limit": "0.9"}).drift_limit == 0.25
+    assert Settings.from_env({**home, "LEAD_SCORING_DRIFT_LIMIT": "0.9"}).drift_limit == 0.9
+    assert Settings.from_env({**home, "LEAD_SCORING_DRIFT_LIMIT": ""}).drift_limit == 0.25  # empty is unset

@@ -27,9 +27,10 @@ def documented() -> list[str]:
 
 def every_setting() -> list[str]:
     """The documented variables and every one the settings declaration reads (some are not in the table)."""
-    from lead_scoring.settings import _ENV_FIELDS, _PATH_VARIABLES
+    from lead_scoring.settings.rules import variable
 
-    declared = [*_ENV_FIELDS, *(v for v in _PATH_VARIABLES.values() if v.startswith("LEAD_SCORING_"))]
+    declared = [variable(Settings, name) for name in Settings.model_fields]
+    declared = [name for name in declared if name.startswith("LEAD_SCORING_")]
     return list(dict.fromkeys([*documented(), *declared]))
 
 

@@ -82,24 +82,33 @@ def suggested_action(moved: Sequence[str], day: str) -> str:
     return "; ".join(steps) or "look at the day's scoring run"
 
 
+@dataclass(frozen=True)
+class DayChecks:
+    """What a day's checks found: ``day`` (YYYY-MM-DD), the checks that fired on it (``moved``, empty:
+    none) with their ``figures``, and ``quiet_before``: the quiet days recorded right before it in the
+    episode."""
+
+    day: str
+    moved: Sequence[str] = ()
+    figures: str = ""
+    quiet_before: int = 0
+
+
 def decide_alarm(
     model_name: str,
     version: str,
-    day: str,
-    moved: Sequence[str],
-    figures: str,
+    checks: DayChecks,
     alarms: Sequence[Alarm],
     trained_until: str | None,
     *,
-    quiet_before: int = 0,
     quiet_days: int = 1,
 ) -> AlarmDecision:
-    """The alarm state of ``day`` (YYYY-MM-DD) given the checks that fired on it (``moved``, empty: none)
-    and the model's alarms opened before; ``trained_until``: the newest training lead of the serving
-    version (its `trained_until` tag).
+    """The alarm state of ``checks.day`` given what its checks found and the model's alarms opened
+    before; ``trained_until``: the newest training lead of the serving version (its `trained_until` tag).
 
-    An open alarm closes on its ``quiet_days``-th quiet day in a row (``quiet_before``: the quiet days
-    recorded right before ``day`` in the episode), so drifted, quiet, drifted is one episode, not two."""
+    An open alarm closes on its ``quiet_days``-th quiet day in a row (``checks.quiet_before``: the quiet
+    days recorded right before the day in the episode), so drifted, quiet, drifted is one episode, not two."""
+    day, moved, figures, quiet_before = checks.day, checks.moved, checks.figures, checks.quiet_before
     prior = [a for a in alarms if a.model_name == model_name and a.opened_on < day]
     # the episode the day falls in: opened before it and not closed before it (a rerun of the closing
     # day finds the alarm it closed)

@@ -29,7 +29,7 @@ from lead_scoring.errors import (
     StagingBusyError,
     TrackingUnavailableError,
 )
-from lead_scoring.settings import redact_text
+from lead_scoring.redaction import redact_text
 
 SUBJECT_PREFIX = "[lead scoring]"
 _RERUN = "then clear the failed task in Airflow to rerun the day"

@@ -18,6 +18,7 @@ from lead_scoring.core.fitting import (
     fit_scorers,
     split_by_time,
 )
+from lead_scoring.core.knobs import BacktestKnobs
 from lead_scoring.core.model import LeadScorer
 from lead_scoring.core.policy import BacktestMonth
 from lead_scoring.core.recipes import PLAIN, Recipe, RecipeChoice, RecipeMonth, RecipeSearch, choose_recipe
@@ -60,10 +61,9 @@ class _FoldPlan:
     ]  # ("fold", month) | ("selector", month) -> (leads to fit on, leads to score)
 
 
-def plan_backtest(
-    model_input: pd.DataFrame, count: int, validation_share: float, min_leads: int, min_conversions: int, max_leads: int
-) -> _FoldPlan:
-    eligible = backtest_month_starts(model_input, count + 1, min_leads, min_conversions)
+def plan_backtest(model_input: pd.DataFrame, knobs: BacktestKnobs) -> _FoldPlan:
+    count, max_leads = knobs.months, knobs.max_leads
+    eligible = backtest_month_starts(model_input, count + 1, knobs.min_leads, knobs.min_conversions)
     months = eligible[-count:] if count > 0 else []
     cut_month = eligible[0] if months and len(eligible) > count else None  # no month to backtest: no fit at all
     period = model_input[CREATED_DATE].dt.to_period("M")
@@ -75,7 +75,7 @@ def plan_backtest(
         jobs[("fold", month)] = (before, model_input[period == month])
         if month == months[0] and cut_month is None:
             # no month before the first to take the validation rule's cut from: its own split, as at training
-            fit, valid = split_by_time(before, validation_share)
+            fit, valid = split_by_time(before, knobs.validation_share)
             jobs[("selector", month)] = (fit, valid)
     return _FoldPlan(months, cut_month, jobs)
 
@@ -127,28 +127,24 @@ def _leads_scored(plan: _FoldPlan, key: Hashable) -> pd.DataFrame:
 
 def backtest(
     model_input: pd.DataFrame,
+    knobs: BacktestKnobs,
     *,
-    count: int,
-    validation_share: float,
     min_recall: float,
     min_level_count: int,
-    min_leads: int,
-    min_conversions: int,
     params: dict[str, Any] | None = None,
     workers: int | None = None,
-    max_leads: int = 0,
 ) -> list[BacktestMonth]:
-    """Rolling-origin folds: each of the last ``count`` months scored by a model fitted on the leads before it.
+    """Rolling-origin folds: each of the last ``knobs.months`` months scored by a model fitted on the leads before it.
 
     Each fold also carries the validation rule's cut as that rule would have set it at the time:
     the most precise cut with recall >= ``min_recall`` on the newest month before it, scored out of
     time by that month's own fold model (the eligible month before the first is fitted and scored
     for that alone). When the first month has no eligible month before it, its cut is chosen on the
-    newest ``validation_share`` of its own training leads, scored by a model fitted on the older ones.
-    With ``max_leads`` (0: no limit) a fold fits on at most the newest that many leads before its month.
+    newest ``knobs.validation_share`` of its own training leads, scored by a model fitted on the older ones.
+    With ``knobs.max_leads`` (0: no limit) a fold fits on at most the newest that many leads before its month.
     """
     params = {**LIGHTGBM_PARAMS, **(params or {})}
-    plan = plan_backtest(model_input, count, validation_share, min_leads, min_conversions, max_leads)
+    plan = plan_backtest(model_input, knobs)
     if not plan.months:
         return []
     return fold_results(plan, fit_scorers(plan.jobs, params, min_level_count, workers), min_recall)

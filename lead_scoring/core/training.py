@@ -24,9 +24,10 @@ from lead_scoring.core.fitting import (
     fit_scorers,
     split_by_time,
 )
+from lead_scoring.core.knobs import TrainingKnobs
 from lead_scoring.core.model import LeadScorer
 from lead_scoring.core.policy import DecisionPolicy, PolicyChoice, PolicyKind, choose_policy, rank_cut
-from lead_scoring.core.recipes import PLAIN, Recipe, RecipeChoice, RecipeSearch
+from lead_scoring.core.recipes import PLAIN, Recipe, RecipeChoice
 from lead_scoring.core.targets import Targets
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
 
@@ -100,43 +101,29 @@ def final_policy(
 
 def train(
     model_input: pd.DataFrame,
+    knobs: TrainingKnobs,
     *,
-    validation_share: float,
-    target_recall: float,
-    recall_margin: float,
-    min_level_count: int,
-    target_precision: float,
-    backtest_months: int,
-    min_fold_leads: int,
-    min_fold_conversions: int,
-    max_fold_leads: int,  # 0: every lead before a month
     params: dict[str, Any] | None = None,
     compare_cutoff: pd.Timestamp | None = None,
-    min_comparison_leads: int = 200,
-    base_rate_days: int = 0,
-    search: RecipeSearch | None = None,
 ) -> TrainingResult:
     """Backtest month by month, choose the decision policy on the backtests, then refit on every lead.
 
-    Every knob is given (``train_with_settings`` reads them from the settings): their defaults live
-    in one place, :class:`~lead_scoring.settings.Settings`.
+    ``knobs`` is built once from the settings (``settings.training``), where each knob is declared.
 
-    The validation slice (newest ``validation_share``, scored by a model fitted on the older leads)
+    The validation slice (newest ``knobs.validation_share``, scored by a model fitted on the older leads)
     stays the evidence the gate reads; the backtest months decide how scores become flags.
     ``compare_cutoff``: the serving champion's training cut-off; the recipe is refitted on the leads
-    up to it and scores the validation leads after it (at least ``min_comparison_leads`` of both
+    up to it and scores the validation leads after it (at least ``knobs.min_comparison_leads`` of both
     classes), for the promotion's like-for-like comparison (``TrainingResult.comparison``).
-    ``base_rate_days``: the policy follows the base rate of the leads of the last that many days
+    ``knobs.base_rate_days``: the policy follows the base rate of the leads of the last that many days
     (see :func:`recent_base_rate`); 0: the backtest months as they were.
-    ``search``: the recipes to backtest and choose among (:func:`choose_recipe`, on the backtest months
+    ``knobs.search``: the recipes to backtest and choose among (:func:`choose_recipe`, on the backtest months
     only, all before any lead this model will score); None or one candidate: the plain recipe.
     """
     params = {**LIGHTGBM_PARAMS, **(params or {})}
-    fit, valid = split_by_time(model_input, validation_share)
-    min_recall = target_recall + recall_margin
-    plan = plan_backtest(
-        model_input, backtest_months, validation_share, min_fold_leads, min_fold_conversions, max_fold_leads
-    )
+    fit, valid = split_by_time(model_input, knobs.validation_share)
+    min_recall, min_level_count = knobs.min_recall, knobs.min_level_count
+    plan = plan_backtest(model_input, knobs.backtest)
     # every fit of the run at once, spread over the cores: the final model on every lead, the
     # validation rule's selector on all but the newest leads, and the backtest folds
     jobs = {"final": (model_input, None), "selector": (fit, valid), **plan.jobs}
@@ -146,17 +133,21 @@ def train(
             model_input[model_input[CREATED_DATE] <= compare_cutoff],
             valid[valid[CREATED_DATE] > compare_cutoff],
         )
-        if len(later) >= min_comparison_leads and later[LABEL].nunique() == 2 and earlier[LABEL].nunique() == 2:
+        if len(later) >= knobs.min_comparison_leads and later[LABEL].nunique() == 2 and earlier[LABEL].nunique() == 2:
             jobs["at_cutoff"] = (earlier, later)
-    recipe, recipe_choice, tried = backtest_recipes(plan, params, min_level_count, search)
+    recipe, recipe_choice, tried = backtest_recipes(plan, params, min_level_count, knobs.search)
     # the chosen recipe's backtest folds are fitted already: only the fits on newer leads remain
     jobs = {key: job for key, job in jobs.items() if key not in tried}
     fitted = {**tried, **fit_scorers(jobs, params, min_level_count, recipes=dict.fromkeys(jobs, recipe))}
     valid_scores = scores_of(fitted, "selector")
     validation_cut = choose_threshold(valid[LABEL].to_numpy(), valid_scores, min_recall)
     folds = fold_results(plan, fitted, min_recall) if plan.months else []
-    rate = recent_base_rate(model_input, base_rate_days, min_comparison_leads) if base_rate_days else None
-    choice = choose_policy(folds, target_precision, target_recall, rate) if folds else None
+    rate = (
+        recent_base_rate(model_input, knobs.base_rate_days, knobs.min_comparison_leads)
+        if knobs.base_rate_days
+        else None
+    )
+    choice = choose_policy(folds, knobs.targets.precision, knobs.targets.recall, rate) if folds else None
     # The policy's reference distribution: out-of-time scores of the newest backtest month (its
     # model saw every lead but that month's). The final model's own scores of its newest leads
     # are in-sample and spread wider: on the real leads a cut taken there flagged 52% of the next

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
@@ -68,5 +68,5 @@ def monthly_report(settings: Settings, months: list[str]) -> MonthlyReport:
                 daily=daily,
             )
         )
-    targets = {"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall}
+    targets = asdict(settings.targets)
     return MonthlyReport(tuple(figures), targets)

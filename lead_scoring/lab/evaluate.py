@@ -7,7 +7,7 @@ grades the stored `predictions` of a version against labels that arrived later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
@@ -63,7 +63,7 @@ def out_of_time_report(settings: Settings, since: str, until: str | None = None)
         trained_until=champion.tags.get("trained_until", "?"),
         champion=classification_metrics(test[LABEL], scores, champion.scorer.policy_cut(scores)),
         reference=classification_metrics(test[LABEL], reference_scores(train, test), 0.5),
-        targets={"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall},
+        targets=asdict(settings.targets),
     )
 
 

@@ -151,26 +151,33 @@ def _refuse_live_home(home: Path, base: Settings) -> None:
         raise InvalidArgumentError(f"--home {home}: not empty and not a replay's home; give a new or empty folder")
 
 
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What a replay covers: ``start`` to ``end`` (inclusive days), a retrain every ``retrain_days``,
+    outcomes known ``outcome_lag`` days after their leads; ``base_rate``: the converting leads of each
+    replayed month are thinned at random (seeded) until its base rate is that (a stress yardstick:
+    fewer conversions); the months before ``start``, which the first champion trains on, are untouched."""
+
+    start: str
+    end: str
+    retrain_days: int = 7
+    outcome_lag: int = 14
+    base_rate: float | None = None
+
+
 def replay(
     base: Settings,
     input_path: str | Path,
-    start: str,
-    end: str,
+    plan: ReplayPlan,
     *,
-    retrain_days: int = 7,
-    outcome_lag: int = 14,
     home: Path | None = None,
     on_step: StepCallback | None = None,
-    base_rate: float | None = None,
 ) -> ReplayReport:
-    """Replay operation on a labelled export from ``start`` to ``end`` (inclusive days).
-
-    ``base_rate``: the converting leads of each replayed month are thinned at random (seeded) until
-    its base rate is that (a stress yardstick: fewer conversions); the months before ``start``, which
-    the first champion trains on, are untouched."""
+    """Replay operation on a labelled export as ``plan`` says (its days, retrains, outcome lag)."""
     started = time.perf_counter()
     notify = on_step or (lambda _name: None)
-    first, last = _day(start, "--from"), _day(end, "--to")
+    retrain_days, outcome_lag, base_rate = plan.retrain_days, plan.outcome_lag, plan.base_rate
+    first, last = _day(plan.start, "--from"), _day(plan.end, "--to")
     if last < first or retrain_days < 1 or outcome_lag < 0:
         raise InputDataError("replay: --to must not be before --from, --retrain >= 1 and --outcome-lag >= 0")
     raw = read_raw_leads(input_path)

@@ -37,7 +37,6 @@ from lead_scoring.core.feedback import (
     weekly_performance,
 )
 from lead_scoring.core.shadow import ShadowVerdict
-from lead_scoring.core.targets import Targets
 from lead_scoring.errors import BelowTargetError, InputDataError
 from lead_scoring.pipelines.outcomes import IngestSummary, ingest_outcomes
 from lead_scoring.pipelines.shadow import shadow_step
@@ -99,11 +98,11 @@ def recompute_performance(settings: Settings, as_of: object | None = None) -> Pe
 
     The table is replaced whole in one transaction, so a rerun leaves it as it was.
     """
-    targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
+    targets = settings.feedback.targets
     cutoffs = training_cutoffs(settings)
     with StagingDatabase(settings.db_url) as db:
         scored = scored_with_outcomes(db, settings.model_name, cutoffs)
-        weeks = weekly_performance(scored, settings.min_labelled_leads, targets)
+        weeks = weekly_performance(scored, settings.feedback.min_labelled_leads, targets)
         db.replace_tables({MODEL_PERFORMANCE: performance_table(weeks)}, run_key_for(f"performance:{uuid.uuid4()}"))
         outcomes = _read_if_present(db, OUTCOMES, [LEAD_ID, LABEL])
     moment = naive_utc(as_of) if as_of is not None else pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
@@ -332,8 +331,8 @@ def check_targets_step(settings: Settings, interval_end: object) -> TargetsCheck
 
 def _stored_weeks(settings: Settings) -> tuple[WeekPerformance, ...]:
     """The weekly figures, recomputed from the tables the performance step read (a small join)."""
-    targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
+    targets = settings.feedback.targets
     cutoffs = training_cutoffs(settings)
     with StagingDatabase(settings.db_url) as db:
         scored = scored_with_outcomes(db, settings.model_name, cutoffs)
-    return weekly_performance(scored, settings.min_labelled_leads, targets)
+    return weekly_performance(scored, settings.feedback.min_labelled_leads, targets)

@@ -31,7 +31,7 @@ from lead_scoring.adapters.scoring_runs import (
 from lead_scoring.adapters.served_days import record_served, served_version
 from lead_scoring.adapters.sources import read_column
 from lead_scoring.adapters.staging import StagingDatabase, run_key_for
-from lead_scoring.core.alarms import BASE_RATE, Alarm, AlarmState, decide_alarm
+from lead_scoring.core.alarms import BASE_RATE, Alarm, AlarmState, DayChecks, decide_alarm
 from lead_scoring.core.monitoring import DriftStatus
 from lead_scoring.core.scoring import PREDICTION_COLUMNS, SHADOW_ROLE
 from lead_scoring.errors import DriftDetectedError, InputDataError, ModelNotFoundError
@@ -252,7 +252,7 @@ def monitor_step(
             drift_on=window, share=share,
         )  # fmt: skip
         moved = summary.monitoring.drifted_features if summary.status == "drifted" else ()
-        first = day - pd.Timedelta(days=settings.drift_window_days - 1)  # the window's first day
+        first = day - pd.Timedelta(days=settings.monitoring.drift_window_days - 1)  # the window's first day
         if moved and not stream_began_before(db, scoring.name, first + pd.Timedelta(days=1)):
             # the stream's first days: a window of fewer days (a weekend alone) is not what the limits
             # are for; the drift is recorded in scoring_runs, an alarm waits for a whole window
@@ -262,10 +262,10 @@ def monitor_step(
         if share.disagree:  # the decision cannot adapt on its estimate: the alarm's case (core.daily_share)
             moved, figures = (*moved, BASE_RATE), f"{figures}; {share.reason}"
         alarms = read_alarms(db, scoring.name)
+        checks = DayChecks(f"{day:%Y-%m-%d}", moved, figures, _quiet_before(db, scoring.name, alarms, day))
         decision = decide_alarm(
-            scoring.name, scoring.version, f"{day:%Y-%m-%d}", moved, figures,
-            alarms, scoring.tags.get("trained_until") or None,
-            quiet_before=_quiet_before(db, scoring.name, alarms, day), quiet_days=settings.alarm_quiet_days,
+            scoring.name, scoring.version, checks, alarms, scoring.tags.get("trained_until") or None,
+            quiet_days=settings.monitoring.alarm_quiet_days,
         )  # fmt: skip
         if decision.changed is not None:
             store_alarm(db, decision.changed)
@@ -306,7 +306,7 @@ def drift_window(
     leads created in the ``drift_window_days - 1`` days before it. A day of a hundred leads alone is
     a noisy sample (on the Oct-Dec 2021 leads, 85 of 92 single days past the PSI limit); a week
     holds every weekday once."""
-    start = day - pd.Timedelta(days=settings.drift_window_days - 1)
+    start = day - pd.Timedelta(days=settings.monitoring.drift_window_days - 1)
     past_input, past_predictions = production_window(db, scoring.name, scoring.version, start, day)
     columns = list(model_input.columns)
     if len(past_input):

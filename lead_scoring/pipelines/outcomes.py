@@ -74,7 +74,7 @@ def ingest_outcomes(settings: Settings, path: str | Path) -> IngestSummary:
     """
     path = Path(path)
     checked = validate_outcomes(read_raw_leads(path), str(path))
-    skew = pd.Timedelta(minutes=settings.outcome_clock_skew_minutes)
+    skew = pd.Timedelta(minutes=settings.feedback.outcome_clock_skew_minutes)
     run = uuid.uuid4().hex  # this run's own scratch keys: a second run at once has others
     with StagingDatabase(settings.db_url) as db:
         if not db.has_table(SCORED_LEADS):

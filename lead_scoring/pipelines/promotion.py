@@ -18,7 +18,6 @@ from lead_scoring.adapters.mlflow import registry
 from lead_scoring.adapters.mlflow.store import VersionFacts
 from lead_scoring.adapters.mlflow.tracking import tracking
 from lead_scoring.core.fitting import classification_metrics
-from lead_scoring.core.targets import Targets
 from lead_scoring.core.training import Comparison, decide_promotion
 from lead_scoring.errors import ModelNotFoundError
 from lead_scoring.schema import CREATED_DATE, LABEL, LEAD_ID
@@ -68,7 +67,7 @@ def promote_step(
     current = registry.version_by_alias(settings, registry.CHAMPION)
     champion = current.version if current is not None and current.version != str(version) else None
     comparison, why = (None, "") if champion is None else saved_comparison(settings, candidate_version, champion)
-    targets = Targets(settings.target_auc, settings.target_precision, settings.target_recall)
+    targets = settings.targets
     decision = decide_promotion(
         candidate, comparison, targets, settings.promotion_tolerance, worst_month, champion=champion, no_comparison=why
     )

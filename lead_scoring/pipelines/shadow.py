@@ -32,13 +32,15 @@ def shadow_step(settings: Settings, outcomes: pd.DataFrame | None) -> ShadowVerd
         if CREATED_DATE in predictions.columns:  # neither side judged on leads it was trained on
             predictions = out_of_sample(predictions, registry.training_cutoffs(settings))
         scored = predictions.merge(outcomes[[LEAD_ID, LABEL]], on=LEAD_ID, how="left")
-        verdict = compare_on_same_leads(scored, champion.version, challenger.version, settings.shadow_min_leads)
+        verdict = compare_on_same_leads(
+            scored, champion.version, challenger.version, settings.feedback.shadow_min_leads
+        )
         if verdict.leads == 0:
             return None
         db.replace_tables({SHADOW_COMPARISON: pd.DataFrame([verdict.row()])}, run_key_for("shadow"))
     log.info("%s", verdict.line())
     if verdict.status == "shadow_better":
-        if settings.shadow_action == "promote":
+        if settings.feedback.shadow_action == "promote":
             registry.move_champion(settings, challenger.version, reason=f"shadow: {verdict.line()}")
             registry.settle_challenger(settings, challenger.version, promoted=True)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ from lead_scoring.core.feedback import retrain_tags
 from lead_scoring.core.fitting import check_sufficiency
 from lead_scoring.core.online import OnlineScorer
 from lead_scoring.core.policy import backtest_metrics, backtest_table
-from lead_scoring.core.recipes import RecipeSearch, candidate_recipes
 from lead_scoring.core.training import TrainingResult, required_columns, train, training_run_name
 from lead_scoring.errors import InputDataError, InsufficientDataError
 from lead_scoring.pipelines.promotion import COMPARED_WITH, comparison_cutoff
@@ -42,7 +41,6 @@ from lead_scoring.settings import Settings
 log = logging.getLogger(__name__)
 
 METRICS = ("auc", "precision", "recall", "f1", "log_loss", "positive_rate", "threshold")
-MIN_COMPARISON_LEADS = 200  # leads neither the champion nor the candidate's comparison fit saw
 IMPORTANCE_PATH = "features/importance_gain.json"  # the booster's gain per feature, for the importance plot
 
 
@@ -85,30 +83,7 @@ def train_with_settings(
     settings: Settings, frame: pd.DataFrame, compare_cutoff: pd.Timestamp | None = None
 ) -> TrainingResult:
     """The pure training recipe with the knobs of ``settings`` (the CLI, the DAG and `backtest` share it)."""
-    return train(
-        frame,
-        validation_share=settings.validation_share,
-        target_recall=settings.target_recall,
-        target_precision=settings.target_precision,
-        recall_margin=settings.recall_margin,
-        min_level_count=settings.min_level_count,
-        backtest_months=settings.backtest_months,
-        min_fold_leads=settings.min_training_leads,
-        min_fold_conversions=settings.min_conversions,
-        max_fold_leads=settings.backtest_max_leads,
-        compare_cutoff=compare_cutoff,
-        min_comparison_leads=MIN_COMPARISON_LEADS,
-        base_rate_days=settings.base_rate_days,
-        search=recipe_search(settings),
-    )
-
-
-def recipe_search(settings: Settings) -> RecipeSearch:
-    """The recipes training chooses among, from the settings."""
-    if settings.recipe_search == "plain":
-        return RecipeSearch()
-    candidates = candidate_recipes(settings.encoding_prior, settings.recency_half_life_days)
-    return RecipeSearch(candidates, settings.promotion_tolerance)
+    return train(frame, settings.training, compare_cutoff=compare_cutoff)
 
 
 @dataclass(frozen=True)
@@ -209,7 +184,7 @@ def training_run_record(
         tags["policy_choice"] = result.policy_choice.reason
         rows = backtest_table(result.policy_choice)
         tables["backtest/months.json"] = rows
-        targets = {"auc": settings.target_auc, "precision": settings.target_precision, "recall": settings.target_recall}
+        targets = asdict(settings.targets)
         files.append((write_backtest_plot(rows, targets, tmp / "backtest.png"), "plots"))
     else:
         log.warning("too little history to backtest a month: the validation rule decides the flags")

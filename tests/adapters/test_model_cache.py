@@ -3,8 +3,6 @@ its model and profile are loaded once per version."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from lead_scoring.adapters.mlflow.registry import ScoringModel
@@ -59,6 +57,6 @@ def test_only_the_latest_versions_stay_loaded(settings, registry):
 def test_another_registry_does_not_share_a_version(settings, registry, tmp_path):
     _champion, loads = registry
     first = inference.load_model(settings, version="1")
-    elsewhere = replace(settings, tracking_uri=f"sqlite:///{tmp_path / 'other.db'}")
+    elsewhere = settings.with_overrides(tracking_uri=f"sqlite:///{tmp_path / 'other.db'}")
     assert inference.load_model(elsewhere, version="1").model is not first.model
     assert loads == ["1", "1"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lead_scoring.core.alarms import Alarm, alarm_rows, alarms_from_rows, decide_alarm
+from lead_scoring.core.alarms import Alarm, DayChecks, alarm_rows, alarms_from_rows, decide_alarm
 
 MOVED = ("first_platform_c_raw",)
 
 
 def run(day: str, moved=MOVED, alarms=(), trained_until="2021-09-30 20:26:05", version="1"):
     figures = "first_platform_c_raw PSI 0.430"
-    return decide_alarm("lead_scoring", version, day, moved, figures, list(alarms), trained_until)
+    return decide_alarm("lead_scoring", version, DayChecks(day, moved, figures), list(alarms), trained_until)
 
 
 def test_an_alarm_opens_once_and_closes_when_the_drift_ends():
@@ -67,17 +67,17 @@ def test_alarms_survive_the_table():
 def test_drifted_quiet_drifted_is_one_alarm_when_closing_needs_quiet_days():
     """Flicker (#29.5): one quiet day between two drifted ones closed the alarm and opened a second."""
     alarm = run("2021-10-20").changed
-    quiet = decide_alarm("lead_scoring", "1", "2021-10-21", (), "", [alarm], None, quiet_before=0, quiet_days=3)
+    quiet = decide_alarm("lead_scoring", "1", DayChecks("2021-10-21", (), "", 0), [alarm], None, quiet_days=3)
     assert (quiet.state, quiet.alarm, quiet.changed) == ("open", alarm, None)
-    again = decide_alarm("lead_scoring", "1", "2021-10-22", MOVED, "", [alarm], None, quiet_before=0, quiet_days=3)
+    again = decide_alarm("lead_scoring", "1", DayChecks("2021-10-22", MOVED, "", 0), [alarm], None, quiet_days=3)
     assert (again.state, again.alarm, again.changed) == ("open", alarm, None)
 
 
 def test_an_alarm_closes_on_its_third_quiet_day_in_a_row():
     alarm = run("2021-10-20").changed
-    second = decide_alarm("lead_scoring", "1", "2021-10-24", (), "", [alarm], None, quiet_before=1, quiet_days=3)
+    second = decide_alarm("lead_scoring", "1", DayChecks("2021-10-24", (), "", 1), [alarm], None, quiet_days=3)
     assert second.state == "open"
-    third = decide_alarm("lead_scoring", "1", "2021-10-25", (), "", [alarm], None, quiet_before=2, quiet_days=3)
+    third = decide_alarm("lead_scoring", "1", DayChecks("2021-10-25", (), "", 2), [alarm], None, quiet_days=3)
     assert third.state == "closed"
     assert third.changed == replace(
         alarm, closed_on="2021-10-25", closed_reason="no drift on 3 days in a row up to 2021-10-25"

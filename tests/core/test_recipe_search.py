@@ -10,6 +10,7 @@ from lead_scoring.core import fitting
 from lead_scoring.core.recipes import PLAIN, Recipe, RecipeSearch
 from lead_scoring.core.training import train
 from tests.core.test_training import _generated_model_input
+from tests.factories import training_knobs
 
 ENCODED = Recipe("encoded", target=True, frequency=True, prior_strength=30.0)
 
@@ -29,20 +30,8 @@ def test_each_candidate_is_backtested_on_leads_before_each_month_and_the_chosen_
 
     monkeypatch.setattr("lead_scoring.core.backtest.fit_scorers", spy)
     monkeypatch.setattr("lead_scoring.core.training.fit_scorers", spy)
-    result = train(
-        model_input,
-        validation_share=0.2,
-        target_recall=0.75,
-        recall_margin=0.08,
-        min_level_count=30,
-        target_precision=0.65,
-        backtest_months=3,
-        min_fold_leads=500,
-        min_fold_conversions=100,
-        max_fold_leads=0,
-        params={"n_estimators": 20},
-        search=RecipeSearch((PLAIN, ENCODED), tolerance=0.005),
-    )
+    knobs = training_knobs(min_leads=500, min_conversions=100, search=RecipeSearch((PLAIN, ENCODED), tolerance=0.005))
+    result = train(model_input, knobs, params={"n_estimators": 20})
     choice = result.recipe_choice
     assert choice is not None
     assert [(m.recipe, m.month) for m in choice.months] == [
@@ -63,28 +52,14 @@ def test_each_candidate_is_backtested_on_leads_before_each_month_and_the_chosen_
 
 def test_one_candidate_is_no_search(settings):
     model_input = _generated_model_input(settings, rows=1500)
-    result = train(
-        model_input,
-        validation_share=0.2,
-        target_recall=0.75,
-        recall_margin=0.08,
-        min_level_count=30,
-        target_precision=0.65,
-        backtest_months=3,
-        min_fold_leads=300,
-        min_fold_conversions=50,
-        max_fold_leads=0,
-        params={"n_estimators": 5},
-        search=RecipeSearch(),
-    )
+    knobs = training_knobs(min_leads=300, min_conversions=50, search=RecipeSearch())
+    result = train(model_input, knobs, params={"n_estimators": 5})
     assert result.recipe_choice is None and result.recipe == PLAIN
     assert result.scorer.features.encoding is None
 
 
 def test_the_settings_give_the_candidates_and_plain_turns_the_search_off(settings):
-    from lead_scoring.pipelines.training import recipe_search
-
-    search = recipe_search(settings.with_overrides(encoding_prior=12.0, recency_half_life_days=60.0))
+    search = settings.with_overrides(encoding_prior=12.0, recency_half_life_days=60.0).recipes
     assert [r.name for r in search.candidates] == [
         "plain",
         "recency",
@@ -95,4 +70,4 @@ def test_the_settings_give_the_candidates_and_plain_turns_the_search_off(setting
     assert search.candidates[0] == PLAIN and search.tolerance == settings.promotion_tolerance
     assert {r.prior_strength for r in search.candidates if r.target} == {12.0}
     assert {r.half_life_days for r in search.candidates} == {0.0, 60.0}
-    assert recipe_search(settings.with_overrides(recipe_search="plain")).candidates == (PLAIN,)
+    assert settings.with_overrides(recipe_search="plain").recipes.candidates == (PLAIN,)

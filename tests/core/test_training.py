@@ -16,9 +16,11 @@ from lead_scoring.core.fitting import (
     fit_scorer,
     split_by_time,
 )
+from lead_scoring.core.knobs import BacktestKnobs
 from lead_scoring.core.targets import Targets
 from lead_scoring.core.training import Comparison, decide_promotion
 from lead_scoring.errors import InsufficientDataError
+from tests.factories import training_knobs
 
 TARGETS = Targets(auc=0.75, precision=0.65, recall=0.75)
 
@@ -217,12 +219,9 @@ def test_each_backtest_month_is_scored_by_a_model_that_never_saw_it(settings, mo
     newest_fitted = _spy_fits(monkeypatch)
     folds = backtest(
         model_input,
-        count=3,
-        validation_share=0.2,
+        BacktestKnobs(months=3, validation_share=0.2, min_leads=500, min_conversions=100, max_leads=0),
         min_recall=0.83,
         min_level_count=30,
-        min_leads=500,
-        min_conversions=100,
         params={"n_estimators": 20},
     )
     months = model_input["created_date"].dt.strftime("%Y-%m")
@@ -258,12 +257,9 @@ def test_without_a_month_before_the_first_its_cut_comes_from_its_own_newest_lead
     # 1,000 leads of history: September is the first month that has them, and nothing before it can be graded
     folds = backtest(
         model_input,
-        count=4,
-        validation_share=0.2,
+        BacktestKnobs(months=4, validation_share=0.2, min_leads=1000, min_conversions=100, max_leads=0),
         min_recall=0.83,
         min_level_count=30,
-        min_leads=1000,
-        min_conversions=100,
         params={"n_estimators": 20},
     )
     months = model_input["created_date"].dt.strftime("%Y-%m")
@@ -487,24 +483,10 @@ def test_a_run_name_without_its_facts_still_reads():
     )
 
 
-def train_small(model_input, **knobs):
-    """train() with the settings' defaults but a small forest, a level count of 30 and any ``knobs``."""
-    return training.train(
-        model_input,
-        **{
-            "validation_share": 0.2,
-            "target_recall": 0.75,
-            "recall_margin": 0.08,
-            "min_level_count": 30,
-            "target_precision": 0.65,
-            "backtest_months": 3,
-            "min_fold_leads": 1000,
-            "min_fold_conversions": 100,
-            "max_fold_leads": 0,
-            "params": {"n_estimators": 20},
-            **knobs,
-        },
-    )
+def train_small(model_input, **backtest):
+    """train() with the settings' defaults but a small forest, a level count of 30 and the backtest's
+    numbers as given (``min_leads``, ``months``, ``max_leads``)."""
+    return training.train(model_input, training_knobs(**backtest), params={"n_estimators": 20})
 
 
 def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
@@ -513,7 +495,7 @@ def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
     model served is a refit on every lead."""
     model_input = _generated_model_input(settings)
     newest_fitted = _spy_fits(monkeypatch)
-    result = train_small(model_input, min_fold_leads=500)
+    result = train_small(model_input, min_leads=500)
     months = model_input["created_date"].dt.strftime("%Y-%m")
     fit, valid = split_by_time(model_input, 0.2)
     # the fits: every lead (served), all but the newest 20% (the validation evidence), and the folds
@@ -554,7 +536,7 @@ def test_a_training_run_puts_the_evidence_together(settings, monkeypatch):
 
 def test_too_young_data_trains_on_the_validation_rule_alone(settings):
     model_input = _generated_model_input(settings)
-    result = train_small(model_input, min_fold_leads=10**6)  # no month has that much history before it
+    result = train_small(model_input, min_leads=10**6)  # no month has that much history before it
 
     assert result.policy_choice is None
     assert result.policy.kind == "validation" and result.policy.cut == result.validation_cut
@@ -572,7 +554,7 @@ def _periods(*months: str) -> list[pd.Period]:
 
 def test_a_backtest_of_one_month_fits_it_and_the_month_before_it():
     frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (4, 2)})
-    plan = backtest_module.plan_backtest(frame, 1, 0.5, 4, 2, 0)
+    plan = backtest_module.plan_backtest(frame, BacktestKnobs(1, 0.5, 4, 2, 0))
     september, october = _periods("2021-09", "2021-10")
     assert plan.months == [october] and plan.cut_month == september
     assert list(plan.jobs) == [("fold", september), ("fold", october)]
@@ -583,20 +565,15 @@ def test_a_backtest_of_one_month_fits_it_and_the_month_before_it():
 def test_a_backtest_of_no_month_plans_no_fit():
     """count=0 asks for no backtest month: nothing to fit (it used to fail on an IndexError)."""
     frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2), "2021-10": (4, 2)})
-    plan = backtest_module.plan_backtest(frame, 0, 0.5, 4, 2, 0)
+    plan = backtest_module.plan_backtest(frame, BacktestKnobs(0, 0.5, 4, 2, 0))
     assert (plan.months, plan.cut_month, plan.jobs) == ([], None, {})
-    assert (
-        backtest(
-            frame, count=0, validation_share=0.5, min_recall=0.8, min_level_count=1, min_leads=4, min_conversions=2
-        )
-        == []
-    )
+    assert backtest(frame, BacktestKnobs(0, 0.5, 4, 2, 0), min_recall=0.8, min_level_count=1) == []
 
 
 def test_with_max_leads_a_fold_fits_on_the_newest_that_many_leads_before_its_month():
     # one lead a day on the month's last four days: July's are rows 0-3, August's 4-7, September's 8-11
     frame = monthly({"2021-07": (4, 2), "2021-08": (4, 2), "2021-09": (4, 2)})
-    plan = backtest_module.plan_backtest(frame, 1, 0.5, 4, 2, 3)
+    plan = backtest_module.plan_backtest(frame, BacktestKnobs(1, 0.5, 4, 2, 3))
     august, september = _periods("2021-08", "2021-09")
     assert (plan.months, plan.cut_month) == ([september], august)
     assert sorted(plan.jobs[("fold", august)][0].index) == [1, 2, 3]  # July 29, 30 and 31 of July's four
@@ -756,14 +733,10 @@ def test_a_backtest_with_max_leads_fits_each_fold_on_at_most_that_many(settings,
     sizes = _spy_sizes(monkeypatch)
     folds = backtest(
         model_input,
-        count=3,
-        validation_share=0.2,
+        BacktestKnobs(months=3, validation_share=0.2, min_leads=500, min_conversions=100, max_leads=600),
         min_recall=0.83,
         min_level_count=30,
-        min_leads=500,
-        min_conversions=100,
         params={"n_estimators": 20},
-        max_leads=600,
     )
     assert months_of(folds) == ["2021-10", "2021-11", "2021-12"]
     assert sizes == [600] * 4  # September (for October's cut) and the three months: each had more before it
@@ -774,7 +747,7 @@ def test_train_passes_its_fold_limits_and_level_count_to_every_fit(settings, mon
     comes from the newest 20% of the leads before it; each fold fits on at most the newest 1,200."""
     model_input = _generated_model_input(settings)
     sizes = _spy_sizes(monkeypatch)
-    result = train_small(model_input, backtest_months=4, min_fold_leads=1000, max_fold_leads=1200)
+    result = train_small(model_input, months=4, min_leads=1000, max_leads=1200)
     months = model_input["created_date"].dt.strftime("%Y-%m")
     assert [m.month for m in result.policy_choice.chosen.months] == ["2021-09", "2021-10", "2021-11", "2021-12"]
     before_september = model_input[months < "2021-09"]

@@ -20,13 +20,13 @@ def test_a_replay_scores_every_day_feeds_outcomes_and_retrains(tmp_path: Path, m
     two weeks graded once; on 10-08 the outcomes of the leads up to 10-04 (3 days' lag) come back and
     the model is retrained on them."""
     from lead_scoring.adapters.mlflow.tracking import tracking
-    from lead_scoring.lab.replay import replay
+    from lead_scoring.lab.replay import ReplayPlan, replay
 
     monkeypatch.setenv("LEAD_SCORING_HOME", str(tmp_path / "own"))
     leads = generate_leads(5000, seed=5, start="2021-07-01", end="2021-10-14")
     path = write_csv(leads, tmp_path / "leads.csv")
     home = tmp_path / "replay"
-    report = replay(Settings.from_env(), path, "2021-10-01", "2021-10-14", outcome_lag=3, home=home)
+    report = replay(Settings.from_env(), path, ReplayPlan("2021-10-01", "2021-10-14", outcome_lag=3), home=home)
 
     in_window = pd.to_datetime(leads["created_date"]) >= pd.Timestamp("2021-10-01")
     assert report.days == 14
@@ -46,10 +46,12 @@ def test_a_replay_scores_every_day_feeds_outcomes_and_retrains(tmp_path: Path, m
 @pytest.mark.slow
 def test_the_shared_quarter_meets_the_targets_and_retrains_serve(real_data_dir: Path, tmp_path: Path):
     """Issue #22's yardstick: Oct-Dec 2021 on the shared leads, trained on Jul-Sep."""
-    from lead_scoring.lab.replay import replay
+    from lead_scoring.lab.replay import ReplayPlan, replay
 
     os.environ.pop("LEAD_SCORING_HOME", None)
-    report = replay(Settings.from_env(), real_data_dir / "leads_2021H2.csv", "2021-10-01", "2021-12-31", home=tmp_path)
+    report = replay(
+        Settings.from_env(), real_data_dir / "leads_2021H2.csv", ReplayPlan("2021-10-01", "2021-12-31"), home=tmp_path
+    )
     for month in report.months:
         assert month.precision is not None and month.precision > 0.65, month
         assert month.recall is not None and month.recall > 0.75, month
