@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 from numpy.typing import NDArray
 from pandas.util import hash_array
 from pandera.engines import pandas_engine
-from pandera.errors import SchemaErrors
+from pandera.errors import ParserError
 
 from lead_scoring.errors import InputDataError
 from lead_scoring.schema import (
@@ -40,38 +39,86 @@ log = logging.getLogger(__name__)
 # 8 May or 5 August depending on the other rows of the file
 # (pandera's @immutable decorator hides the dataclass __init__, and its to_datetime_kwargs, from type checkers)
 _ISO_DATE_TIME = pandas_engine.DateTime(to_datetime_kwargs={"format": "ISO8601"})  # type: ignore[call-arg]
+_NUMBER = pandas_engine.Engine.dtype(float)
 
-
-def _finite() -> pa.Check:
-    # "inf" and "1e309" parse as floats; a count must be a finite number (missing is allowed)
-    return pa.Check(lambda values: ~np.isinf(values), name="finite")  # a failure reports the name: _CHECK_WORDS
-
-
-def _ceiling() -> pa.Check:
+# The checks on values read, by the name a failure reports (_CHECK_WORDS says it in words). Each is
+# True where a value passes; a missing value passes every check (whether it may be missing is the
+# column's ``nullable``).
+_CHECKS: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
+    # "inf" and "1e309" parse as floats; a count must be a finite number
+    "finite": lambda values: ~np.isinf(values),
+    "greater_than_or_equal_to(0)": lambda values: values >= 0,
     # a counter of 1e308 passes "finite" but overflows the interaction group sums to inf, and 1e20
     # wraps around in an int cast: refuse counts no lead can have (schema.MAX_COUNT)
-    return pa.Check(lambda values: ~(values > MAX_COUNT), name="ceiling")
+    "ceiling": lambda values: ~(values > MAX_COUNT),
+    "isin([0, 1])": lambda values: (values == 0) | (values == 1),
+}
 
 
-def _count(*checks: pa.Check) -> pa.Column:
-    """A count column: a number, missing allowed, read from text."""
-    return pa.Column(float, list(checks), nullable=True, coerce=True)
+@dataclass(frozen=True)
+class Rule:
+    """One column's rules: how its text is read, whether it may be missing, the checks on the values read."""
+
+    read: Literal["date-time", "number"]
+    nullable: bool
+    checks: tuple[str, ...] = ()
 
 
-def _raw_schema(with_label: bool) -> pa.DataFrameSchema:
-    columns: dict[str, pa.Column] = {
-        CREATED_DATE: pa.Column(_ISO_DATE_TIME, nullable=False, coerce=True),
-        # text as read (the reader reads every cell as text, and _coerce's .str.strip() makes any other
-        # value missing): no per-cell type check, which cost a Python call per cell
-        CITY: pa.Column(nullable=True),
-        **{col: pa.Column(nullable=True) for col in CATEGORICAL_COLUMNS},
-        TOTAL_LEADS_DROPPED: _count(_finite(), pa.Check.ge(0), _ceiling()),
-        REFERRED_LEAD: _count(pa.Check.isin([0, 1])),
-        **{col: _count(_finite(), pa.Check.ge(0), _ceiling()) for col in INTERACTION_COLUMNS},
-    }
-    if with_label:
-        columns[LABEL] = pa.Column(float, pa.Check.isin([0, 1]), nullable=False, coerce=True)
-    return pa.DataFrameSchema(columns, strict=False, ordered=False)
+_COUNT = Rule("number", nullable=True, checks=("finite", "greater_than_or_equal_to(0)", "ceiling"))
+# The raw lead schema, the one set of rules (batch and online). City and the categoricals are text as
+# read, missing allowed, no rule: the reader reads every cell as text, and _coerce strips them.
+RAW_RULES: dict[str, Rule] = {
+    CREATED_DATE: Rule("date-time", nullable=False),
+    TOTAL_LEADS_DROPPED: _COUNT,
+    REFERRED_LEAD: Rule("number", nullable=True, checks=("isin([0, 1])",)),
+    **dict.fromkeys(INTERACTION_COLUMNS, _COUNT),
+}
+LABEL_RULE = Rule("number", nullable=False, checks=("isin([0, 1])",))
+
+
+def _raw_schema(with_label: bool) -> dict[str, Rule]:
+    """The rules a raw export is checked against (with the label's when it is used)."""
+    return {**RAW_RULES, LABEL: LABEL_RULE} if with_label else RAW_RULES
+
+
+def _apply_rules(frame: pd.DataFrame, rules: dict[str, Rule]) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+    """Every column of ``rules`` read and checked, vectorized, in one pass over the frame.
+
+    Returns the columns read (a column whose text does not parse is left out) and the failure cases:
+    one row per failing cell, ``index`` (the frame's label of the row), ``column`` and ``check``
+    (``coerce_dtype('float64')`` for text that is not a number, ``not_nullable``, or a check's name).
+    A column whose text does not parse is not checked further in this pass: its values are unknown.
+    The text is read with pandera's dtype engine, so what parses is what the schema read before.
+    """
+    read: dict[str, pd.Series] = {}
+    failures: list[pd.DataFrame] = []
+
+    def fail(column: str, check: str, index: pd.Index) -> None:
+        if len(index):
+            failures.append(pd.DataFrame({"index": index, "column": column, "check": check}))
+
+    for column, rule in rules.items():
+        values = frame[column]
+        kind = _ISO_DATE_TIME if rule.read == "date-time" else _NUMBER
+        try:
+            parsed = kind.try_coerce(values)
+        except ParserError as exc:
+            cases = exc.failure_cases
+            fail(column, f"coerce_dtype('{kind}')", pd.Index(cases["index"]) if cases is not None else pd.Index([]))
+            if not rule.nullable:
+                fail(column, "not_nullable", values.index[values.isna().to_numpy()])
+            continue
+        read[column] = parsed
+        missing = parsed.isna().to_numpy()
+        if not rule.nullable:
+            fail(column, "not_nullable", parsed.index[missing])
+        numbers = parsed.to_numpy()
+        for name in rule.checks:
+            with np.errstate(invalid="ignore"):
+                passed = _CHECKS[name](numbers)
+            fail(column, name, parsed.index[~(passed | missing)])
+    cases = pd.concat(failures, ignore_index=True) if failures else pd.DataFrame(columns=["index", "column", "check"])
+    return read, cases
 
 
 @dataclass
@@ -139,13 +186,12 @@ def validate_raw_leads(
 
 
 def _coerce(frame: pd.DataFrame, source: str, with_label: bool) -> pd.DataFrame:
-    stripped = frame.assign(**{col: frame[col].str.strip() for col in (CITY, *CATEGORICAL_COLUMNS)})
-    try:
-        # in place: ``stripped`` is this function's own copy, so pandera need not make another
-        return _raw_schema(with_label).validate(stripped, lazy=True, inplace=True)
-    except SchemaErrors as exc:
+    stripped = {col: frame[col].str.strip() for col in (CITY, *CATEGORICAL_COLUMNS)}
+    read, cases = _apply_rules(frame, _raw_schema(with_label))
+    if not cases.empty:
         # quote values as read (the checked columns are never stripped, so the text is the same)
-        raise RowsRefused(_describe_failures(exc.failure_cases, frame, source), exc.failure_cases, frame) from None
+        raise RowsRefused(_describe_failures(cases, frame, source), cases, frame)
+    return frame.assign(**stripped, **read)
 
 
 class RowsRefused(InputDataError):
