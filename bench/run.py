@@ -194,8 +194,8 @@ def verdicts(results: list[dict]) -> list[str]:
             f"{r['step']:<18} {r['rows']:>9,}  {r['seconds']:>6.1f} s  {r['rows_per_second']:>9,}  "
             f"{r['peak_rss_mib']:>5,} MiB  {note}"
         )
-    lines += ["", f"{'what':<46} {'target':<22} {'measured':<34} verdict"]
-    lines += [f"{what:<46} {target:<22} {figure:<34} {verdict}" for what, target, figure, verdict in targets(results)]
+    lines += ["", f"{'what':<46} {'target':<26} {'measured':<34} verdict"]
+    lines += [f"{what:<46} {target:<26} {figure:<34} {verdict}" for what, target, figure, verdict in targets(results)]
     return lines
 
 
