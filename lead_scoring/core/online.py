@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from lead_scoring.core import transforms
 from lead_scoring.core.mappings import Mappings
@@ -115,21 +116,28 @@ def raw_text(raw: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     Columns left out are empty; a missing ``created_date`` is ``now``; a missing ``lead_id`` is the
     id the batch derives from the same text (only the raw features' text counts, so send the same
     text, or send the id).
+
+    The columns are made as arrays and the frame once: inserting ~45 columns one at a time into a
+    frame cost a third of a one-lead request.
     """
-    text = pd.DataFrame(index=pd.RangeIndex(len(raw)))
-    for col in RAW_FEATURE_COLUMNS:
-        text[col] = _as_text(raw[col]) if col in raw.columns else pd.Series(np.nan, index=text.index, dtype=object)
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
-    text[CREATED_DATE] = text[CREATED_DATE].where(text[CREATED_DATE].notna(), stamp)
-    ids = _as_text(raw[LEAD_ID]) if LEAD_ID in raw.columns else pd.Series(np.nan, index=text.index, dtype=object)
-    ids = ids.str.strip().where(lambda values: values != "")
-    if ids.isna().any():  # hashing every column costs a fifth of a one-lead request: only when needed
-        ids = ids.where(ids.notna(), derive_lead_ids(text))
-    text.insert(0, LEAD_ID, ids)
+    rows = len(raw)
+    columns = {
+        col: _as_text(raw[col]) if col in raw.columns else np.full(rows, np.nan, dtype=object)
+        for col in RAW_FEATURE_COLUMNS
+    }
+    created = columns[CREATED_DATE]
+    columns[CREATED_DATE] = np.where(pd.isna(created), now.strftime("%Y-%m-%d %H:%M:%S"), created).astype(object)
+    text = pd.DataFrame(columns, index=pd.RangeIndex(rows), dtype=object)
+    ids = _as_text(raw[LEAD_ID]) if LEAD_ID in raw.columns else np.full(rows, np.nan, dtype=object)
+    ids = np.array([value.strip() or np.nan if isinstance(value, str) else value for value in ids], dtype=object)
+    if pd.isna(ids).any():  # hashing every column costs a fifth of a one-lead request: only when needed
+        derived = derive_lead_ids(text).to_numpy(dtype=object)
+        ids = np.where(pd.isna(ids), derived, ids).astype(object)
+    text.insert(0, LEAD_ID, pd.Series(ids, index=text.index, dtype=object))
     return text
 
 
-def _as_text(values: pd.Series) -> pd.Series:
+def _as_text(values: pd.Series) -> NDArray[np.object_]:
     """Each cell as the reader's text: numbers written as Python writes them, blanks and nulls missing."""
 
     def cell(value: Any) -> Any:
@@ -142,9 +150,9 @@ def _as_text(values: pd.Series) -> pd.Series:
         text = str(value).strip() if isinstance(value, str) else str(value)
         return np.nan if text in _MISSING_TEXT else text
 
-    return pd.Series([cell(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object).set_axis(
-        pd.RangeIndex(len(values))
-    )
+    cells = np.empty(len(values), dtype=object)
+    cells[:] = [cell(v) for v in values.to_numpy(dtype=object)]
+    return cells
 
 
 def _validated(text: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Series]:

@@ -64,6 +64,20 @@ def test_raw_leads_get_the_batch_score_bucket_and_reasons_in_their_own_order(onl
     assert answer["error"].isna().all()
 
 
+def test_each_lead_sent_alone_gets_the_batch_answer(online, settings):
+    """The served path's usual request, one lead with its id (validated without row hashes: it can
+    have no copy and needs no derived id), gives exactly what the batch gives that lead."""
+    raw = leads(12)
+    raw.loc[3, "city_mapped"] = None  # a missing city and a missing count alone in their request
+    raw.loc[5, "total_leads_droppped"] = None
+    expected = batch_answer(online, raw, settings)
+    answers = pd.concat([online.answer(raw.iloc[[i]], cut=0.35, now=NOW) for i in range(12)], ignore_index=True)
+    assert answers[LEAD_ID].tolist() == [f"id-{i}" for i in range(12)] and answers["error"].isna().all()
+    np.testing.assert_array_equal(answers["score"].to_numpy(), expected.loc[answers[LEAD_ID], "score"].to_numpy())
+    assert answers["top_reasons"].tolist() == expected.loc[answers[LEAD_ID], "top_reasons"].tolist()
+    assert answers["bucket"].tolist() == expected.loc[answers[LEAD_ID], "bucket"].tolist()
+
+
 def test_without_a_cut_the_policys_reference_cut_labels_never_a_rank_within_the_request(online):
     answer = online.answer(leads(1200), now=NOW)  # more than min_pool: a batch would rank these among themselves
     assert answer["predicted_label"].tolist() == (answer["score"] >= 0.5).astype(int).tolist()

@@ -161,3 +161,29 @@ def test_an_absurd_count_of_dropped_leads_is_refused_too():
 def test_a_count_at_the_ceiling_is_accepted():
     typed, _ = validate_raw_leads(leads(chat_clicked={1: "1000000"}), "test.csv")
     assert typed["chat_clicked"].iloc[1] == 1_000_000.0
+
+
+def test_one_pass_finds_every_failing_cell_of_every_column():
+    """The rules run once over the frame, vectorized: each failing cell is one case (its row label,
+    column and check); the rows' labels are the frame's, and a column whose text does not parse is
+    not checked further (its values are unknown), but its missing cells are still missing."""
+    from lead_scoring.core.validation import _apply_rules, _raw_schema
+
+    text = leads(
+        created_date={1: "05/08/2021", 3: None},
+        referred_lead={0: "2", 4: "1"},
+        total_leads_droppped={2: "-1", 4: "1e20"},
+        view_programs_page={0: "lots", 1: "-5"},
+    ).set_axis([10, 11, 12, 13, 14])
+    read, cases = _apply_rules(text, _raw_schema(with_label=False))
+    found = sorted(zip(cases["index"], cases["column"], cases["check"], strict=True))
+    assert found == [
+        (10, "referred_lead", "isin([0, 1])"),
+        (10, "view_programs_page", "coerce_dtype('float64')"),
+        (11, "created_date", "coerce_dtype('datetime64[ns]')"),
+        (12, "total_leads_droppped", "greater_than_or_equal_to(0)"),
+        (13, "created_date", "not_nullable"),
+        (14, "total_leads_droppped", "ceiling"),
+    ]
+    assert "created_date" not in read and "view_programs_page" not in read
+    assert read["referred_lead"].dtype == "float64" and read["referred_lead"][4] == 1.0
