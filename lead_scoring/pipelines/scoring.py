@@ -195,7 +195,33 @@ def rank_pool(
     leads = production_leads(db, scoring.name, start, before, settings.policy_pool)
     if leads.empty:
         return np.empty(0)
-    return scoring.scorer.predict_frame(leads.drop(columns=[LABEL], errors="ignore"))["score"].to_numpy(dtype=float)
+    return pool_scores(settings, scoring, leads.drop(columns=[LABEL], errors="ignore"))
+
+
+_POOL_SCORES: OrderedDict[tuple[str, str, str, str], dict[int, float]] = OrderedDict()
+
+
+def pool_scores(settings: Settings, scoring: ScoringModel, leads: pd.DataFrame) -> NDArray[Any]:
+    """The version's scores of the pool's leads, each lead's model input scored once per process.
+
+    A registered version's score of a model-input row never changes, so a score is kept under the
+    row's content hash: the day's score and monitor steps, and the next days of a process that
+    scores several (a backfill, the replay), score only the leads new to the pool, and get exactly
+    the scores a fresh process computes (a lead whose input changed has another hash). Only the
+    current pool's rows are kept, for the last ``_LOADED_VERSIONS`` versions."""
+    key = (settings.tracking_uri, scoring.name, str(scoring.version), scoring.run_id)
+    known = _POOL_SCORES.get(key, {})
+    hashes = pd.util.hash_pandas_object(leads, index=False).to_numpy()
+    missing = np.fromiter((h not in known for h in hashes.tolist()), dtype=bool, count=len(hashes))
+    if missing.any():
+        fresh = scoring.scorer.predict_frame(leads[missing])["score"].to_numpy(dtype=float)
+        known = {**known, **dict(zip(hashes[missing].tolist(), fresh.tolist(), strict=True))}
+    scores = np.array([known[h] for h in hashes.tolist()], dtype=float)
+    _POOL_SCORES[key] = {h: known[h] for h in hashes.tolist()}
+    _POOL_SCORES.move_to_end(key)
+    while len(_POOL_SCORES) > _LOADED_VERSIONS:
+        _POOL_SCORES.popitem(last=False)
+    return scores
 
 
 def _trained_until(scoring: ScoringModel) -> pd.Timestamp | None:
